@@ -1,0 +1,199 @@
+//! Configuration errors that point at the file, line and field.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+/// A path to a value in the file, e.g. `load_balancer[0].listener[1].port`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldPath(Vec<Segment>);
+
+/// One step of a [`FieldPath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl FieldPath {
+    /// The empty path (the document root).
+    pub fn root() -> Self {
+        FieldPath(Vec::new())
+    }
+
+    /// This path extended by a table key.
+    pub fn key(&self, key: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Segment::Key(key.to_owned()));
+        FieldPath(v)
+    }
+
+    /// This path extended by an array index.
+    pub fn index(&self, index: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Segment::Index(index));
+        FieldPath(v)
+    }
+
+    /// The byte span of the value this path names in `source`, or of its
+    /// nearest existing ancestor (a defaulted field has no span of its own).
+    pub fn span_in(&self, source: &str) -> Option<std::ops::Range<usize>> {
+        let root = DeTable::parse(source).ok()?;
+        let mut best = root.span();
+        let mut current: &DeValue<'_>;
+        let mut table: &DeTable<'_> = root.get_ref();
+        let mut segments = self.0.iter().peekable();
+        // Walk tables and arrays as far as the path exists.
+        loop {
+            let Some(Segment::Key(key)) = segments.next() else {
+                return Some(best);
+            };
+            let Some((_, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
+                return Some(best);
+            };
+            best = value.span();
+            current = value.get_ref();
+            while let Some(Segment::Index(i)) = segments.peek() {
+                segments.next();
+                let DeValue::Array(items) = current else {
+                    return Some(best);
+                };
+                let Some(item) = items.get(*i) else {
+                    return Some(best);
+                };
+                best = item.span();
+                current = item.get_ref();
+            }
+            match current {
+                DeValue::Table(t) => table = t,
+                _ => return Some(best),
+            }
+        }
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for segment in &self.0 {
+            match segment {
+                Segment::Key(k) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Segment::Index(i) => write!(f, "[{i}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+/// One problem found in a file: where, which field, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    /// The field, as a dotted path.
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not have the documented shape.
+    #[error("{}:{}: {message}", path.display(), line.map_or("?".to_owned(), |l| l.to_string()))]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// The parser's message.
+        message: String,
+    },
+    /// Values outside the product's ranges, unknown references, conflicts.
+    #[error("{}", render_issues(path, issues))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found, in file order.
+        issues: Vec<Issue>,
+    },
+}
+
+fn render_issues(path: &Path, issues: &[Issue]) -> String {
+    let mut out = String::new();
+    for (i, issue) in issues.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let line = issue.line.map_or("?".to_owned(), |l| l.to_string());
+        out.push_str(&format!(
+            "{}:{line}: {}: {}",
+            path.display(),
+            issue.field,
+            issue.message
+        ));
+    }
+    out
+}
+
+/// The 1-based line of byte offset `at` in `source`.
+pub fn line_of(source: &str, at: usize) -> usize {
+    source.as_bytes()[..at.min(source.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "[global]\nworker_threads = 2\n\n[[load_balancer]]\nvip = \"127.0.0.1\"\n  [[load_balancer.listener]]\n  port = 70000\n";
+
+    #[test]
+    fn field_paths_display_like_the_file() {
+        let p = FieldPath::root()
+            .key("load_balancer")
+            .index(0)
+            .key("listener")
+            .index(1)
+            .key("port");
+        assert_eq!(p.to_string(), "load_balancer[0].listener[1].port");
+    }
+
+    #[test]
+    fn span_lookup_finds_nested_array_values() {
+        let p = FieldPath::root()
+            .key("load_balancer")
+            .index(0)
+            .key("listener")
+            .index(0)
+            .key("port");
+        let span = p.span_in(DOC).unwrap();
+        assert_eq!(&DOC[span.clone()], "70000");
+        assert_eq!(line_of(DOC, span.start), 7);
+    }
+
+    #[test]
+    fn span_lookup_falls_back_to_the_nearest_ancestor() {
+        let p = FieldPath::root().key("load_balancer").index(0).key("name");
+        let span = p.span_in(DOC).unwrap();
+        assert_eq!(line_of(DOC, span.start), 4);
+    }
+}

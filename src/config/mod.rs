@@ -1,0 +1,4 @@
+//! The configuration file.
+pub mod error;
+pub mod model;
+pub mod units;

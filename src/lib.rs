@@ -1,0 +1,3 @@
+//! stgw: a seven-layer load balancer.
+pub mod config;
+pub mod routing;
