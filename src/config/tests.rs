@@ -1,0 +1,263 @@
+//! Loading and refusing configuration files.
+
+use std::path::Path;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../conf/stgw.toml");
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, Path::new("/etc/stgw/stgw.toml"))
+}
+
+fn refused(text: &str) -> String {
+    match load(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const MINIMAL: &str = r#"
+[[load_balancer]]
+name = "t"
+vip = "127.0.0.1"
+  [[load_balancer.listener]]
+  protocol = "HTTP"
+  port = 8080
+    [[load_balancer.listener.domain]]
+    name = "www.example.com"
+      [[load_balancer.listener.domain.rule]]
+      url = "/"
+      targets = [{ address = "127.0.0.1:9001" }]
+"#;
+
+#[test]
+fn the_documented_example_loads() {
+    let c = load(EXAMPLE).unwrap();
+    let lb = &c.load_balancers[0];
+    assert_eq!(lb.id, "lb-local001");
+    // Two listeners plus the one auto_rewrite creates.
+    assert_eq!(lb.listeners.len(), 3);
+    let auto = &lb.listeners[2];
+    assert_eq!(auto.id, "lbl-auto0001");
+    assert_eq!(auto.addr.port(), 8081);
+    assert_eq!(lb.custom.client_max_body_size, 60 * 1024 * 1024);
+    let http = &lb.listeners[0];
+    let forsale = &http.domains[0].rules[0];
+    assert!(matches!(&forsale.action, RuleAction::Redirect(r) if r.code == 301 && r.port == 8443));
+    assert_eq!(c.global.upstream_keepalive, 64);
+}
+
+#[test]
+fn absent_ids_are_derived_and_stable() {
+    let a = load(MINIMAL).unwrap();
+    let b = load(MINIMAL).unwrap();
+    let id = |c: &Config| {
+        (
+            c.load_balancers[0].id.clone(),
+            c.load_balancers[0].listeners[0].id.clone(),
+        )
+    };
+    assert_eq!(id(&a), id(&b));
+    assert!(a.load_balancers[0].id.starts_with("lb-") && a.load_balancers[0].id.len() == 11);
+    assert!(a.load_balancers[0].listeners[0].id.starts_with("lbl-"));
+    assert!(
+        a.load_balancers[0].listeners[0].domains[0].rules[0]
+            .id
+            .starts_with("loc-")
+    );
+    // The model the API edits carries them too.
+    assert_eq!(
+        a.file.load_balancers[0].id.as_deref(),
+        Some(a.load_balancers[0].id.as_str())
+    );
+}
+
+#[test]
+fn defaults_follow_the_product() {
+    let c = load(MINIMAL).unwrap();
+    let l = &c.load_balancers[0].listeners[0];
+    assert!(l.default_server);
+    assert_eq!(l.default_domain, Some(0));
+    let r = &l.domains[0].rules[0];
+    assert_eq!(r.scheduler, Scheduler::Wrr);
+    assert_eq!(r.targets[0].weight, 10);
+    assert_eq!(r.gzip_level, Some(1));
+    assert!(r.client_ip);
+    let hc = &r.health_check;
+    assert!(hc.enabled);
+    assert_eq!((hc.interval.as_secs(), hc.timeout.as_secs()), (5, 2));
+    assert_eq!((hc.healthy_threshold, hc.unhealthy_threshold), (3, 3));
+    assert_eq!(hc.status_classes, 0b1111);
+    assert_eq!(hc.host.as_deref(), Some("www.example.com"));
+}
+
+#[test]
+fn an_out_of_range_port_names_file_line_field_and_range() {
+    let text = MINIMAL.replace("port = 8080", "port = 70000");
+    let msg = refused(&text);
+    assert!(msg.contains("/etc/stgw/stgw.toml:7:"), "{msg}");
+    assert!(msg.contains("load_balancer[0].listener[0].port"), "{msg}");
+    assert!(msg.contains("allowed 1-65535"), "{msg}");
+}
+
+#[test]
+fn reserved_ports_are_refused() {
+    let msg = refused(&MINIMAL.replace("port = 8080", "port = 3306"));
+    assert!(msg.contains("reserved"), "{msg}");
+}
+
+#[test]
+fn weights_and_health_ranges_are_checked() {
+    for (from, to, want) in [
+        (
+            "targets = [{ address = \"127.0.0.1:9001\" }]",
+            "targets = [{ address = \"127.0.0.1:9001\", weight = 101 }]",
+            "allowed 0-100",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      health_check = { interval = 4 }",
+            "allowed 5-300",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      health_check = { timeout = 61, interval = 100 }",
+            "allowed 2-60",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      health_check = { healthy_threshold = 11 }",
+            "allowed 2-10",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      health_check = { method = \"POST\" }",
+            "GET or HEAD",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      health_check = { http_codes = [\"http_6xx\"] }",
+            "http_6xx",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      session_expire_time = 20",
+            "allowed 30-3600",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      session_expire_time = 60\n      scheduler = \"IP_HASH\"",
+            "only with scheduler",
+        ),
+        (
+            "url = \"/\"",
+            "url = \"/\"\n      gzip_level = 10",
+            "allowed 1-9",
+        ),
+    ] {
+        let text = MINIMAL.replace(from, to);
+        let msg = refused(&text);
+        assert!(msg.contains(want), "{to}: {msg}");
+    }
+}
+
+#[test]
+fn bad_domains_and_urls_say_why() {
+    let msg = refused(&MINIMAL.replace("www.example.com", "a*.example.com"));
+    assert!(msg.contains("'*' is allowed only once"), "{msg}");
+    let msg = refused(&MINIMAL.replace("url = \"/\"", "url = \"~ (?<=a)b\""));
+    assert!(msg.contains("invalid regex"), "{msg}");
+    let msg = refused(&MINIMAL.replace("url = \"/\"", "url = \"nope\""));
+    assert!(msg.contains("must start with '/'"), "{msg}");
+}
+
+#[test]
+fn quotas_are_enforced_and_can_be_raised() {
+    let targets: Vec<String> = (1..=101)
+        .map(|i| format!("{{ address = \"127.0.0.1:{}\" }}", 10000 + i))
+        .collect();
+    let text = MINIMAL.replace(
+        "targets = [{ address = \"127.0.0.1:9001\" }]",
+        &format!("targets = [{}]", targets.join(", ")),
+    );
+    assert!(refused(&text).contains("quota of 100 per rule"));
+    let raised = format!("[global]\nmax_targets_per_rule = 200\n{text}");
+    assert!(load(&raised).is_ok());
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let dup_port = format!(
+        "{MINIMAL}\n  [[load_balancer.listener]]\n  protocol = \"HTTPS\"\n  port = 8080\n  certificate = {{ cert = \"a.pem\", key = \"a.key\" }}\n"
+    );
+    assert!(refused(&dup_port).contains("already used"));
+    let dup_rule = MINIMAL.replace(
+        "      url = \"/\"\n      targets = [{ address = \"127.0.0.1:9001\" }]",
+        "      url = \"/\"\n      [[load_balancer.listener.domain.rule]]\n      url = \"/\"",
+    );
+    assert!(refused(&dup_rule).contains("duplicate URL rule"));
+    let caret = MINIMAL.replace(
+        "      url = \"/\"\n      targets = [{ address = \"127.0.0.1:9001\" }]",
+        "      url = \"/a\"\n      [[load_balancer.listener.domain.rule]]\n      url = \"^~ /a\"",
+    );
+    assert!(refused(&caret).contains("duplicate URL rule"));
+}
+
+#[test]
+fn unknown_fields_and_bad_syntax_give_a_line() {
+    let msg = refused(&MINIMAL.replace("port = 8080", "port = 8080\n  prot = 1"));
+    assert!(msg.contains(":8:"), "{msg}");
+    assert!(msg.contains("prot"), "{msg}");
+    let msg = refused("[[load_balancer]\n");
+    assert!(msg.contains(":1:"), "{msg}");
+}
+
+#[test]
+fn personalized_config_errors_point_at_the_file_line() {
+    let text = MINIMAL.replace(
+        "vip = \"127.0.0.1\"",
+        "vip = \"127.0.0.1\"\ncustom_config = \"\"\"\nkeepalive_timeout 75s;\nclient_max_body_size 20000M;\n\"\"\"",
+    );
+    let msg = refused(&text);
+    assert!(msg.contains("stgw.toml:7:"), "{msg}");
+    assert!(msg.contains("client_max_body_size"), "{msg}");
+}
+
+#[test]
+fn https_listeners_need_a_certificate_and_mutual_needs_a_ca() {
+    let https = MINIMAL.replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"");
+    assert!(refused(&https).contains("needs a certificate"));
+    let mutual = https.replace(
+        "port = 8080",
+        "port = 8080\n  ssl_mode = \"MUTUAL\"\n  certificate = { cert = \"a.pem\", key = \"a.key\" }",
+    );
+    assert!(refused(&mutual).contains("needs client_ca"));
+}
+
+#[test]
+fn redirect_chains_are_refused() {
+    let text = EXAMPLE.to_owned()
+        + r#"
+[[load_balancer.rewrite]]
+source = { listener = "lbl-https001", domain = "www.new.com", url = "/index" }
+target = { listener = "lbl-https001", domain = "*.example.com", url = "/" }
+"#;
+    assert!(refused(&text).contains("cannot chain"));
+}
+
+#[test]
+fn cidrs_parse_and_match() {
+    let net = IpNet::parse("10.0.0.0/8").unwrap();
+    assert!(net.contains("10.1.2.3".parse().unwrap()));
+    assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+    assert!(!net.contains("11.0.0.1".parse().unwrap()));
+    let v6 = IpNet::parse("2001:db8::/32").unwrap();
+    assert!(v6.contains("2001:db8::1".parse().unwrap()));
+    assert!(IpNet::parse("10.0.0.0/33").is_none());
+    assert!(
+        IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("1.2.3.4".parse().unwrap())
+    );
+}
