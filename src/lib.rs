@@ -1,4 +1,11 @@
 //! stgw: a seven-layer load balancer.
 pub mod balance;
 pub mod config;
+pub mod demo;
+mod idle;
+pub mod listener;
+pub mod proxy;
 pub mod routing;
+pub mod runtime;
+pub mod signals;
+pub mod upstream;

@@ -62,10 +62,10 @@ pub struct WrrState {
 
 impl WrrState {
     /// Fresh state for `n` targets.
-    pub fn new(n: usize) -> Arc<WrrState> {
-        Arc::new(WrrState {
+    pub fn new(n: usize) -> WrrState {
+        WrrState {
             current: Mutex::new(vec![0; n]),
-        })
+        }
     }
 
     fn pick(&self, weights: impl Iterator<Item = (usize, u32)>) -> Option<usize> {

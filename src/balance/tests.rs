@@ -14,7 +14,11 @@ fn balancer(scheduler: Scheduler, weights: &[u32]) -> Balancer {
             hash: target_hash(SocketAddr::from(([10, 0, 0, i as u8 + 1], 80))),
         })
         .collect();
-    Balancer::new(scheduler, candidates, WrrState::new(weights.len()))
+    Balancer::new(
+        scheduler,
+        candidates,
+        Arc::new(WrrState::new(weights.len())),
+    )
 }
 
 const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -126,7 +130,11 @@ fn ip_hash_is_stable_and_moves_only_a_removed_targets_clients() {
         .filter(|(i, _)| *i != 2)
         .map(|(_, c)| c.clone())
         .collect();
-    let four = Balancer::new(Scheduler::IpHash, four_candidates, WrrState::new(4));
+    let four = Balancer::new(
+        Scheduler::IpHash,
+        four_candidates,
+        Arc::new(WrrState::new(4)),
+    );
     let original = [0, 1, 3, 4];
     let mut moved = 0;
     for (c, t) in &before {

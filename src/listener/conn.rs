@@ -1,0 +1,330 @@
+//! One client connection: protocol selection, hyper, and the timeouts that
+//! hyper does not keep (nginx's `client_header_timeout`, `keepalive_timeout`,
+//! `send_timeout`).
+//!
+//! The connection's [`ConnState`] is stamped by the socket wrapper (reads,
+//! blocked writes) and by the request pipeline (request start and end). One
+//! timer per connection wakes at the earliest deadline those stamps imply
+//! and closes the connection when it has really passed.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::future::Future;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::ListenerSlot;
+use super::io::ClientIo;
+use crate::proxy;
+
+/// The HTTP/2 connection preface a prior-knowledge h2c client starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
+const MAX_HEAD: usize = 40 * 1024;
+
+/// Timestamps and counters of one connection, shared by its socket wrapper,
+/// its requests and its timer. Times are milliseconds since the connection
+/// started, plus one (0 = unset).
+#[derive(Debug)]
+pub struct ConnState {
+    epoch: Instant,
+    h2: AtomicBool,
+    in_flight: AtomicU32,
+    served: AtomicU32,
+    first_byte: AtomicU64,
+    idle_since: AtomicU64,
+    write_blocked: AtomicU64,
+    linger: AtomicBool,
+}
+
+impl ConnState {
+    fn new() -> ConnState {
+        ConnState {
+            epoch: Instant::now(),
+            h2: AtomicBool::new(false),
+            in_flight: AtomicU32::new(0),
+            served: AtomicU32::new(0),
+            first_byte: AtomicU64::new(0),
+            idle_since: AtomicU64::new(1),
+            write_blocked: AtomicU64::new(0),
+            linger: AtomicBool::new(false),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Bytes arrived: while idle, they start the next request's header clock.
+    pub(super) fn on_read(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            && self.first_byte.load(Ordering::Relaxed) == 0
+        {
+            self.first_byte.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
+    /// A write was attempted: `blocked` starts the send clock, progress stops it.
+    pub(super) fn on_write(&self, blocked: bool) {
+        if !blocked {
+            if self.write_blocked.load(Ordering::Relaxed) != 0 {
+                self.write_blocked.store(0, Ordering::Relaxed);
+            }
+        } else if self.write_blocked.load(Ordering::Relaxed) == 0 {
+            self.write_blocked.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether closing should linger (an early answer was sent).
+    pub(super) fn lingers(&self) -> bool {
+        self.linger.load(Ordering::Relaxed)
+    }
+
+    /// Asks for a lingering close after the current answer.
+    pub fn set_linger(&self) {
+        self.linger.store(true, Ordering::Relaxed);
+    }
+
+    /// A request's head has been read: returns its number on this
+    /// connection (1 for the first) and counts it until the guard drops.
+    pub fn start_request(self: &Arc<Self>) -> (u32, RequestGuard) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.first_byte.store(0, Ordering::Relaxed);
+        let n = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        (n, RequestGuard(self.clone()))
+    }
+
+    /// Whether the connection speaks HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        self.h2.load(Ordering::Relaxed)
+    }
+
+    /// The next deadline (ms stamp) and what expires then.
+    fn deadline(&self, t: &Timeouts) -> (u64, Expiry) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let blocked = self.write_blocked.load(Ordering::Relaxed);
+        if blocked != 0 {
+            return (blocked + ms(t.send), Expiry::Send);
+        }
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            // Busy: nothing can expire before a write blocks; look again later.
+            return (self.now() + ms(t.send), Expiry::Recheck);
+        }
+        let h2 = self.is_h2();
+        let first = self.first_byte.load(Ordering::Relaxed);
+        if first != 0 && !h2 {
+            return (first + ms(t.header), Expiry::Header);
+        }
+        let idle = self.idle_since.load(Ordering::Relaxed);
+        if self.served.load(Ordering::Relaxed) == 0 && !h2 {
+            return (idle + ms(t.header), Expiry::Header);
+        }
+        (idle + ms(t.keepalive), Expiry::Idle)
+    }
+}
+
+/// Ends a request's count on its connection when dropped (after its
+/// response body was sent).
+#[derive(Debug)]
+pub struct RequestGuard(Arc<ConnState>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let s = &self.0;
+        s.idle_since.store(s.now(), Ordering::Relaxed);
+        s.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Send,
+    Header,
+    Idle,
+    Recheck,
+}
+
+struct Timeouts {
+    header: Duration,
+    keepalive: Duration,
+    send: Duration,
+}
+
+/// What a request handler knows about its connection.
+#[derive(Debug)]
+pub struct ClientConn {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local address it connected to.
+    pub local: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The listener's current configuration.
+    pub slot: Arc<ListenerSlot>,
+    /// Timestamps and counters.
+    pub state: Arc<ConnState>,
+}
+
+/// How the connection's protocol is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Cleartext: HTTP/2 if the client starts with the h2c preface.
+    Sniff,
+    /// TLS: as ALPN negotiated (`true` = h2).
+    Negotiated(bool),
+}
+
+/// Serves one accepted connection until it closes, times out, or is drained.
+pub async fn serve<T>(
+    io: T,
+    peer: SocketAddr,
+    local: SocketAddr,
+    protocol: Protocol,
+    slot: Arc<ListenerSlot>,
+    drain: watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let state = Arc::new(ConnState::new());
+    let custom = slot.runtime.load().custom.clone();
+    let (io, prefix, h2) = match protocol {
+        Protocol::Negotiated(h2) => (io, Bytes::new(), h2),
+        Protocol::Sniff => {
+            match tokio::time::timeout(custom.client_header_timeout, sniff(io)).await {
+                Ok(Ok(sniffed)) => sniffed,
+                _ => return,
+            }
+        }
+    };
+    state.h2.store(h2, Ordering::Relaxed);
+    let conn = Arc::new(ClientConn {
+        peer,
+        local,
+        scheme: if matches!(protocol, Protocol::Negotiated(_)) {
+            "https"
+        } else {
+            "http"
+        },
+        slot: slot.clone(),
+        state: state.clone(),
+    });
+    let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(proxy::handle(conn, req).await) }
+    });
+    if h2 {
+        let mut builder = http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(128)
+            .max_header_list_size(MAX_HEAD as u32)
+            .initial_stream_window_size(1 << 20)
+            .initial_connection_window_size(2 << 20);
+        let conn = builder.serve_connection(io, service);
+        drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+    } else {
+        let mut builder = http1::Builder::new();
+        builder
+            .max_buf_size(MAX_HEAD)
+            .keep_alive(!custom.keepalive_timeout.is_zero())
+            .header_read_timeout(None);
+        let conn = builder.serve_connection(io, service).with_upgrades();
+        drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+    }
+}
+
+/// Reads until the first bytes tell HTTP/1 from the h2c preface.
+async fn sniff<T: AsyncRead + Unpin>(mut io: T) -> std::io::Result<(T, Bytes, bool)> {
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        if io.read_buf(&mut buf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = buf.len().min(H2_PREFACE.len());
+        if buf[..n] != H2_PREFACE[..n] {
+            return Ok((io, buf.freeze(), false));
+        }
+        if n == H2_PREFACE.len() {
+            return Ok((io, buf.freeze(), true));
+        }
+    }
+}
+
+/// Polls the connection, enforcing the timeouts and the drain signal.
+async fn drive<C>(
+    conn: C,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
+    state: &ConnState,
+    slot: &ListenerSlot,
+    mut drain: watch::Receiver<bool>,
+) where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    let mut conn = pin!(conn);
+    let mut closing = false;
+    if *drain.borrow() {
+        graceful(conn.as_mut());
+        closing = true;
+    }
+    let at = |stamp: u64| state.epoch + Duration::from_millis(stamp.saturating_sub(1));
+    let mut timer = pin!(tokio::time::sleep_until(at(state
+        .deadline(&timeouts(slot))
+        .0)));
+    loop {
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "client connection ended with an error");
+                }
+                return;
+            }
+            _ = drain.changed(), if !closing => {
+                graceful(conn.as_mut());
+                closing = true;
+            }
+            () = timer.as_mut() => {
+                let (deadline, expiry) = state.deadline(&timeouts(slot));
+                if expiry == Expiry::Recheck || state.now() < deadline {
+                    timer.as_mut().reset(at(deadline));
+                    continue;
+                }
+                match expiry {
+                    Expiry::Idle if state.is_h2() && !closing => {
+                        // GOAWAY, then let the connection finish by itself.
+                        graceful(conn.as_mut());
+                        closing = true;
+                        timer.as_mut().reset(Instant::now() + super::io::LINGER);
+                    }
+                    _ => {
+                        tracing::debug!(?expiry, "closing client connection: timed out");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn timeouts(slot: &ListenerSlot) -> Timeouts {
+    let rt = slot.runtime.load();
+    Timeouts {
+        header: rt.custom.client_header_timeout,
+        keepalive: rt.custom.keepalive_timeout,
+        send: rt.custom.send_timeout,
+    }
+}

@@ -1,0 +1,186 @@
+//! Header rewriting between client and target.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Headers that describe one connection and never cross a proxy
+/// (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive` and `Proxy-Connection`).
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+];
+
+/// `X-Client-Proto`.
+pub static X_CLIENT_PROTO: HeaderName = HeaderName::from_static("x-client-proto");
+/// `X-Forwarded-Proto`.
+pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `X-Forwarded-For`.
+pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `X-Real-IP`.
+pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// `Stgw-request-id`.
+pub static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-id");
+
+/// Removes hop-by-hop headers, those the `Connection` header names, and
+/// `Upgrade` (tunnels are handled separately).
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+/// Joins HTTP/2's split `cookie` fields into one, as HTTP/1.1 requires.
+pub fn join_cookies(headers: &mut HeaderMap) {
+    let mut values = headers.get_all(header::COOKIE).iter();
+    let (Some(first), Some(_)) = (values.next(), values.next()) else {
+        return;
+    };
+    let mut joined = first.as_bytes().to_vec();
+    for v in headers.get_all(header::COOKIE).iter().skip(1) {
+        joined.extend_from_slice(b"; ");
+        joined.extend_from_slice(v.as_bytes());
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, v);
+    }
+}
+
+/// What the target learns about the client.
+pub struct ClientFacts<'a> {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The request id.
+    pub request_id: &'a str,
+    /// Append X-Forwarded-For and set X-Real-IP.
+    pub client_ip: bool,
+}
+
+/// Adds stgw's forwarding headers.
+pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
+    let scheme = HeaderValue::from_static(facts.scheme);
+    headers.insert(X_CLIENT_PROTO.clone(), scheme.clone());
+    headers.insert(X_FORWARDED_PROTO.clone(), scheme);
+    if let Ok(id) = HeaderValue::from_str(facts.request_id) {
+        headers.insert(STGW_REQUEST_ID.clone(), id);
+    }
+    if facts.client_ip {
+        let ip = facts.ip.to_string();
+        // Several X-Forwarded-For lines are one list: fold them, then append.
+        let mut chain = Vec::with_capacity(64);
+        for prior in headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter(|v| !v.is_empty())
+        {
+            chain.extend_from_slice(prior.as_bytes());
+            chain.extend_from_slice(b", ");
+        }
+        chain.extend_from_slice(ip.as_bytes());
+        if let Ok(v) = HeaderValue::from_bytes(&chain) {
+            headers.insert(X_FORWARDED_FOR.clone(), v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&ip) {
+            headers.insert(X_REAL_IP.clone(), v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut h = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("transfer-encoding", "chunked"),
+            ("te", "trailers"),
+            ("upgrade", "h2c"),
+            ("proxy-connection", "keep-alive"),
+            ("x-kept", "yes"),
+        ]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["x-kept"], "yes");
+    }
+
+    #[test]
+    fn forwarding_headers_append_to_an_existing_chain() {
+        let mut h = map(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ]);
+        add_forwarding(
+            &mut h,
+            &ClientFacts {
+                ip: "192.0.2.1".parse().unwrap(),
+                scheme: "https",
+                request_id: "abc",
+                client_ip: true,
+            },
+        );
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.1, 192.0.2.1");
+        assert_eq!(h["x-real-ip"], "192.0.2.1");
+        assert_eq!(h["x-client-proto"], "https");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["stgw-request-id"], "abc");
+    }
+
+    #[test]
+    fn client_ip_off_leaves_the_chain_alone() {
+        let mut h = map(&[("x-forwarded-for", "203.0.113.9")]);
+        add_forwarding(
+            &mut h,
+            &ClientFacts {
+                ip: "192.0.2.1".parse().unwrap(),
+                scheme: "http",
+                request_id: "abc",
+                client_ip: false,
+            },
+        );
+        assert_eq!(h["x-forwarded-for"], "203.0.113.9");
+        assert!(h.get("x-real-ip").is_none());
+        assert_eq!(h["x-client-proto"], "http");
+    }
+
+    #[test]
+    fn split_cookies_are_joined() {
+        let mut h = map(&[("cookie", "a=1"), ("cookie", "b=2")]);
+        join_cookies(&mut h);
+        assert_eq!(h["cookie"], "a=1; b=2");
+        assert_eq!(h.get_all("cookie").iter().count(), 1);
+    }
+}

@@ -1,0 +1,171 @@
+//! The request pipeline: from a parsed request to the response the client
+//! gets.
+//!
+//! 1. The request is checked (Host, path, header sizes) and normalised.
+//! 2. The route table picks the domain and the rule (or answers 404 or
+//!    nginx's add-slash 301).
+//! 3. A redirect rule answers with its redirect; a forward rule reads the
+//!    body (buffered by default), rewrites the headers, picks a target and
+//!    sends the request there ([`forward`]), retrying per DECISIONS.md.
+//! 4. The target's response streams back; stgw's own answers are short
+//!    pages with the status.
+
+pub mod body;
+pub mod error;
+mod forward;
+pub mod headers;
+mod redirect;
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::{HeaderValue, Request, Response, Version, header};
+use hyper::body::Incoming;
+
+pub use body::ResponseBody;
+pub use error::ProxyError;
+
+use crate::config::RuleAction;
+use crate::listener::conn::ClientConn;
+use crate::routing::{HostName, LocationMatch, Routed, normalize_path};
+use crate::runtime::snapshot::ListenerRuntime;
+
+/// Longest request target accepted (nginx: one 8 KiB large header buffer).
+const MAX_URI: usize = 8 * 1024;
+/// Longest single header line accepted.
+const MAX_HEADER_LINE: usize = 8 * 1024;
+
+/// Handles one request from a client connection. Never fails: every error
+/// becomes an answer.
+pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
+    let (number, guard) = conn.state.start_request();
+    let listener = conn.slot.runtime.load_full();
+    let request_id = next_request_id();
+    let mut resp = match serve(&conn, &listener, req, &request_id).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
+            let close = e.closes_connection();
+            if close {
+                conn.state.set_linger();
+            }
+            error::generated(e.status(), close)
+        }
+    };
+    if !conn.state.is_h2() && number >= listener.custom.keepalive_requests {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp.map(|b| b.with_guard(guard))
+}
+
+async fn serve(
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+    req: Request<Incoming>,
+    request_id: &str,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    check_sizes(&req)?;
+    let host = request_host(&req)?;
+    let host_str = host.as_ref().map(HostName::as_str);
+    let routed = {
+        let path = normalize_path(req.uri().path().as_bytes())
+            .map_err(|_| ProxyError::BadRequest("invalid path"))?;
+        listener.routes.route(host_str, &path)
+    };
+    let origin = || redirect::Origin {
+        scheme: conn.scheme,
+        host: host_str,
+        local: conn.local,
+        path: req.uri().path(),
+        query: req.uri().query(),
+    };
+    let rule = match routed {
+        Routed::NoDomain
+        | Routed::Domain {
+            location: LocationMatch::None,
+            ..
+        } => return Err(ProxyError::NotFound),
+        Routed::Domain {
+            location: LocationMatch::AddSlash(rule),
+            ..
+        } => {
+            let url = rule.literal.as_deref().unwrap_or("/");
+            return Ok(redirect::add_slash(&origin(), url));
+        }
+        Routed::Domain {
+            location: LocationMatch::Rule(rule),
+            ..
+        } => rule,
+    };
+    match &rule.action {
+        RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
+        RuleAction::Forward => forward::forward(conn, listener, rule, req, request_id).await,
+    }
+}
+
+/// nginx's limits: a request line over 8 KiB is 414; a header line over
+/// 8 KiB is 431 (hyper refuses heads over 40 KiB in all with 431).
+fn check_sizes(req: &Request<Incoming>) -> Result<(), ProxyError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI {
+        return Err(ProxyError::UriTooLong);
+    }
+    let mut total = 0;
+    for (name, value) in req.headers() {
+        let line = name.as_str().len() + 2 + value.len();
+        if line > MAX_HEADER_LINE {
+            return Err(ProxyError::HeaderTooLarge);
+        }
+        total += line + 2;
+    }
+    if total > 4 * MAX_HEADER_LINE {
+        return Err(ProxyError::HeaderTooLarge);
+    }
+    Ok(())
+}
+
+/// The request's host: the URI's authority when present (absolute-form or
+/// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
+/// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none.
+fn request_host(req: &Request<Incoming>) -> Result<Option<HostName>, ProxyError> {
+    if let Some(authority) = req.uri().authority() {
+        return HostName::parse(authority.host().as_bytes())
+            .map(Some)
+            .map_err(|_| ProxyError::BadRequest("invalid host"));
+    }
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err(ProxyError::BadRequest("duplicate Host")),
+        (Some(h), None) => HostName::parse(h.as_bytes())
+            .map(Some)
+            .map_err(|_| ProxyError::BadRequest("invalid Host")),
+        (None, _) if req.version() == Version::HTTP_11 => {
+            Err(ProxyError::BadRequest("missing Host"))
+        }
+        (None, _) => Ok(None),
+    }
+}
+
+/// A unique request id: 16 hex digits of a per-process random prefix and
+/// 16 of a counter.
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,192 @@
+//! The running proxy: the current snapshot, the bound listeners, and how a
+//! new configuration replaces the old one.
+//!
+//! [`Runtime::apply`] compiles a configuration beside the running one, binds
+//! the listeners it adds (refusing the whole change if one cannot bind),
+//! swaps the snapshot, points kept listeners at their new configuration
+//! without touching their sockets, and stops the listeners it removes.
+//! Connections in flight finish on what they started with; nothing is
+//! dropped.
+
+pub mod registry;
+pub mod snapshot;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError};
+use crate::listener::{self, ListenerSlot};
+use snapshot::{Snapshot, State};
+
+/// Why a configuration could not be started or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A listener could not bind its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The socket error.
+        source: std::io::Error,
+    },
+}
+
+/// The running proxy.
+#[derive(Debug)]
+pub struct Runtime {
+    state: State,
+    snapshot: ArcSwap<Snapshot>,
+    listeners: Mutex<HashMap<SocketAddr, Running>>,
+    drain: watch::Sender<bool>,
+    /// Serialises reloads and API writes.
+    apply_lock: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Running {
+    slot: Arc<ListenerSlot>,
+    stop: watch::Sender<bool>,
+}
+
+impl Runtime {
+    /// Binds every listener of `config` and starts serving. Must run inside
+    /// a tokio runtime.
+    pub fn start(config: Config) -> Result<Arc<Runtime>, RuntimeError> {
+        let state = State::default();
+        let snapshot = Snapshot::compile(Arc::new(config), &state);
+        let (drain, _) = watch::channel(false);
+        let runtime = Arc::new(Runtime {
+            state,
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                config: snapshot.config.clone(),
+                listeners: Vec::new(),
+            }),
+            listeners: Mutex::new(HashMap::new()),
+            drain,
+            apply_lock: Mutex::new(()),
+        });
+        runtime.install(snapshot)?;
+        tokio::spawn(reap_pools(Arc::downgrade(&runtime)));
+        Ok(runtime)
+    }
+
+    /// The snapshot serving now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Shared state (pools, loads, health).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Re-reads the configuration file the running one came from and
+    /// applies it; on error the running configuration stays.
+    pub fn reload(&self) -> Result<(), RuntimeError> {
+        let path = self.snapshot.load().config.path.clone();
+        let config = Config::load(&path)?;
+        self.apply(config)
+    }
+
+    /// Replaces the running configuration with `config`.
+    pub fn apply(&self, config: Config) -> Result<(), RuntimeError> {
+        let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = Snapshot::compile(Arc::new(config), &self.state);
+        self.install(snapshot)
+    }
+
+    fn install(&self, snapshot: Snapshot) -> Result<(), RuntimeError> {
+        let mut running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        // Bind what is new first: a failure leaves everything as it was.
+        let mut bound = Vec::new();
+        for l in &snapshot.listeners {
+            if !running.contains_key(&l.addr) {
+                let socket = listener::bind(l.addr).map_err(|source| RuntimeError::Bind {
+                    addr: l.addr,
+                    source,
+                })?;
+                bound.push((l.clone(), socket));
+            }
+        }
+        let snapshot = Arc::new(snapshot);
+        self.snapshot.store(snapshot.clone());
+        for l in &snapshot.listeners {
+            if let Some(r) = running.get(&l.addr) {
+                r.slot.runtime.store(l.clone());
+            }
+        }
+        for (l, socket) in bound {
+            let slot = ListenerSlot::new(l.clone());
+            let (stop, stop_rx) = watch::channel(false);
+            tokio::spawn(listener::accept_loop(
+                socket,
+                slot.clone(),
+                stop_rx,
+                self.drain.subscribe(),
+            ));
+            tracing::info!(listener = %l.id, addr = %l.addr, protocol = l.protocol.as_str(), "listening");
+            running.insert(l.addr, Running { slot, stop });
+        }
+        running.retain(|addr, r| {
+            let keep = snapshot.listeners.iter().any(|l| l.addr == *addr);
+            if !keep {
+                tracing::info!(%addr, "listener removed");
+                let _ = r.stop.send(true);
+            }
+            keep
+        });
+        Ok(())
+    }
+
+    /// Open client connections now.
+    pub fn connections(&self) -> usize {
+        let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .values()
+            .map(|r| r.slot.connections.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Stops accepting, asks every connection to finish, and waits until
+    /// they have or `timeout` passed. Returns the connections left open.
+    pub async fn shutdown(&self, timeout: Duration) -> usize {
+        {
+            let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            for r in running.values() {
+                let _ = r.stop.send(true);
+            }
+        }
+        let _ = self.drain.send(true);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let open = self.connections();
+            if open == 0 || Instant::now() >= deadline {
+                return open;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Closes idle upstream connections past their keep-alive timeout.
+async fn reap_pools(runtime: std::sync::Weak<Runtime>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(runtime) = runtime.upgrade() else {
+            return;
+        };
+        for pool in runtime.state.pools.live() {
+            pool.reap();
+        }
+    }
+}

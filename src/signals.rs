@@ -1,0 +1,36 @@
+//! Process signals: SIGHUP reloads, SIGTERM and SIGINT drain and exit.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::runtime::Runtime;
+
+/// Handles signals until the process should exit; returns its exit code.
+pub async fn run(runtime: Arc<Runtime>) -> ExitCode {
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return ExitCode::FAILURE;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match runtime.reload() {
+                Ok(()) => tracing::info!("configuration reloaded"),
+                Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    let timeout = runtime.snapshot().config.global.drain_timeout;
+    tracing::info!(connections = runtime.connections(), ?timeout, "draining");
+    let left = runtime.shutdown(timeout).await;
+    if left > 0 {
+        tracing::warn!(connections = left, "drain timeout passed; closing the rest");
+    }
+    ExitCode::SUCCESS
+}
