@@ -8,6 +8,7 @@
 
 pub mod custom;
 pub mod error;
+mod inactive;
 pub mod model;
 pub mod units;
 mod validate;

@@ -1,0 +1,72 @@
+//! Settings that parse and validate but whose feature has not landed yet:
+//! each is named in a warning at load time, never silently ignored.
+
+use super::model::{ConfigFile, ForwardType, Protocol};
+use super::{AccessLogTarget, CustomConfig, GlobalSettings};
+
+/// One warning per configured setting that does not act yet.
+pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomConfig]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut say = |what: &str| out.push(format!("not yet active: {what}"));
+    if global.access_log != AccessLogTarget::Off {
+        say("global.access_log (no access log is written)");
+    }
+    if file.admin.is_some() {
+        say("[admin] (no management listener is started)");
+    }
+    let listeners = file.load_balancers.iter().flat_map(|lb| &lb.listeners);
+    let rules = || {
+        file.load_balancers
+            .iter()
+            .flat_map(|lb| &lb.listeners)
+            .flat_map(|l| &l.domains)
+            .flat_map(|d| &d.rules)
+    };
+    for l in listeners {
+        let id = l.id.as_deref().unwrap_or("?");
+        if l.protocol == Protocol::Https {
+            say(&format!("HTTPS listener {id} (TLS is not terminated yet)"));
+        }
+        if l.proxy_protocol {
+            say(&format!("listener {id}: proxy_protocol"));
+        }
+        if l.max_connections > 0 || l.max_connections_per_ip > 0 {
+            say(&format!("listener {id}: max_connections / max_connections_per_ip"));
+        }
+        if l.limit_req.is_some() {
+            say(&format!("listener {id}: limit_req"));
+        }
+        if !l.blocked_ips.is_empty() {
+            say(&format!("listener {id}: blocked_ips"));
+        }
+    }
+    if rules().any(|r| r.health_check.as_ref().is_none_or(|h| h.enabled)) {
+        say("active health checks (targets count as healthy; refused connections still eject)");
+    }
+    if rules().any(|r| r.session_expire_time > 0) {
+        say("session_expire_time (cookie stickiness)");
+    }
+    if rules().any(|r| r.forward_type != ForwardType::Http) {
+        say("forward_type other than HTTP (targets are spoken to in HTTP/1.1 cleartext)");
+    }
+    if rules().any(|r| r.gzip) {
+        say("gzip (responses pass through uncompressed)");
+    }
+    for c in customs {
+        for (set, name) in [
+            (!c.add_headers.is_empty(), "add_header"),
+            (!c.more_set_headers.is_empty(), "more_set_headers"),
+            (!c.proxy_set_headers.is_empty(), "proxy_set_header"),
+            (!c.error_pages.is_empty(), "error_page"),
+            (c.proxy_redirect_https, "proxy_redirect"),
+            (c.proxy_ignore_client_abort, "proxy_ignore_client_abort"),
+            (c.ssl_ciphers.is_some(), "ssl_ciphers"),
+        ] {
+            if set {
+                say(&format!("custom_config {name}"));
+            }
+        }
+    }
+    out.dedup();
+    out
+}

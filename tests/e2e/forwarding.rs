@@ -1,0 +1,242 @@
+//! What targets receive, what clients get back, and every error stgw
+//! answers itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+
+use crate::support::*;
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[tokio::test]
+async fn targets_receive_the_injected_headers() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let req = Request::get("/p?q=1")
+        .header("host", "h.test")
+        .header("x-forwarded-for", "203.0.113.7")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "secret")
+        .header("keep-alive", "timeout=5")
+        .header("x-app", "kept")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let got = send(local(port), None, req).await.unwrap();
+    assert_eq!(got.status, 200);
+    let seen = b.last();
+    let h = &seen.headers;
+    assert_eq!(seen.uri, "/p?q=1");
+    assert_eq!(seen.version, http::Version::HTTP_11);
+    assert_eq!(h["host"], "h.test");
+    assert_eq!(h["x-forwarded-for"], "203.0.113.7, 127.0.0.1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["x-client-proto"], "http");
+    assert_eq!(h["x-forwarded-proto"], "http");
+    assert_eq!(h["x-app"], "kept");
+    assert!(h.get("x-hop").is_none());
+    assert!(h.get("keep-alive").is_none());
+    let id = h["stgw-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    get(local(port), "h.test", "/").await;
+    assert_ne!(b.last().headers["stgw-request-id"], id.as_str(), "request ids are unique");
+}
+
+#[tokio::test]
+async fn client_ip_off_injects_no_client_address() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "client_ip = false", &[(b.addr, 10)]));
+    get(local(port), "h.test", "/").await;
+    let h = b.last().headers;
+    assert!(h.get("x-forwarded-for").is_none());
+    assert!(h.get("x-real-ip").is_none());
+    assert_eq!(h["x-client-proto"], "http");
+}
+
+#[tokio::test]
+async fn bodies_pass_both_ways_buffered_small_and_spilled_large() {
+    let b = Backend::start_with("echo", "127.0.0.1:0", |seen| Reply::text(seen.body.clone())).await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "b.test", "/", "", &[(b.addr, 10)]));
+    for size in [0usize, 1, 1000, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024] {
+        let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        let req = Request::post("/up").header("host", "b.test").body(Full::new(Bytes::from(body.clone()))).unwrap();
+        let got = send(local(port), None, req).await.unwrap();
+        assert_eq!(got.status, 200, "size {size}");
+        assert_eq!(got.body.len(), size);
+        assert!(got.body == body, "size {size}: body differs");
+        let seen = b.last();
+        assert_eq!(seen.headers.get("content-length").map(|v| v.to_str().unwrap().parse::<usize>().unwrap()).unwrap_or(0), size);
+        assert!(seen.headers.get("transfer-encoding").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_request_reaches_the_target_with_one_framing() {
+    let b = Backend::start_with("echo", "127.0.0.1:0", |seen| Reply::text(seen.body.clone())).await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "c.test", "/", "", &[(b.addr, 10)]));
+    let out = raw(
+        local(port),
+        b"POST / HTTP/1.1\r\nHost: c.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(raw_status(&out), 200);
+    assert!(String::from_utf8_lossy(&out).ends_with("hello world"));
+    let seen = b.last();
+    assert_eq!(seen.headers["content-length"], "11");
+    assert!(seen.headers.get("transfer-encoding").is_none());
+}
+
+#[tokio::test]
+async fn http_1_1_without_host_or_with_two_hosts_is_400() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let wait = Duration::from_secs(3);
+    let out = raw(local(port), b"GET / HTTP/1.1\r\n\r\n", wait).await;
+    assert_eq!(raw_status(&out), 400);
+    let out = raw(local(port), b"GET / HTTP/1.1\r\nHost: h.test\r\nHost: other\r\n\r\n", wait).await;
+    assert_eq!(raw_status(&out), 400);
+    let out = raw(local(port), b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", wait).await;
+    assert_eq!(raw_status(&out), 400);
+    // HTTP/1.0 may omit Host: the default domain answers.
+    let out = raw(local(port), b"GET / HTTP/1.0\r\n\r\n", wait).await;
+    assert_eq!(raw_status(&out), 200);
+    // Absolute-form: the URI's authority is the host.
+    let out = raw(local(port), b"GET http://h.test/abs HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n", wait).await;
+    assert_eq!(raw_status(&out), 200);
+    assert_eq!(b.last().uri, "/abs");
+    assert_eq!(b.last().headers["host"], "h.test");
+    assert_eq!(b.hits(), 2);
+}
+
+#[tokio::test]
+async fn oversized_request_lines_and_headers_get_414_and_431() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let wait = Duration::from_secs(3);
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h.test\r\n\r\n", "a".repeat(9000));
+    assert_eq!(raw_status(&raw(local(port), long_uri.as_bytes(), wait).await), 414);
+    let long_header = format!("GET / HTTP/1.1\r\nHost: h.test\r\nX-Big: {}\r\n\r\n", "b".repeat(9000));
+    assert_eq!(raw_status(&raw(local(port), long_header.as_bytes(), wait).await), 431);
+    let many: String = (0..5).map(|i| format!("X-H{i}: {}\r\n", "c".repeat(7000))).collect();
+    let total = format!("GET / HTTP/1.1\r\nHost: h.test\r\n{many}\r\n");
+    assert_eq!(raw_status(&raw(local(port), total.as_bytes(), wait).await), 431);
+    assert_eq!(b.hits(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_target_is_502_and_a_rule_without_targets_is_503() {
+    let dead = free_port();
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "e.test",
+        "/",
+        "health_check = { enabled = false }",
+        &[(local(dead), 10)],
+    ));
+    let got = get(local(port), "e.test", "/").await;
+    assert_eq!(got.status, 502);
+    assert!(got.text().contains("502 Bad Gateway"));
+
+    let port = free_port();
+    let _none = Stgw::start(&one_rule(port, "e.test", "/", "", &[]));
+    assert_eq!(get(local(port), "e.test", "/").await.status, 503);
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _zero = Stgw::start(&one_rule(port, "e.test", "/", "", &[(b.addr, 0)]));
+    assert_eq!(get(local(port), "e.test", "/").await.status, 503);
+}
+
+#[tokio::test]
+async fn a_target_that_resets_is_502_and_the_next_target_is_tried() {
+    // A "target" that accepts and closes at once.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let resetting = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            if let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        }
+    });
+    let good = Backend::start("good").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "r.test",
+        "/",
+        "health_check = { enabled = false }",
+        &[(resetting, 10), (good.addr, 10)],
+    ));
+    // GET is idempotent: a failure before any response byte moves on.
+    for _ in 0..4 {
+        let got = get(local(port), "r.test", "/").await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.text(), "good");
+    }
+    // Alone, the resetting target gives 502.
+    let port = free_port();
+    let _alone = Stgw::start(&one_rule(port, "r.test", "/", "health_check = { enabled = false }", &[(resetting, 10)]));
+    assert_eq!(get(local(port), "r.test", "/").await.status, 502);
+}
+
+#[tokio::test]
+async fn a_target_that_never_answers_is_504_after_proxy_read_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            if let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        }
+    });
+    let port = free_port();
+    let toml = one_rule(port, "t.test", "/", "health_check = { enabled = false }", &[(silent, 10)])
+        .replace("vip = \"127.0.0.1\"", "vip = \"127.0.0.1\"\ncustom_config = \"proxy_read_timeout 30s;\"");
+    let _stgw = Stgw::start(&toml);
+    let started = std::time::Instant::now();
+    let got = get(local(port), "t.test", "/").await;
+    assert_eq!(got.status, 504);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(29) && waited < Duration::from_secs(40), "{waited:?}");
+}
+
+#[tokio::test]
+async fn ipv6_listeners_and_targets_work() {
+    let b = Backend::start_with("v6", "[::1]:0", |_| Reply::text("v6")).await;
+    let port = free_port();
+    let toml = one_rule(port, "v6.test", "/", "", &[(b.addr, 10)]).replace("vip = \"127.0.0.1\"", "vip = \"::1\"");
+    let _stgw = Stgw::start(&toml);
+    let addr: SocketAddr = format!("[::1]:{port}").parse().unwrap();
+    let got = get(addr, "v6.test", "/").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "v6");
+    assert_eq!(b.last().headers["x-real-ip"], "::1");
+    assert_eq!(b.last().headers["x-forwarded-for"], "::1");
+}
+
+#[tokio::test]
+async fn keep_alive_connections_to_targets_are_reused() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "k.test", "/", "", &[(b.addr, 10)]));
+    for _ in 0..20 {
+        assert_eq!(get(local(port), "k.test", "/").await.status, 200);
+    }
+    let peers: std::collections::HashSet<SocketAddr> = b.seen.lock().unwrap().iter().map(|s| s.peer).collect();
+    assert_eq!(peers.len(), 1, "one pooled connection served all requests");
+}

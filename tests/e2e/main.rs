@@ -1,0 +1,9 @@
+//! End-to-end tests: real stgw listeners, real backends, real clients, all
+//! on loopback.
+
+mod support;
+
+mod balancing;
+mod forwarding;
+mod reload;
+mod routing;

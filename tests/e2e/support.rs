@@ -1,0 +1,349 @@
+//! Real servers and clients on loopback for the end-to-end tests.
+
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use stgw::config::Config;
+use stgw::runtime::Runtime;
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind :0");
+        let port = l.local_addr().unwrap().port();
+        // Avoid the product's reserved ports.
+        if ![20000, 36000, 42222, 48369, 56000, 65010].contains(&port) {
+            return port;
+        }
+    }
+}
+
+/// A scratch directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "stgw-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a backend saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub version: http::Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub peer: SocketAddr,
+}
+
+/// How a backend answers.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn text(body: impl Into<Bytes>) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
+
+/// A recording HTTP/1.1 backend on loopback.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub name: String,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    /// Answers every request with its name.
+    pub async fn start(name: &str) -> Backend {
+        let body = Bytes::from(name.to_owned());
+        Backend::start_with(name, "127.0.0.1:0", move |_| Reply::text(body.clone())).await
+    }
+
+    /// Answers with `handler`, listening on `bind`.
+    pub async fn start_with(name: &str, bind: &str, handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Backend {
+        let listener = TcpListener::bind(bind).await.expect("backend bind");
+        Backend::serve(name, listener, Arc::new(handler))
+    }
+
+    pub fn serve(name: &str, listener: TcpListener, handler: Handler) -> Backend {
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else { continue };
+                let log = log.clone();
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let log = log.clone();
+                        let handler = handler.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let seen = Seen {
+                                method: parts.method,
+                                uri: parts.uri,
+                                version: parts.version,
+                                headers: parts.headers,
+                                body,
+                                peer,
+                            };
+                            let reply = handler(&seen);
+                            log.lock().unwrap().push(seen);
+                            if !reply.delay.is_zero() {
+                                tokio::time::sleep(reply.delay).await;
+                            }
+                            let mut resp = Response::new(Full::new(reply.body));
+                            *resp.status_mut() = reply.status;
+                            for (k, v) in reply.headers {
+                                resp.headers_mut().append(
+                                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                                    http::HeaderValue::from_str(&v).unwrap(),
+                                );
+                            }
+                            Ok::<_, Infallible>(resp)
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Backend {
+            addr,
+            name: name.to_owned(),
+            seen,
+            task,
+        }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen.lock().unwrap().last().cloned().expect("backend saw nothing")
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// stgw running in this process.
+pub struct Stgw {
+    pub runtime: Arc<Runtime>,
+    pub dir: TempDir,
+}
+
+impl Stgw {
+    /// Starts stgw with a configuration text (relative paths are relative
+    /// to a fresh scratch directory).
+    pub fn start(toml: &str) -> Stgw {
+        let dir = TempDir::new();
+        let path = dir.path().join("stgw.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("config refused: {e}\n{toml}"));
+        let runtime = Runtime::start(config).unwrap_or_else(|e| panic!("start failed: {e}"));
+        Stgw { runtime, dir }
+    }
+
+    /// Rewrites the file and applies it (what SIGHUP does).
+    pub fn reload(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("stgw.toml"), toml).unwrap();
+        self.runtime.reload().unwrap_or_else(|e| panic!("reload failed: {e}"));
+    }
+}
+
+/// A config with one HTTP listener on 127.0.0.1:`port`, one domain and
+/// one rule `url` over `targets` (`address` strings with weights).
+pub fn one_rule(port: u16, domain: &str, url: &str, extra_rule: &str, targets: &[(SocketAddr, u32)]) -> String {
+    let targets: Vec<String> = targets
+        .iter()
+        .map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}"))
+        .collect();
+    format!(
+        r#"
+[global]
+state_dir = "var"
+
+[[load_balancer]]
+name = "test"
+vip = "127.0.0.1"
+  [[load_balancer.listener]]
+  protocol = "HTTP"
+  port = {port}
+    [[load_balancer.listener.domain]]
+    name = "{domain}"
+      [[load_balancer.listener.domain.rule]]
+      url = "{url}"
+      {extra_rule}
+      targets = [{targets}]
+"#,
+        targets = targets.join(", ")
+    )
+}
+
+/// A simple HTTP/1.1 response.
+#[derive(Debug)]
+pub struct Got {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request on a new connection (optionally from `source` IP).
+pub async fn send(addr: SocketAddr, source: Option<IpAddr>, req: Request<Full<Bytes>>) -> Result<Got, String> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(|e| e.to_string())?;
+    if let Some(ip) = source {
+        socket.bind(SocketAddr::new(ip, 0)).map_err(|e| e.to_string())?;
+    }
+    let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
+}
+
+/// GET `path` with `Host: host`.
+pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Got {
+    let req = Request::get(path).header("host", host).body(Full::new(Bytes::new())).unwrap();
+    send(addr, None, req).await.unwrap_or_else(|e| panic!("GET {host}{path}: {e}"))
+}
+
+/// Raw bytes in, raw bytes out (until the server closes or `wait` passes).
+pub async fn raw(addr: SocketAddr, request: &[u8], wait: Duration) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
+    out
+}
+
+/// The status code of a raw HTTP/1.1 answer.
+pub fn raw_status(bytes: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(bytes);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The stgw binary run as a child process (for signals).
+pub struct Process {
+    pub child: Child,
+    pub dir: TempDir,
+}
+
+impl Process {
+    pub fn start(toml: &str) -> Process {
+        let dir = TempDir::new();
+        let path = dir.path().join("stgw.toml");
+        std::fs::write(&path, toml).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_stgw"))
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stgw");
+        Process { child, dir }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+    }
+
+    pub fn write_config(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("stgw.toml"), toml).unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until something accepts connections on `addr`.
+pub async fn wait_listening(addr: SocketAddr) {
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
