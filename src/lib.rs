@@ -2,10 +2,12 @@
 pub mod balance;
 pub mod config;
 pub mod demo;
+pub mod health;
 mod idle;
 pub mod listener;
 pub mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod signals;
+pub mod tls;
 pub mod upstream;

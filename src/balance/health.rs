@@ -102,7 +102,12 @@ impl TargetHealth {
 
     /// Counts one probe result against the thresholds; returns the new
     /// state when it changed.
-    pub fn record(&self, healthy: bool, healthy_threshold: u32, unhealthy_threshold: u32) -> Option<HealthState> {
+    pub fn record(
+        &self,
+        healthy: bool,
+        healthy_threshold: u32,
+        unhealthy_threshold: u32,
+    ) -> Option<HealthState> {
         let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
         if healthy {
             streak.successes += 1;
@@ -115,8 +120,12 @@ impl TargetHealth {
         let next = match (current, healthy) {
             (HealthState::Unknown, true) => HealthState::Alive,
             (HealthState::Unknown, false) => HealthState::Dead,
-            (HealthState::Dead, true) if streak.successes >= healthy_threshold => HealthState::Alive,
-            (HealthState::Alive, false) if streak.failures >= unhealthy_threshold => HealthState::Dead,
+            (HealthState::Dead, true) if streak.successes >= healthy_threshold => {
+                HealthState::Alive
+            }
+            (HealthState::Alive, false) if streak.failures >= unhealthy_threshold => {
+                HealthState::Dead
+            }
             _ => current,
         };
         if next == current {
@@ -138,7 +147,11 @@ mod tests {
         assert!(h.usable());
         assert_eq!(h.record(true, 3, 2), Some(HealthState::Alive));
         assert_eq!(h.record(false, 3, 2), None);
-        assert_eq!(h.record(true, 3, 2), None, "a success breaks the failure streak");
+        assert_eq!(
+            h.record(true, 3, 2),
+            None,
+            "a success breaks the failure streak"
+        );
         assert_eq!(h.record(false, 3, 2), None);
         assert_eq!(h.record(false, 3, 2), Some(HealthState::Dead));
         assert!(!h.usable());

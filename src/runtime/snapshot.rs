@@ -1,38 +1,81 @@
 //! A compiled configuration: what the data path reads.
 //!
 //! [`Snapshot::compile`] turns a validated [`Config`] into route tables,
-//! balancers and pools. It never fails on values (validation did that);
-//! state that must survive a swap comes from the [`State`] registries, so
+//! balancers, pools and TLS configurations. It fails only on files
+//! (certificates); values were checked by validation. State that must survive a swap comes from the [`State`] registries, so
 //! the old and the new snapshot share pools, loads, health and round-robin
 //! positions for everything that did not change.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 
 use crate::balance::{Balancer, Candidate, TargetHealth, TargetLoad, WrrState, target_hash};
 use crate::config::{
-    Config, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, ListenerConfig,
-    LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
+    Config, ConfigError, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, Issue,
+    ListenerConfig, LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
 };
 use crate::routing::{DomainSpec, RouteTable};
 use crate::runtime::registry::Registry;
+use crate::runtime::tls::{CertCache, compile_listener_tls};
+use crate::tls::{ListenerTls, TicketKeyError, TicketKeys, TlsIdentity, UpstreamConnector};
 use crate::upstream::{Pool, PoolSettings};
+
+/// Sessions kept in the TLS session cache (for clients without tickets).
+const TLS_SESSION_CACHE: usize = 20_000;
+
+/// A pool's identity: the target and how it is spoken to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    /// The target.
+    pub addr: SocketAddr,
+    /// TLS settings: verify, CA, SNI, h2 (None = cleartext).
+    pub tls: Option<(bool, Option<PathBuf>, Option<String>, bool)>,
+}
 
 /// A rule's round-robin identity: its id and its (target, weight) list.
 pub type WrrKey = (Arc<str>, Vec<(SocketAddr, u32)>);
 
 /// Objects kept across snapshots, by identity.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
-    /// Connection pools per target address.
-    pub pools: Registry<SocketAddr, Pool>,
+    /// Connection pools per target and transport.
+    pub pools: Registry<PoolKey, Pool>,
     /// Active requests per target address.
     pub loads: Registry<SocketAddr, TargetLoad>,
     /// Health per (rule id, target address).
     pub health: Registry<(Arc<str>, SocketAddr), TargetHealth>,
     /// Round-robin state per (rule id, targets and weights).
     pub wrr: Registry<WrrKey, WrrState>,
+    /// TLS session-ticket keys of the whole process.
+    pub tls_tickets: Arc<TicketKeys>,
+    /// TLS session cache of the whole process.
+    pub tls_sessions: Arc<dyn StoresServerSessions>,
+}
+
+impl State {
+    /// State whose TLS ticket keys live in `state_dir` (created if needed).
+    pub fn new(state_dir: &Path) -> Result<State, TicketKeyError> {
+        Ok(State::with_tickets(TicketKeys::load_or_create(state_dir)?))
+    }
+
+    /// State with in-memory ticket keys (tests, benchmarks).
+    pub fn ephemeral() -> Result<State, TicketKeyError> {
+        Ok(State::with_tickets(TicketKeys::ephemeral()?))
+    }
+
+    fn with_tickets(tickets: TicketKeys) -> State {
+        State {
+            pools: Registry::default(),
+            loads: Registry::default(),
+            health: Registry::default(),
+            wrr: Registry::default(),
+            tls_tickets: Arc::new(tickets),
+            tls_sessions: ServerSessionMemoryCache::new(TLS_SESSION_CACHE),
+        }
+    }
 }
 
 /// Everything the data path needs, immutable once built.
@@ -61,6 +104,8 @@ pub struct ListenerRuntime {
     pub custom: Arc<CustomConfig>,
     /// Where large request bodies are spilled.
     pub spill_dir: PathBuf,
+    /// HTTPS: the server configurations chosen by SNI.
+    pub tls: Option<ListenerTls>,
 }
 
 /// One domain, compiled.
@@ -70,6 +115,8 @@ pub struct DomainRuntime {
     pub name: Arc<str>,
     /// HTTPS: h2 offered.
     pub http2: bool,
+    /// HTTPS: the TLS configuration an SNI naming this domain selects.
+    pub tls_identity: Option<TlsIdentity>,
 }
 
 /// One rule, compiled.
@@ -118,26 +165,37 @@ pub struct UpstreamTarget {
 }
 
 impl Snapshot {
-    /// Compiles a validated configuration, sharing live state through `state`.
-    pub fn compile(config: Arc<Config>, state: &State) -> Snapshot {
+    /// Compiles a validated configuration, sharing live state through
+    /// `state`. Fails only on what validation cannot see: certificate
+    /// files that are missing or unusable.
+    pub fn compile(config: Arc<Config>, state: &State) -> Result<Snapshot, ConfigError> {
         let pool_settings = PoolSettings {
             max_idle: config.global.upstream_keepalive,
             idle_timeout: config.global.upstream_keepalive_timeout,
         };
         let spill_dir = config.global.state_dir.join("tmp");
+        let mut issues = Vec::new();
+        let mut certs = CertCache::default();
         let mut listeners = Vec::new();
         for lb in &config.load_balancers {
             for l in &lb.listeners {
-                listeners.push(Arc::new(compile_listener(
-                    lb,
-                    l,
+                let ctx = Ctx {
                     state,
                     pool_settings,
-                    &spill_dir,
-                )));
+                    issues: &mut issues,
+                };
+                if let Some(runtime) = compile_listener(lb, l, ctx, &mut certs, &spill_dir) {
+                    listeners.push(Arc::new(runtime));
+                }
             }
         }
-        Snapshot { config, listeners }
+        if !issues.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: config.path.clone(),
+                issues,
+            });
+        }
+        Ok(Snapshot { config, listeners })
     }
 
     /// The listener bound at `addr`.
@@ -146,19 +204,37 @@ impl Snapshot {
     }
 }
 
+struct Ctx<'a> {
+    state: &'a State,
+    pool_settings: PoolSettings,
+    issues: &'a mut Vec<Issue>,
+}
+
 fn compile_listener(
     lb: &LoadBalancerConfig,
     l: &ListenerConfig,
-    state: &State,
-    pool_settings: PoolSettings,
-    spill_dir: &std::path::Path,
-) -> ListenerRuntime {
-    let domains = l
-        .domains
-        .iter()
-        .map(|d| compile_domain(d, state, pool_settings))
-        .collect();
-    ListenerRuntime {
+    ctx: Ctx<'_>,
+    certs: &mut CertCache,
+    spill_dir: &Path,
+) -> Option<ListenerRuntime> {
+    let (tls, identities) = match l.protocol {
+        Protocol::Https => {
+            let (tls, ids) = compile_listener_tls(l, &lb.custom, ctx.state, certs, ctx.issues)?;
+            (Some(tls), ids.into_iter().map(Some).collect())
+        }
+        Protocol::Http => (None, vec![None; l.domains.len()]),
+    };
+    let mut domains = Vec::with_capacity(l.domains.len());
+    for (d, identity) in l.domains.iter().zip(identities) {
+        domains.push(compile_domain(
+            d,
+            identity,
+            ctx.state,
+            ctx.pool_settings,
+            ctx.issues,
+        )?);
+    }
+    Some(ListenerRuntime {
         lb_id: lb.id.as_str().into(),
         id: l.id.as_str().into(),
         protocol: l.protocol,
@@ -166,37 +242,83 @@ fn compile_listener(
         routes: RouteTable::new(domains, l.default_domain),
         custom: lb.custom.clone(),
         spill_dir: spill_dir.to_owned(),
-    }
+        tls,
+    })
 }
 
 fn compile_domain(
     d: &DomainConfig,
+    tls_identity: Option<TlsIdentity>,
     state: &State,
     pool_settings: PoolSettings,
-) -> DomainSpec<DomainRuntime, RuleRuntime> {
-    DomainSpec {
+    issues: &mut Vec<Issue>,
+) -> Option<DomainSpec<DomainRuntime, RuleRuntime>> {
+    let mut rules = Vec::with_capacity(d.rules.len());
+    for r in &d.rules {
+        rules.push((
+            r.pattern.clone(),
+            compile_rule(r, state, pool_settings, issues)?,
+        ));
+    }
+    Some(DomainSpec {
         pattern: d.pattern.clone(),
         data: DomainRuntime {
             name: d.name.as_str().into(),
             http2: d.http2,
+            tls_identity,
         },
-        rules: d
-            .rules
-            .iter()
-            .map(|r| (r.pattern.clone(), compile_rule(r, state, pool_settings)))
-            .collect(),
-    }
+        rules,
+    })
 }
 
-fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> RuleRuntime {
+fn compile_rule(
+    r: &RuleConfig,
+    state: &State,
+    pool_settings: PoolSettings,
+    issues: &mut Vec<Issue>,
+) -> Option<RuleRuntime> {
     let id: Arc<str> = r.id.as_str().into();
+    let connector = if r.forward_type.is_tls() {
+        let t = &r.upstream_tls;
+        match UpstreamConnector::new(
+            crate::tls::provider(),
+            t.verify,
+            t.ca.as_deref(),
+            t.sni.as_deref(),
+            r.forward_type.is_h2(),
+        ) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                issues.push(Issue {
+                    line: None,
+                    field: format!("rule {}", r.id),
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        }
+    } else {
+        None
+    };
     let targets: Vec<UpstreamTarget> = r
         .targets
         .iter()
         .map(|t| {
+            let key = PoolKey {
+                addr: t.addr,
+                tls: r.forward_type.is_tls().then(|| {
+                    let u = &r.upstream_tls;
+                    (
+                        u.verify,
+                        u.ca.clone(),
+                        u.sni.clone(),
+                        r.forward_type.is_h2(),
+                    )
+                }),
+            };
             let pool = state
                 .pools
-                .get_or_insert_with(t.addr, || Pool::new(t.addr, pool_settings));
+                .get_or_insert_with(key, || Pool::new(t.addr, connector.clone(), pool_settings));
             pool.configure(pool_settings);
             let health = state.health.get_or_insert_with((id.clone(), t.addr), || {
                 if r.health_check.enabled {
@@ -232,7 +354,7 @@ fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> R
         .wrr
         .get_or_insert_with((id.clone(), fingerprint), || WrrState::new(r.targets.len()));
     let scheduler: Scheduler = r.scheduler;
-    RuleRuntime {
+    Some(RuleRuntime {
         id,
         url: r.url.as_str().into(),
         literal: r.pattern.literal().map(Into::into),
@@ -245,5 +367,5 @@ fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> R
             targets,
         },
         health_check: r.health_check.clone(),
-    }
+    })
 }
