@@ -43,9 +43,6 @@ pub fn warnings(
             say(&format!("listener {id}: blocked_ips"));
         }
     }
-    if rules().any(|r| r.session_expire_time > 0) {
-        say("session_expire_time (cookie stickiness)");
-    }
     if rules().any(|r| r.forward_type.is_h2()) {
         say("forward_type GRPC / GRPCS (targets are spoken to in HTTP/1.1)");
     }

@@ -9,6 +9,7 @@
 //! dropped.
 
 pub mod registry;
+mod secrets;
 pub mod snapshot;
 mod tls;
 
@@ -35,6 +36,9 @@ pub enum RuntimeError {
     /// The TLS session-ticket keys could not be loaded or created.
     #[error(transparent)]
     Tickets(#[from] crate::tls::TicketKeyError),
+    /// A generated secret could not be read or written in state_dir.
+    #[error("state_dir secret: {0}")]
+    Secret(std::io::Error),
     /// A listener could not bind its address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
 
-use crate::balance::{Balancer, Candidate, TargetHealth, TargetLoad, WrrState, target_hash};
+use crate::balance::{
+    Balancer, Candidate, StickyTable, TargetHealth, TargetLoad, WrrState, target_hash,
+};
+use crate::config::SecretSource;
 use crate::config::{
     Config, ConfigError, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, Issue,
     ListenerConfig, LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
@@ -53,21 +56,30 @@ pub struct State {
     pub tls_tickets: Arc<TicketKeys>,
     /// TLS session cache of the whole process.
     pub tls_sessions: Arc<dyn StoresServerSessions>,
+    /// The sticky-cookie key used when the configuration names none.
+    pub generated_sticky_secret: Vec<u8>,
 }
 
 impl State {
-    /// State whose TLS ticket keys live in `state_dir` (created if needed).
-    pub fn new(state_dir: &Path) -> Result<State, TicketKeyError> {
-        Ok(State::with_tickets(TicketKeys::load_or_create(state_dir)?))
+    /// State whose TLS ticket keys and generated sticky secret live in
+    /// `state_dir` (created if needed).
+    pub fn new(state_dir: &Path) -> Result<State, crate::runtime::RuntimeError> {
+        let sticky = super::secrets::load_or_create(state_dir, "sticky-secret", 32)
+            .map_err(crate::runtime::RuntimeError::Secret)?;
+        Ok(State::with(TicketKeys::load_or_create(state_dir)?, sticky))
     }
 
-    /// State with in-memory ticket keys (tests, benchmarks).
+    /// State with in-memory keys (tests, benchmarks, `stgw check`).
     pub fn ephemeral() -> Result<State, TicketKeyError> {
-        Ok(State::with_tickets(TicketKeys::ephemeral()?))
+        Ok(State::with(
+            TicketKeys::ephemeral()?,
+            super::secrets::ephemeral(32),
+        ))
     }
 
-    fn with_tickets(tickets: TicketKeys) -> State {
+    fn with(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
         State {
+            generated_sticky_secret,
             pools: Registry::default(),
             loads: Registry::default(),
             health: Registry::default(),
@@ -106,6 +118,8 @@ pub struct ListenerRuntime {
     pub spill_dir: PathBuf,
     /// HTTPS: the server configurations chosen by SNI.
     pub tls: Option<ListenerTls>,
+    /// Name of the stickiness cookie.
+    pub sticky_cookie: Arc<str>,
 }
 
 /// One domain, compiled.
@@ -136,6 +150,8 @@ pub struct RuleRuntime {
     pub gzip_level: Option<u32>,
     /// Protocol to the targets.
     pub forward_type: ForwardType,
+    /// Cookie-insert stickiness (WRR rules with session_expire_time).
+    pub sticky: Option<StickyTable>,
     /// The scheduler and its targets.
     pub upstream: Upstream,
     /// The active health check.
@@ -177,12 +193,15 @@ impl Snapshot {
         let mut issues = Vec::new();
         let mut certs = CertCache::default();
         let mut listeners = Vec::new();
+        let sticky_secret = sticky_secret(&config.global.sticky_secret, state);
         for lb in &config.load_balancers {
             for l in &lb.listeners {
                 let ctx = Ctx {
                     state,
                     pool_settings,
                     issues: &mut issues,
+                    sticky_secret: sticky_secret.as_deref().map_err(String::as_str),
+                    sticky_cookie: &config.global.sticky_cookie,
                 };
                 if let Some(runtime) = compile_listener(lb, l, ctx, &mut certs, &spill_dir) {
                     listeners.push(Arc::new(runtime));
@@ -208,12 +227,32 @@ struct Ctx<'a> {
     state: &'a State,
     pool_settings: PoolSettings,
     issues: &'a mut Vec<Issue>,
+    sticky_secret: Result<&'a [u8], &'a str>,
+    sticky_cookie: &'a str,
+}
+
+/// The sticky-cookie key: from the file, the environment, or generated.
+/// A missing environment variable is an error only where a rule needs it.
+fn sticky_secret(source: &SecretSource, state: &State) -> Result<Vec<u8>, String> {
+    match source {
+        SecretSource::Inline(s) => Ok(s.as_bytes().to_vec()),
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(v) if v.len() >= 16 => Ok(v.into_bytes()),
+            Ok(_) => Err(format!(
+                "sticky_secret_env: ${var} must hold at least 16 characters"
+            )),
+            Err(_) => Err(format!(
+                "sticky_secret_env: environment variable ${var} is not set"
+            )),
+        },
+        SecretSource::Generated => Ok(state.generated_sticky_secret.clone()),
+    }
 }
 
 fn compile_listener(
     lb: &LoadBalancerConfig,
     l: &ListenerConfig,
-    ctx: Ctx<'_>,
+    mut ctx: Ctx<'_>,
     certs: &mut CertCache,
     spill_dir: &Path,
 ) -> Option<ListenerRuntime> {
@@ -226,13 +265,7 @@ fn compile_listener(
     };
     let mut domains = Vec::with_capacity(l.domains.len());
     for (d, identity) in l.domains.iter().zip(identities) {
-        domains.push(compile_domain(
-            d,
-            identity,
-            ctx.state,
-            ctx.pool_settings,
-            ctx.issues,
-        )?);
+        domains.push(compile_domain(d, identity, &mut ctx)?);
     }
     Some(ListenerRuntime {
         lb_id: lb.id.as_str().into(),
@@ -243,22 +276,18 @@ fn compile_listener(
         custom: lb.custom.clone(),
         spill_dir: spill_dir.to_owned(),
         tls,
+        sticky_cookie: ctx.sticky_cookie.into(),
     })
 }
 
 fn compile_domain(
     d: &DomainConfig,
     tls_identity: Option<TlsIdentity>,
-    state: &State,
-    pool_settings: PoolSettings,
-    issues: &mut Vec<Issue>,
+    ctx: &mut Ctx<'_>,
 ) -> Option<DomainSpec<DomainRuntime, RuleRuntime>> {
     let mut rules = Vec::with_capacity(d.rules.len());
     for r in &d.rules {
-        rules.push((
-            r.pattern.clone(),
-            compile_rule(r, state, pool_settings, issues)?,
-        ));
+        rules.push((r.pattern.clone(), compile_rule(r, ctx)?));
     }
     Some(DomainSpec {
         pattern: d.pattern.clone(),
@@ -271,13 +300,24 @@ fn compile_domain(
     })
 }
 
-fn compile_rule(
-    r: &RuleConfig,
-    state: &State,
-    pool_settings: PoolSettings,
-    issues: &mut Vec<Issue>,
-) -> Option<RuleRuntime> {
+fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
+    let (state, pool_settings) = (ctx.state, ctx.pool_settings);
     let id: Arc<str> = r.id.as_str().into();
+    let sticky = match (r.sticky, ctx.sticky_secret) {
+        (None, _) => None,
+        (Some(max_age), Ok(secret)) => {
+            let addrs: Vec<SocketAddr> = r.targets.iter().map(|t| t.addr).collect();
+            Some(StickyTable::new(secret, &addrs, max_age))
+        }
+        (Some(_), Err(e)) => {
+            ctx.issues.push(Issue {
+                line: None,
+                field: format!("rule {}", r.id),
+                message: e.to_owned(),
+            });
+            return None;
+        }
+    };
     let connector = if r.forward_type.is_tls() {
         let t = &r.upstream_tls;
         match UpstreamConnector::new(
@@ -289,7 +329,7 @@ fn compile_rule(
         ) {
             Ok(c) => Some(c),
             Err(e) => {
-                issues.push(Issue {
+                ctx.issues.push(Issue {
                     line: None,
                     field: format!("rule {}", r.id),
                     message: e.to_string(),
@@ -362,6 +402,7 @@ fn compile_rule(
         client_ip: r.client_ip,
         gzip_level: r.gzip_level,
         forward_type: r.forward_type,
+        sticky,
         upstream: Upstream {
             balancer: Balancer::new(scheduler, candidates, wrr),
             targets,

@@ -6,6 +6,7 @@ mod support;
 
 mod balancing;
 mod forwarding;
+mod health;
 mod reload;
 mod routing;
 mod tls;

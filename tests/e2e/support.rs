@@ -99,6 +99,7 @@ pub struct Backend {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub probes: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Backend {
@@ -143,6 +144,7 @@ impl Backend {
         let probe_count = Arc::new(AtomicUsize::new(0));
         let log = seen.clone();
         let probes_outer = probe_count.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else {
@@ -152,6 +154,7 @@ impl Backend {
                 let handler = handler.clone();
                 let probes = probes_outer.clone();
                 let tls = tls.clone();
+                let mut stopped = stopped.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let log = log.clone();
@@ -198,24 +201,31 @@ impl Backend {
                         }
                     });
                     let builder = hyper::server::conn::http1::Builder::new();
-                    match tls {
-                        None => {
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .with_upgrades()
-                                .await;
+                    let serve = async move {
+                        match tls {
+                            None => {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .with_upgrades()
+                                    .await;
+                            }
+                            Some(config) => {
+                                let Ok(stream) =
+                                    tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                                else {
+                                    return;
+                                };
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .with_upgrades()
+                                    .await;
+                            }
                         }
-                        Some(config) => {
-                            let Ok(stream) =
-                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await
-                            else {
-                                return;
-                            };
-                            let _ = builder
-                                .serve_connection(TokioIo::new(stream), service)
-                                .with_upgrades()
-                                .await;
-                        }
+                    };
+                    // Stopping the backend closes its open connections too.
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = stopped.wait_for(|s| *s) => {}
                     }
                 });
             }
@@ -226,6 +236,7 @@ impl Backend {
             seen,
             probes: probe_count,
             task,
+            stop,
         }
     }
 
@@ -242,8 +253,10 @@ impl Backend {
             .expect("backend saw nothing")
     }
 
+    /// Closes the listener and every open connection.
     pub fn stop(&self) {
         self.task.abort();
+        let _ = self.stop.send(true);
     }
 }
 
