@@ -283,3 +283,23 @@ async fn a_sticky_target_that_dies_is_replaced_and_the_cookie_renewed() {
     assert_eq!(got.text(), "b");
     assert_ne!(set_cookie(&got), cookie);
 }
+
+#[tokio::test]
+async fn identical_probes_of_two_rules_are_sent_once() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let toml = one_rule(port, "p.test", "/", CHECK, &[(b.addr, 10)]).replace(
+        "      targets =",
+        &format!(
+            "      targets = [{{ address = \"{}\" }}]\n      [[load_balancer.listener.domain.rule]]\n      url = \"/other/\"\n      {CHECK}\n      targets =",
+            b.addr
+        ),
+    );
+    let _stgw = Stgw::start(&toml);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        b.probes.load(Ordering::Relaxed),
+        1,
+        "one probe for two rules in the first interval"
+    );
+}

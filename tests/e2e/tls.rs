@@ -382,6 +382,21 @@ async fn https_targets_are_not_verified_unless_asked() {
     assert_eq!(got.status, 200);
     assert_eq!(got.text(), "secure-target");
 
+    // Health probes of an HTTPS rule speak TLS too.
+    let port = free_port();
+    let _probed = Stgw::start(&one_rule(
+        port,
+        "up.test",
+        "/",
+        "forward_type = \"HTTPS\"",
+        &[(target.addr, 10)],
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(
+        target.probes.load(std::sync::atomic::Ordering::Relaxed) >= 1,
+        "a TLS probe reached the target"
+    );
+
     let port = free_port();
     let verify = format!(
         "{extra}\n      tls_verify = true\n      tls_ca = {:?}",
