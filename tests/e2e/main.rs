@@ -7,6 +7,7 @@ mod support;
 mod balancing;
 mod forwarding;
 mod health;
+mod hostile;
 mod reload;
 mod routing;
 mod tls;
