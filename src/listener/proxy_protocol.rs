@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn v1_headers_give_the_client_address() {
         let h = b"PROXY TCP4 203.0.113.7 10.0.0.1 56324 443\r\nGET / HTTP/1.1\r\n";
-        assert_eq!(done(h), (44, Some("203.0.113.7:56324".parse().unwrap())));
+        assert_eq!(done(h), (43, Some("203.0.113.7:56324".parse().unwrap())));
         let h = b"PROXY TCP6 2001:db8::7 2001:db8::1 4000 443\r\n";
         assert_eq!(done(h).1, Some("[2001:db8::7]:4000".parse().unwrap()));
         assert_eq!(done(b"PROXY UNKNOWN\r\n").1, None);
