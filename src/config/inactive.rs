@@ -5,7 +5,11 @@ use super::model::{ConfigFile, ForwardType, Protocol};
 use super::{AccessLogTarget, CustomConfig, GlobalSettings};
 
 /// One warning per configured setting that does not act yet.
-pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomConfig]) -> Vec<String> {
+pub fn warnings(
+    file: &ConfigFile,
+    global: &GlobalSettings,
+    customs: &[&CustomConfig],
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut say = |what: &str| out.push(format!("not yet active: {what}"));
     if global.access_log != AccessLogTarget::Off {
@@ -31,7 +35,9 @@ pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomCo
             say(&format!("listener {id}: proxy_protocol"));
         }
         if l.max_connections > 0 || l.max_connections_per_ip > 0 {
-            say(&format!("listener {id}: max_connections / max_connections_per_ip"));
+            say(&format!(
+                "listener {id}: max_connections / max_connections_per_ip"
+            ));
         }
         if l.limit_req.is_some() {
             say(&format!("listener {id}: limit_req"));
@@ -49,22 +55,9 @@ pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomCo
     if rules().any(|r| r.forward_type != ForwardType::Http) {
         say("forward_type other than HTTP (targets are spoken to in HTTP/1.1 cleartext)");
     }
-    if rules().any(|r| r.gzip) {
-        say("gzip (responses pass through uncompressed)");
-    }
     for c in customs {
-        for (set, name) in [
-            (!c.add_headers.is_empty(), "add_header"),
-            (!c.more_set_headers.is_empty(), "more_set_headers"),
-            (!c.proxy_set_headers.is_empty(), "proxy_set_header"),
-            (!c.error_pages.is_empty(), "error_page"),
-            (c.proxy_redirect_https, "proxy_redirect"),
-            (c.proxy_ignore_client_abort, "proxy_ignore_client_abort"),
-            (c.ssl_ciphers.is_some(), "ssl_ciphers"),
-        ] {
-            if set {
-                say(&format!("custom_config {name}"));
-            }
+        if c.ssl_ciphers.is_some() {
+            say("custom_config ssl_ciphers");
         }
     }
     out.dedup();

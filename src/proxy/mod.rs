@@ -12,20 +12,27 @@
 
 pub mod body;
 pub mod error;
+mod error_page;
 mod forward;
+pub mod gzip;
 pub mod headers;
 mod redirect;
+pub mod response_headers;
+mod set_header;
+pub mod settings;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use http::request::Parts;
 use http::{HeaderValue, Request, Response, Version, header};
 use hyper::body::Incoming;
 
 pub use body::ResponseBody;
 pub use error::ProxyError;
+pub use settings::HttpSettings;
 
 use crate::config::RuleAction;
 use crate::listener::conn::ClientConn;
@@ -38,27 +45,63 @@ const MAX_URI: usize = 8 * 1024;
 const MAX_HEADER_LINE: usize = 8 * 1024;
 
 /// Handles one request from a client connection. Never fails: every error
-/// becomes an answer.
+/// becomes an answer (replaced per `error_page` when one is configured),
+/// and every answer gets the `more_set_headers` / `add_header` directives.
 pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
     let (number, guard) = conn.state.start_request();
     let listener = conn.slot.runtime.load_full();
     let request_id = next_request_id();
-    let mut resp = match serve(&conn, &listener, req, &request_id).await {
+    let origin = (!listener.custom.error_pages.is_empty()).then(|| error_page::Origin::of(&req));
+    let served = if listener.custom.proxy_ignore_client_abort {
+        detached(conn.clone(), listener.clone(), req, request_id.clone()).await
+    } else {
+        serve(&conn, &listener, req, &request_id).await
+    };
+    let h1 = !conn.state.is_h2();
+    let mut resp = match served {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
-            let close = e.closes_connection();
+            let close = h1 && e.closes_connection();
             if close {
                 conn.state.set_linger();
             }
-            error::generated(e.status(), close)
+            let status = e.status();
+            let page = listener.custom.error_page_for(status.as_u16());
+            let mut resp = match (page, origin) {
+                (Some(page), Some(origin)) => {
+                    error_page::answer(&conn, &listener, page, status, origin, &request_id).await
+                }
+                _ => error::generated(status, close),
+            };
+            if close {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
-    if !conn.state.is_h2() && number >= listener.custom.keepalive_requests {
+    let status = resp.status();
+    response_headers::apply(resp.headers_mut(), status, &listener.http);
+    if h1 && number >= listener.custom.keepalive_requests {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp.map(|b| b.with_guard(guard))
+}
+
+/// `proxy_ignore_client_abort on`: the request is served on its own task,
+/// which runs to completion (and reads the target's answer to its end)
+/// even when the client goes away and this future is dropped.
+async fn detached(
+    conn: Arc<ClientConn>,
+    listener: Arc<ListenerRuntime>,
+    req: Request<Incoming>,
+    request_id: String,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let task = tokio::spawn(async move { serve(&conn, &listener, req, &request_id).await });
+    task.await
+        .unwrap_or_else(|e| Err(ProxyError::Internal(e.to_string())))
 }
 
 async fn serve(
@@ -68,21 +111,37 @@ async fn serve(
     request_id: &str,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     check_sizes(&req)?;
-    let host = request_host(&req)?;
+    if conn.state.is_h2() {
+        check_h2_fields(&req, listener.custom.http2_max_field_size)?;
+    }
+    let (parts, body) = req.into_parts();
+    dispatch(conn, listener, parts, Some(body), request_id).await
+}
+
+/// Routes a request and answers it: 404, nginx's add-slash 301, the rule's
+/// redirect, or the targets' answer. `body` is `None` for internal
+/// requests (error pages).
+async fn dispatch(
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+    parts: Parts,
+    body: Option<Incoming>,
+    request_id: &str,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let host = request_host(&parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
-    let routed = {
-        let path = normalize_path(req.uri().path().as_bytes())
-            .map_err(|_| ProxyError::BadRequest("invalid path"))?;
-        listener.routes.route(host_str, &path)
-    };
+    let path = normalize_path(parts.uri.path().as_bytes())
+        .map_err(|_| ProxyError::BadRequest("invalid path"))?;
+    let routed = listener.routes.route(host_str, &path);
     let origin = || redirect::Origin {
         scheme: conn.scheme,
         host: host_str,
         local: conn.local,
-        path: req.uri().path(),
-        query: req.uri().query(),
+        path: parts.uri.path(),
+        normalized: &path,
+        query: parts.uri.query(),
     };
-    let rule = match routed {
+    let (domain, rule) = match routed {
         Routed::NoDomain
         | Routed::Domain {
             location: LocationMatch::None,
@@ -96,14 +155,41 @@ async fn serve(
             return Ok(redirect::add_slash(&origin(), url));
         }
         Routed::Domain {
+            domain,
             location: LocationMatch::Rule(rule),
-            ..
-        } => rule,
+        } => (domain, rule),
     };
     match &rule.action {
         RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
-        RuleAction::Forward => forward::forward(conn, listener, rule, req, request_id).await,
+        RuleAction::Forward => {
+            let facts = forward::Facts {
+                request_id,
+                host: host_str.unwrap_or(&domain.name),
+            };
+            forward::forward(conn, listener, rule, parts, body, facts).await
+        }
     }
+}
+
+/// `http2_max_field_size`: every field of an HTTP/2 request (pseudo-header
+/// fields included), name and value each, decoded, at most `max` bytes;
+/// over it the request gets 431, as an HTTP/1.1 header line over 8 KiB.
+fn check_h2_fields(req: &Request<Incoming>, max: usize) -> Result<(), ProxyError> {
+    let uri = req.uri();
+    let pseudo = [
+        uri.path_and_query().map_or(0, |pq| pq.as_str().len()),
+        uri.authority().map_or(0, |a| a.as_str().len()),
+        req.method().as_str().len(),
+    ];
+    let too_long = pseudo.into_iter().any(|len| len > max)
+        || req
+            .headers()
+            .iter()
+            .any(|(name, value)| name.as_str().len() > max || value.len() > max);
+    if too_long {
+        return Err(ProxyError::HeaderTooLarge);
+    }
+    Ok(())
 }
 
 /// nginx's limits: a request line over 8 KiB is 414; a header line over
@@ -130,21 +216,19 @@ fn check_sizes(req: &Request<Incoming>) -> Result<(), ProxyError> {
 /// The request's host: the URI's authority when present (absolute-form or
 /// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
 /// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none.
-fn request_host(req: &Request<Incoming>) -> Result<Option<HostName>, ProxyError> {
-    if let Some(authority) = req.uri().authority() {
+fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
+    if let Some(authority) = req.uri.authority() {
         return HostName::parse(authority.host().as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid host"));
     }
-    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let mut hosts = req.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(ProxyError::BadRequest("duplicate Host")),
         (Some(h), None) => HostName::parse(h.as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid Host")),
-        (None, _) if req.version() == Version::HTTP_11 => {
-            Err(ProxyError::BadRequest("missing Host"))
-        }
+        (None, _) if req.version == Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
     }
 }

@@ -5,5 +5,6 @@ mod support;
 
 mod balancing;
 mod forwarding;
+mod redirects;
 mod reload;
 mod routing;

@@ -347,3 +347,32 @@ pub async fn wait_listening(addr: SocketAddr) {
     }
     panic!("nothing listens on {addr}");
 }
+
+/// `toml` with the load balancer's `custom_config` set to `text`.
+pub fn with_custom(toml: &str, text: &str) -> String {
+    toml.replacen(
+        "vip = \"127.0.0.1\"",
+        &format!("vip = \"127.0.0.1\"\ncustom_config = '''\n{text}\n'''"),
+        1,
+    )
+}
+
+/// A self-signed certificate and key for `names`, written to `dir`;
+/// returns their paths.
+pub fn self_signed(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf) {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let ck = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// The `Location` of an answer.
+pub fn location(got: &Got) -> String {
+    got.headers
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
