@@ -5,6 +5,7 @@ mod support;
 
 mod balancing;
 mod forwarding;
+mod gzip;
 mod redirects;
 mod reload;
 mod routing;
