@@ -48,6 +48,9 @@ pub struct ConnState {
     idle_since: AtomicU64,
     write_blocked: AtomicU64,
     linger: AtomicBool,
+    /// Wakes the connection's timer when a stamp moves a deadline earlier
+    /// (a request ends, a request's first byte, a write blocks).
+    wake: tokio::sync::Notify,
 }
 
 impl ConnState {
@@ -61,6 +64,7 @@ impl ConnState {
             idle_since: AtomicU64::new(1),
             write_blocked: AtomicU64::new(0),
             linger: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -74,6 +78,7 @@ impl ConnState {
             && self.first_byte.load(Ordering::Relaxed) == 0
         {
             self.first_byte.store(self.now(), Ordering::Relaxed);
+            self.wake.notify_one();
         }
     }
 
@@ -85,6 +90,7 @@ impl ConnState {
             }
         } else if self.write_blocked.load(Ordering::Relaxed) == 0 {
             self.write_blocked.store(self.now(), Ordering::Relaxed);
+            self.wake.notify_one();
         }
     }
 
@@ -146,6 +152,7 @@ impl Drop for RequestGuard {
         let s = &self.0;
         s.idle_since.store(s.now(), Ordering::Relaxed);
         s.in_flight.fetch_sub(1, Ordering::Relaxed);
+        s.wake.notify_one();
     }
 }
 
@@ -296,6 +303,9 @@ async fn drive<C>(
             _ = drain.changed(), if !closing => {
                 graceful(conn.as_mut());
                 closing = true;
+            }
+            () = state.wake.notified(), if !closing => {
+                timer.as_mut().reset(at(state.deadline(&timeouts(slot)).0));
             }
             () = timer.as_mut() => {
                 let (deadline, expiry) = state.deadline(&timeouts(slot));
