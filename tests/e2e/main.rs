@@ -4,8 +4,10 @@
 mod support;
 
 mod balancing;
+mod directives;
 mod forwarding;
 mod gzip;
 mod redirects;
 mod reload;
 mod routing;
+mod timeouts;
