@@ -83,6 +83,11 @@ impl ResponseBody {
         }
     }
 
+    /// Whether this is stgw's own answer (not a target's body).
+    pub fn is_own(&self) -> bool {
+        matches!(self.kind, Kind::Full(_))
+    }
+
     /// This body compressed with gzip at `level` as it streams.
     pub fn gzip(self, level: u32) -> ResponseBody {
         ResponseBody {

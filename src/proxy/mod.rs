@@ -52,17 +52,26 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
     let listener = conn.slot.runtime.load_full();
     let request_id = next_request_id();
     let origin = (!listener.custom.error_pages.is_empty()).then(|| error_page::Origin::of(&req));
+    let h1 = !conn.state.is_h2();
+    let has_body = h1 && !http_body::Body::is_end_stream(req.body());
     let served = if listener.custom.proxy_ignore_client_abort {
         detached(conn.clone(), listener.clone(), req, request_id.clone()).await
     } else {
         serve(&conn, &listener, req, &request_id).await
     };
-    let h1 = !conn.state.is_h2();
     let mut resp = match served {
-        Ok(resp) => resp,
+        Ok(mut resp) => {
+            if has_body && resp.body().is_own() {
+                // A redirect answered without reading the body.
+                early_close(&conn, &mut resp);
+            }
+            resp
+        }
         Err(e) => {
             tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
-            let close = h1 && e.closes_connection();
+            let close = h1
+                && (e.closes_connection()
+                    || (has_body && body_unread(&e, listener.custom.proxy_request_buffering)));
             if close {
                 conn.state.set_linger();
             }
@@ -88,6 +97,29 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp.map(|b| b.with_guard(guard))
+}
+
+/// Whether the request body can still be unread when `e` is the answer:
+/// always for errors found before the body is read (no rule, bad path);
+/// for target errors only when the body streams (with buffering it was
+/// read before a target was chosen).
+fn body_unread(e: &ProxyError, buffering: bool) -> bool {
+    match e {
+        ProxyError::BadGateway(_)
+        | ProxyError::NoTarget
+        | ProxyError::GatewayTimeout
+        | ProxyError::Internal(_) => !buffering,
+        _ => true,
+    }
+}
+
+/// An answer sent before the request body was read: `Connection: close`
+/// and a lingering close, so that a client still sending reads it
+/// (DECISIONS: early responses).
+fn early_close(conn: &ClientConn, resp: &mut Response<ResponseBody>) {
+    conn.state.set_linger();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 /// `proxy_ignore_client_abort on`: the request is served on its own task,

@@ -920,3 +920,37 @@ async fn proxy_buffers_bound_what_is_read_from_the_target_ahead_of_a_slow_client
         "the whole answer arrives once the client reads"
     );
 }
+
+#[tokio::test]
+async fn answers_sent_before_the_body_is_read_close_the_connection_and_linger() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let toml = with_custom(
+        &one_rule(port, "h.test", "/app/", "", &[(b.addr, 10)]),
+        "client_max_body_size 64m;",
+    );
+    let _stgw = Stgw::start(&toml);
+    // No rule (404) and nginx's add-slash redirect (301): stgw answers at
+    // once; the client, still sending 4 MiB, reads the answer and is not
+    // reset.
+    for (path, status) in [("/nothing", 404), ("/app", 301)] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: h.test\r\nContent-Length: {}\r\n\r\n",
+            4 * MIB
+        );
+        let up = upload(port, head, 4 * MIB, Duration::from_millis(10)).await;
+        let text = String::from_utf8_lossy(&up.response).to_ascii_lowercase();
+        assert_eq!(raw_status(&up.response), status, "{text}");
+        assert!(text.contains("connection: close"), "{text}");
+        assert!(
+            up.written_at_answer < 4 * MIB,
+            "{path}: answered after {} bytes",
+            up.written_at_answer
+        );
+        assert!(up.completed, "{path}: the upload was reset");
+    }
+    assert_eq!(b.hits(), 0);
+    // Without a body, the connection stays open.
+    let got = get(local(port), "h.test", "/nothing").await;
+    assert!(got.headers.get("connection").is_none());
+}
