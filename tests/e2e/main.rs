@@ -10,4 +10,3 @@ mod gzip;
 mod redirects;
 mod reload;
 mod routing;
-mod timeouts;

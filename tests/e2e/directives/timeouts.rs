@@ -1,21 +1,13 @@
 //! Timeouts whose smallest allowed value is 30 s: each test waits once,
 //! and the test harness runs them side by side.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::*;
 use crate::support::*;
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn configured(port: u16, target: SocketAddr, custom: &str) -> String {
-    with_custom(&one_rule(port, "h.test", "/", "", &[(target, 10)]), custom)
-}
 
 /// Everything the server sends until it closes, and when it closed.
 async fn read_until_close(stream: &mut TcpStream, limit: Duration) -> (Vec<u8>, Option<Duration>) {
