@@ -408,7 +408,10 @@ pub async fn read_head(stream: &mut TcpStream) -> Option<RawRequest> {
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            return Some(RawRequest { head, rest: buf[end + 4..].to_vec() });
+            return Some(RawRequest {
+                head,
+                rest: buf[end + 4..].to_vec(),
+            });
         }
         let n = stream.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -436,7 +439,9 @@ impl RawBackend {
         let handler = Arc::new(handler);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let handler = handler.clone();
                 tokio::spawn(async move {
                     if let Some(req) = read_head(&mut stream).await {
@@ -461,14 +466,25 @@ pub async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result
     if data.is_empty() {
         return Ok(());
     }
-    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes()).await?;
+    stream
+        .write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
     stream.write_all(data).await?;
     stream.write_all(b"\r\n").await
 }
 
 /// Deterministic, compressible text of `len` bytes.
 pub fn text_body(len: usize) -> Vec<u8> {
-    let words = ["alpha ", "beta ", "gamma ", "delta ", "epsilon\n", "zeta ", "eta ", "theta "];
+    let words = [
+        "alpha ",
+        "beta ",
+        "gamma ",
+        "delta ",
+        "epsilon\n",
+        "zeta ",
+        "eta ",
+        "theta ",
+    ];
     let mut out = Vec::with_capacity(len + 8);
     let mut i = 0usize;
     while out.len() < len {
@@ -483,6 +499,8 @@ pub fn text_body(len: usize) -> Vec<u8> {
 pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).expect("valid gzip");
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
     out
 }
