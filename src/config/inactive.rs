@@ -2,14 +2,10 @@
 //! each is named in a warning at load time, never silently ignored.
 
 use super::model::ConfigFile;
-use super::{AccessLogTarget, CustomConfig, GlobalSettings};
+use super::{AccessLogTarget, GlobalSettings};
 
 /// One warning per configured setting that does not act yet.
-pub fn warnings(
-    file: &ConfigFile,
-    global: &GlobalSettings,
-    customs: &[&CustomConfig],
-) -> Vec<String> {
+pub fn warnings(file: &ConfigFile, global: &GlobalSettings) -> Vec<String> {
     let mut out = Vec::new();
     let mut say = |what: &str| out.push(format!("not yet active: {what}"));
     if global.access_log != AccessLogTarget::Off {
@@ -28,23 +24,5 @@ pub fn warnings(
     if rules().any(|r| r.forward_type.is_h2()) {
         say("forward_type GRPC / GRPCS (targets are spoken to in HTTP/1.1)");
     }
-    if rules().any(|r| r.gzip) {
-        say("gzip (responses pass through uncompressed)");
-    }
-    for c in customs {
-        for (set, name) in [
-            (!c.add_headers.is_empty(), "add_header"),
-            (!c.more_set_headers.is_empty(), "more_set_headers"),
-            (!c.proxy_set_headers.is_empty(), "proxy_set_header"),
-            (!c.error_pages.is_empty(), "error_page"),
-            (c.proxy_redirect_https, "proxy_redirect"),
-            (c.proxy_ignore_client_abort, "proxy_ignore_client_abort"),
-        ] {
-            if set {
-                say(&format!("custom_config {name}"));
-            }
-        }
-    }
-    out.dedup();
     out
 }

@@ -109,9 +109,7 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
-    let customs: Vec<&CustomConfig> = load_balancers.iter().map(|lb| lb.custom.as_ref()).collect();
-    v.warnings
-        .extend(super::inactive::warnings(&file, &global, &customs));
+    v.warnings.extend(super::inactive::warnings(&file, &global));
     Ok(Config {
         path: path.to_owned(),
         file,
@@ -1152,6 +1150,11 @@ impl Validator<'_> {
         let mut sources = HashSet::new();
         let mut targets = HashSet::new();
         let mut resolved = Vec::new();
+        let auto_ids: Vec<&str> = lb
+            .auto_rewrites
+            .iter()
+            .filter_map(|a| a.id.as_deref())
+            .collect();
         for (i, rw) in lb.rewrites.iter().enumerate() {
             let rat = at.key("rewrite").index(i);
             let code = match rw.code {
@@ -1164,10 +1167,12 @@ impl Validator<'_> {
                     continue;
                 }
             };
-            let Some(src) = self.find_rule(listeners, &rw.source, &rat.key("source")) else {
+            let Some(src) = self.find_rule(listeners, &auto_ids, &rw.source, &rat.key("source"))
+            else {
                 continue;
             };
-            let Some(dst) = self.find_rule(listeners, &rw.target, &rat.key("target")) else {
+            let Some(dst) = self.find_rule(listeners, &auto_ids, &rw.target, &rat.key("target"))
+            else {
                 continue;
             };
             if !sources.insert(src) {
@@ -1197,6 +1202,18 @@ impl Validator<'_> {
             let (tl, td, tr) = dst;
             let target_listener = &listeners[tl];
             let target_domain = &target_listener.domains[td];
+            let (sl, sd, _) = src;
+            if !target_domain.pattern.is_exact()
+                && !target_domain
+                    .name
+                    .eq_ignore_ascii_case(&listeners[sl].domains[sd].name)
+            {
+                self.warnings.push(format!(
+                    "{}: {:?} is not an exact name, so the Location keeps the request's host, which may not match it",
+                    rat.key("target").key("domain"),
+                    target_domain.name
+                ));
+            }
             let target_rule = &target_domain.rules[tr];
             let Some(path) = target_rule.pattern.literal().map(str::to_owned) else {
                 self.issue(
@@ -1217,9 +1234,15 @@ impl Validator<'_> {
                 take_url,
                 strip_prefix: None,
             };
-            let (sl, sd, sr) = src;
+            let sr = src.2;
             let source_rule = &mut listeners[sl].domains[sd].rules[sr];
-            let strip_prefix = source_rule.pattern.literal().map(str::to_owned);
+            // What take_url carries: the rest after a prefix rule's URL,
+            // the whole path for a regex rule, nothing for an exact rule.
+            let strip_prefix = match &source_rule.pattern {
+                UrlPattern::Exact(_) => None,
+                UrlPattern::Regex { .. } => Some(String::new()),
+                UrlPattern::Prefix(p) | UrlPattern::PrefixNoRegex(p) => Some(p.clone()),
+            };
             source_rule.action = RuleAction::Redirect(RedirectConfig {
                 strip_prefix,
                 ..redirect
@@ -1230,16 +1253,25 @@ impl Validator<'_> {
     fn find_rule(
         &mut self,
         listeners: &[ListenerConfig],
+        auto_ids: &[&str],
         end: &model::RewriteEnd,
         at: &FieldPath,
     ) -> Option<(usize, usize, usize)> {
         let Some(li) = listeners.iter().position(|l| l.id == end.listener) else {
+            let auto = auto_ids.iter().any(|id| *id == end.listener);
             self.issue(
                 &at.key("listener"),
-                format!(
-                    "no listener of this load balancer has id {:?}",
-                    end.listener
-                ),
+                if auto {
+                    format!(
+                        "listener {:?} is created by an auto_rewrite: every domain on it already redirects",
+                        end.listener
+                    )
+                } else {
+                    format!(
+                        "no listener of this load balancer has id {:?}",
+                        end.listener
+                    )
+                },
             );
             return None;
         };

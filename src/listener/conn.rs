@@ -52,6 +52,9 @@ pub struct ConnState {
     refused_with: std::sync::atomic::AtomicU16,
     body_unread: AtomicBool,
     scan_off: AtomicBool,
+    /// Wakes the connection's timer when a stamp moves a deadline earlier
+    /// (a request ends, a request's first byte, a write blocks).
+    wake: tokio::sync::Notify,
 }
 
 impl ConnState {
@@ -68,6 +71,7 @@ impl ConnState {
             refused_with: std::sync::atomic::AtomicU16::new(0),
             body_unread: AtomicBool::new(false),
             scan_off: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -81,6 +85,7 @@ impl ConnState {
             && self.first_byte.load(Ordering::Relaxed) == 0
         {
             self.first_byte.store(self.now(), Ordering::Relaxed);
+            self.wake.notify_one();
         }
     }
 
@@ -92,6 +97,7 @@ impl ConnState {
             }
         } else if self.write_blocked.load(Ordering::Relaxed) == 0 {
             self.write_blocked.store(self.now(), Ordering::Relaxed);
+            self.wake.notify_one();
         }
     }
 
@@ -184,6 +190,7 @@ impl Drop for RequestGuard {
         }
         s.idle_since.store(s.now(), Ordering::Relaxed);
         s.in_flight.fetch_sub(1, Ordering::Relaxed);
+        s.wake.notify_one();
     }
 }
 
@@ -348,6 +355,9 @@ async fn drive<C>(
             _ = drain.changed(), if !closing => {
                 graceful(conn.as_mut());
                 closing = true;
+            }
+            () = state.wake.notified(), if !closing => {
+                timer.as_mut().reset(at(state.deadline(&timeouts(slot)).0));
             }
             () = timer.as_mut() => {
                 let (deadline, expiry) = state.deadline(&timeouts(slot));

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
 use crate::idle::IdleTimer;
 use crate::upstream::PooledConn;
@@ -14,7 +15,8 @@ use crate::upstream::PooledConn;
 /// Boxed error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A response body: stgw's own bytes or a target's stream.
+/// A response body: stgw's own bytes or a target's stream, possibly
+/// compressed.
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
@@ -25,16 +27,20 @@ pub struct ResponseBody {
 enum Kind {
     Full(Option<Bytes>),
     Upstream(UpstreamStream),
+    Gzip(Box<GzipBody<ResponseBody>>),
 }
 
 /// A target's response body: read with `proxy_read_timeout` between pieces;
-/// at its end the connection returns to its pool.
+/// at its end the connection returns to its pool. Dropped before its end
+/// (the client went away), it closes the target connection, or, with
+/// `proxy_ignore_client_abort on`, reads the rest in the background.
 #[derive(Debug)]
 struct UpstreamStream {
-    body: Incoming,
+    body: Option<Incoming>,
     conn: Option<PooledConn>,
     timer: IdleTimer,
-    _active: ActiveRequest,
+    active: Option<ActiveRequest>,
+    drain_on_drop: bool,
 }
 
 impl ResponseBody {
@@ -55,20 +61,37 @@ impl ResponseBody {
     }
 
     /// A target's body. `conn` goes back to its pool at the end;
-    /// `read_timeout` bounds the wait for each piece.
+    /// `read_timeout` bounds the wait for each piece. With
+    /// `drain_on_drop`, a body dropped before its end is read to the end in
+    /// a background task (`proxy_ignore_client_abort on`).
     pub fn upstream(
         body: Incoming,
         conn: PooledConn,
         read_timeout: std::time::Duration,
         active: ActiveRequest,
+        drain_on_drop: bool,
     ) -> ResponseBody {
         ResponseBody {
             kind: Kind::Upstream(UpstreamStream {
-                body,
+                body: Some(body),
                 conn: Some(conn),
                 timer: IdleTimer::new(read_timeout),
-                _active: active,
+                active: Some(active),
+                drain_on_drop,
             }),
+            guard: None,
+        }
+    }
+
+    /// Whether this is stgw's own answer (not a target's body).
+    pub fn is_own(&self) -> bool {
+        matches!(self.kind, Kind::Full(_))
+    }
+
+    /// This body compressed with gzip at `level` as it streams.
+    pub fn gzip(self, level: u32) -> ResponseBody {
+        ResponseBody {
+            kind: Kind::Gzip(Box::new(GzipBody::new(self, level))),
             guard: None,
         }
     }
@@ -103,30 +126,39 @@ impl Body for ResponseBody {
         match &mut self.get_mut().kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(s) => s.poll(cx),
+            Kind::Gzip(g) => Pin::new(g.as_mut()).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(b) => b.is_none(),
-            Kind::Upstream(s) => s.body.is_end_stream(),
+            Kind::Upstream(s) => s.body.as_ref().is_none_or(Body::is_end_stream),
+            Kind::Gzip(g) => g.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Kind::Upstream(s) => s.body.size_hint(),
+            Kind::Upstream(s) => s
+                .body
+                .as_ref()
+                .map_or_else(SizeHint::default, Body::size_hint),
+            Kind::Gzip(g) => g.size_hint(),
         }
     }
 }
 
 impl UpstreamStream {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match Pin::new(&mut self.body).poll_frame(cx) {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(&mut *body).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 self.timer.activity();
-                if self.body.is_end_stream() {
+                if body.is_end_stream() {
                     self.release();
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -156,4 +188,43 @@ impl UpstreamStream {
             conn.release();
         }
     }
+}
+
+impl Drop for UpstreamStream {
+    fn drop(&mut self) {
+        if !self.drain_on_drop {
+            return;
+        }
+        let (Some(conn), Some(body)) = (self.conn.take(), self.body.take()) else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let idle = self.timer.duration();
+        let active = self.active.take();
+        runtime.spawn(drain(body, conn, idle, active));
+    }
+}
+
+/// Reads a target's body to its end (nothing to send it to) and returns the
+/// connection to its pool; gives up after `idle` without data.
+async fn drain(
+    mut body: Incoming,
+    conn: PooledConn,
+    idle: std::time::Duration,
+    active: Option<ActiveRequest>,
+) {
+    use http_body_util::BodyExt;
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Ok(Some(Ok(_))) => {}
+            Ok(None) => {
+                conn.release();
+                break;
+            }
+            Ok(Some(Err(_))) | Err(_) => break,
+        }
+    }
+    drop(active);
 }

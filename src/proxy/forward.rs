@@ -1,17 +1,26 @@
 //! Sending a request to one of a rule's targets.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use http::header::{self, HeaderMap, HeaderValue};
+use http::request::Parts;
 use http::{Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
 use super::body::ResponseBody;
 use super::error::ProxyError;
+use super::gzip::GzipRequest;
 use super::headers::{ClientFacts, add_forwarding, join_cookies, remove_hop_by_hop};
+use super::response_headers::rewrite_redirects;
+use super::set_header;
+use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
+use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
-use crate::upstream::{BodyError, BufferedBody, ConnectError, RequestBody};
+use crate::upstream::{
+    BodyError, BufferedBody, ConnectError, Phase, PooledConn, RequestBody, SendProgress,
+};
 
 /// Attempts on other targets, at most (DECISIONS: upstream retries).
 const MAX_TRIES: usize = 3;
@@ -68,43 +77,42 @@ fn body_error(e: &BodyError) -> ProxyError {
     }
 }
 
-/// Forwards `req` by `rule`: reads or streams the body, picks a target,
-/// retries per DECISIONS.md, and streams the answer back.
+/// What a forwarded request carries besides its head and body.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// stgw's request id.
+    pub request_id: &'a str,
+    /// The request's host, normalised (`$host`), else the domain's name.
+    pub host: &'a str,
+    /// The client's address as believed (scheduling, X-Real-IP).
+    pub client: std::net::IpAddr,
+}
+
+/// Forwards a request by `rule`: reads or streams the body (`None`: no
+/// body, as for an `error_page` request), picks a target, retries per
+/// DECISIONS.md, and streams the answer back.
 pub async fn forward(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     rule: &RuleRuntime,
-    req: Request<Incoming>,
-    request_id: &str,
-    client: std::net::IpAddr,
+    mut parts: Parts,
+    body: Option<Incoming>,
+    facts: Facts<'_>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
-    let (mut parts, body) = req.into_parts();
     let limit = custom.client_max_body_size;
-    if content_length(&parts.headers).is_some_and(|len| len > limit) {
+    if body.is_some() && content_length(&parts.headers).is_some_and(|len| len > limit) {
         return Err(ProxyError::PayloadTooLarge);
     }
-    let mut source = if custom.proxy_request_buffering {
-        let buffered = if http_body::Body::is_end_stream(&body) {
-            BufferedBody::Empty
-        } else {
-            let read =
-                BufferedBody::read(body, limit, custom.client_body_timeout, &listener.spill_dir)
-                    .await
-                    .map_err(|e| body_error(&e))?;
-            conn.state.body_pending(false);
-            read
-        };
-        BodySource::Buffered(buffered)
-    } else {
-        let failure = Arc::new(Mutex::new(None));
-        let stream = crate::upstream::StreamBody::new(
-            body,
-            limit,
-            custom.client_body_timeout,
-            failure.clone(),
-        );
-        BodySource::Stream(Some(RequestBody::Stream(stream)), failure)
+    let gzip = GzipRequest::new(
+        rule.gzip_level,
+        &parts.method,
+        parts.version,
+        &parts.headers,
+    );
+    let mut source = match body {
+        None => BodySource::Buffered(BufferedBody::Empty),
+        Some(body) => read_body(body, conn, listener).await?,
     };
 
     prepare_headers(
@@ -112,9 +120,29 @@ pub async fn forward(
         &parts.uri,
         conn,
         rule,
-        request_id,
-        client,
+        facts.request_id,
+        facts.client,
     );
+    if !listener.http.proxy_set_headers.is_empty() {
+        let uri: Cow<'_, [u8]> = if listener.http.needs_uri {
+            normalize_path(parts.uri.path().as_bytes()).unwrap_or_default()
+        } else {
+            Cow::Borrowed(b"")
+        };
+        let vars = set_header::Vars {
+            peer: conn.peer,
+            local: conn.local,
+            vport: listener.addr.port(),
+            lb_id: &listener.lb_id,
+            request_id: facts.request_id,
+            method: parts.method.as_str(),
+            host: facts.host,
+            scheme: conn.scheme,
+            uri: &uri,
+            request_uri: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+        };
+        set_header::apply(&mut parts.headers, &listener.http.proxy_set_headers, &vars);
+    }
     let uri = origin_form(&parts.uri);
     let idempotent = matches!(
         parts.method,
@@ -139,14 +167,18 @@ pub async fn forward(
     loop {
         let pick = match sticky.take() {
             Some(index) if !tried.contains(&index) => Some(index),
-            _ => balancer.pick(client, &tried).map(|p| p.index),
+            _ => balancer.pick(facts.client, &tried).map(|p| p.index),
         };
         let Some(index) = pick else {
             return Err(last_error);
         };
         let target = &rule.upstream.targets[index];
         let active = target.load.start();
-        let mut upstream = match target.pool.checkout(custom.proxy_connect_timeout).await {
+        let mut upstream = match target
+            .pool
+            .checkout(custom.proxy_connect_timeout, read_buffer(custom))
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, error = %e, "cannot connect to target");
@@ -168,19 +200,20 @@ pub async fn forward(
         let Some(body) = source.take() else {
             return Err(last_error);
         };
+        let (body, progress) = body.watched();
         let mut request = Request::new(body);
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = uri.clone();
         *request.version_mut() = Version::HTTP_11;
         *request.headers_mut() = parts.headers.clone();
 
-        match tokio::time::timeout(custom.proxy_read_timeout, upstream.send(request)).await {
-            Err(_) => {
-                tracing::warn!(target = %target.addr, rule = %rule.id, "target did not answer in time");
+        match exchange(&mut upstream, request, &progress, custom).await {
+            Err(phase) => {
+                tracing::warn!(target = %target.addr, rule = %rule.id, ?phase, "target timed out");
                 return Err(ProxyError::GatewayTimeout);
             }
             Ok(Ok(resp)) => {
-                let mut resp = response(resp, upstream, custom.proxy_read_timeout, active);
+                let mut resp = response(resp, upstream, custom, gzip, active);
                 if let Some(table) = &rule.sticky
                     && let Some(cookie) =
                         table.set_cookie(&listener.sticky_cookie, index, conn.tls.is_some())
@@ -197,7 +230,7 @@ pub async fn forward(
                 }
                 let was_unsent = unsent.is_some();
                 if let Some(req) = unsent {
-                    source.put_back(req.into_body());
+                    source.put_back(req.into_body().unwatched());
                 }
                 if !(was_unsent || (idempotent && source.replayable())) {
                     return Err(ProxyError::BadGateway(error.to_string()));
@@ -215,6 +248,77 @@ pub async fn forward(
             }
         }
     }
+}
+
+/// The response bytes read from a target ahead of a slower client
+/// (DECISIONS: `proxy_buffer_size` + `proxy_buffers`), never less than a
+/// maximal response head plus one buffer.
+fn read_buffer(custom: &CustomConfig) -> usize {
+    let configured =
+        custom.proxy_buffer_size + custom.proxy_buffers.count * custom.proxy_buffers.size;
+    configured.max(crate::upstream::MIN_READ_BUFFER)
+}
+
+/// Sends the request and waits for the answer's head, with
+/// `proxy_send_timeout` between two pieces of the body taken by the target
+/// and `proxy_read_timeout` from the end of the body to the answer. `Err`
+/// names the timeout that fired.
+async fn exchange(
+    upstream: &mut PooledConn,
+    request: Request<RequestBody>,
+    progress: &SendProgress,
+    custom: &CustomConfig,
+) -> Result<Result<Response<Incoming>, (hyper::Error, Option<Request<RequestBody>>)>, Phase> {
+    let (send_t, read_t) = (custom.proxy_send_timeout, custom.proxy_read_timeout);
+    let send = upstream.send(request);
+    let mut send = std::pin::pin!(send);
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(
+        progress.deadline(send_t, read_t).0
+    ));
+    loop {
+        tokio::select! {
+            biased;
+            result = &mut send => return Ok(result),
+            () = &mut timer => {
+                let (at, phase) = progress.deadline(send_t, read_t);
+                if phase != Phase::Idle && tokio::time::Instant::now() >= at {
+                    return Err(phase);
+                }
+                timer.as_mut().reset(at);
+            }
+        }
+    }
+}
+
+/// Reads the body completely (`proxy_request_buffering on`) or prepares it
+/// for streaming.
+async fn read_body(
+    body: Incoming,
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+) -> Result<BodySource, ProxyError> {
+    let custom = &listener.custom;
+    let limit = custom.client_max_body_size;
+    Ok(if custom.proxy_request_buffering {
+        let buffered = if http_body::Body::is_end_stream(&body) {
+            BufferedBody::Empty
+        } else {
+            BufferedBody::read(body, limit, custom.client_body_timeout, &listener.spill_dir)
+                .await
+                .map_err(|e| body_error(&e))?
+        };
+        conn.state.body_pending(false);
+        BodySource::Buffered(buffered)
+    } else {
+        let failure = Arc::new(Mutex::new(None));
+        let stream = crate::upstream::StreamBody::new(
+            body,
+            limit,
+            custom.client_body_timeout,
+            failure.clone(),
+        );
+        BodySource::Stream(Some(RequestBody::Stream(stream)), failure)
+    })
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -267,18 +371,32 @@ fn prepare_headers(
     );
 }
 
-/// The client's response: the target's, minus hop-by-hop headers, with its
-/// body streamed.
+/// The client's response: the target's, minus hop-by-hop headers, with
+/// `proxy_redirect` applied, its body streamed and, when eligible,
+/// compressed.
 fn response(
     resp: Response<Incoming>,
-    upstream: crate::upstream::PooledConn,
-    read_timeout: std::time::Duration,
+    upstream: PooledConn,
+    custom: &CustomConfig,
+    gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
     let (mut parts, body) = resp.into_parts();
     remove_hop_by_hop(&mut parts.headers);
-    Response::from_parts(
-        parts,
-        ResponseBody::upstream(body, upstream, read_timeout, active),
-    )
+    if custom.proxy_redirect_https {
+        rewrite_redirects(&mut parts.headers);
+    }
+    let level = gzip.and_then(|g| g.respond(parts.status, &mut parts.headers));
+    let body = ResponseBody::upstream(
+        body,
+        upstream,
+        custom.proxy_read_timeout,
+        active,
+        custom.proxy_ignore_client_abort,
+    );
+    let body = match level {
+        Some(level) => body.gzip(level),
+        None => body,
+    };
+    Response::from_parts(parts, body)
 }

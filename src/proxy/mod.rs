@@ -12,21 +12,28 @@
 
 pub mod body;
 pub mod error;
+mod error_page;
 mod forward;
+pub mod gzip;
 pub mod headers;
 pub mod limit;
 mod redirect;
+pub mod response_headers;
+mod set_header;
+pub mod settings;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use http::request::Parts;
 use http::{HeaderValue, Request, Response, Version, header};
 use hyper::body::Incoming;
 
 pub use body::ResponseBody;
 pub use error::ProxyError;
+pub use settings::HttpSettings;
 
 use crate::config::RuleAction;
 use crate::listener::conn::ClientConn;
@@ -39,29 +46,97 @@ const MAX_URI: usize = 8 * 1024;
 const MAX_HEADER_LINE: usize = 8 * 1024;
 
 /// Handles one request from a client connection. Never fails: every error
-/// becomes an answer.
+/// becomes an answer (replaced per `error_page` when one is configured),
+/// and every answer gets the `more_set_headers` / `add_header` directives.
 pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
     let (number, guard) = conn.state.start_request();
     conn.state
         .body_pending(!http_body::Body::is_end_stream(req.body()));
     let listener = conn.slot.runtime.load_full();
     let request_id = next_request_id();
-    let mut resp = match serve(&conn, &listener, req, &request_id).await {
-        Ok(resp) => resp,
+    let origin = (!listener.custom.error_pages.is_empty()).then(|| error_page::Origin::of(&req));
+    let h1 = !conn.state.is_h2();
+    let has_body = h1 && !http_body::Body::is_end_stream(req.body());
+    let served = if listener.custom.proxy_ignore_client_abort {
+        detached(conn.clone(), listener.clone(), req, request_id.clone()).await
+    } else {
+        serve(&conn, &listener, req, &request_id).await
+    };
+    let mut resp = match served {
+        Ok(mut resp) => {
+            if has_body && resp.body().is_own() {
+                // A redirect answered without reading the body.
+                early_close(&conn, &mut resp);
+            }
+            resp
+        }
         Err(e) => {
             tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
-            let close = e.closes_connection();
+            let close = h1
+                && (e.closes_connection()
+                    || (has_body && body_unread(&e, listener.custom.proxy_request_buffering)));
             if close {
                 conn.state.set_linger();
             }
-            error::generated(e.status(), close)
+            let status = e.status();
+            let page = listener.custom.error_page_for(status.as_u16());
+            let mut resp = match (page, origin) {
+                (Some(page), Some(origin)) => {
+                    error_page::answer(&conn, &listener, page, status, origin, &request_id).await
+                }
+                _ => error::generated(status, close),
+            };
+            if close {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            resp
         }
     };
-    if !conn.state.is_h2() && number >= listener.custom.keepalive_requests {
+    let status = resp.status();
+    response_headers::apply(resp.headers_mut(), status, &listener.http);
+    if h1 && number >= listener.custom.keepalive_requests {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp.map(|b| b.with_guard(guard))
+}
+
+/// Whether the request body can still be unread when `e` is the answer:
+/// always for errors found before the body is read (no rule, bad path);
+/// for target errors only when the body streams (with buffering it was
+/// read before a target was chosen).
+fn body_unread(e: &ProxyError, buffering: bool) -> bool {
+    match e {
+        ProxyError::BadGateway(_)
+        | ProxyError::NoTarget
+        | ProxyError::GatewayTimeout
+        | ProxyError::Internal(_) => !buffering,
+        _ => true,
+    }
+}
+
+/// An answer sent before the request body was read: `Connection: close`
+/// and a lingering close, so that a client still sending reads it
+/// (DECISIONS: early responses).
+fn early_close(conn: &ClientConn, resp: &mut Response<ResponseBody>) {
+    conn.state.set_linger();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
+/// `proxy_ignore_client_abort on`: the request is served on its own task,
+/// which runs to completion (and reads the target's answer to its end)
+/// even when the client goes away and this future is dropped.
+async fn detached(
+    conn: Arc<ClientConn>,
+    listener: Arc<ListenerRuntime>,
+    req: Request<Incoming>,
+    request_id: String,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let task = tokio::spawn(async move { serve(&conn, &listener, req, &request_id).await });
+    task.await
+        .unwrap_or_else(|e| Err(ProxyError::Internal(e.to_string())))
 }
 
 async fn serve(
@@ -71,28 +146,46 @@ async fn serve(
     request_id: &str,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     check_sizes(&req)?;
-    let host = request_host(&req)?;
+    if conn.state.is_h2() {
+        check_h2_fields(&req, listener.custom.http2_max_field_size)?;
+    }
+    let (parts, body) = req.into_parts();
+    dispatch(conn, listener, parts, Some(body), request_id).await
+}
+
+/// Routes a request and answers it: 404, nginx's add-slash 301, the rule's
+/// redirect, or the targets' answer. `body` is `None` for internal
+/// requests (error pages).
+async fn dispatch(
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+    parts: Parts,
+    body: Option<Incoming>,
+    request_id: &str,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let host = request_host(&parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
-    let client = client_ip(conn, listener, req.headers());
-    if let Some(limiter) = &listener.limiter
+    let client = client_ip(conn, listener, &parts.headers);
+    // Internal requests (error pages, `body` None) are not counted again.
+    if body.is_some()
+        && let Some(limiter) = &listener.limiter
         && !limiter.allow(client)
     {
         return Err(ProxyError::RateLimited);
     }
-    let routed = {
-        let path = normalize_path(req.uri().path().as_bytes())
-            .map_err(|_| ProxyError::BadRequest("invalid path"))?;
-        listener.routes.route(host_str, &path)
-    };
+    let path = normalize_path(parts.uri.path().as_bytes())
+        .map_err(|_| ProxyError::BadRequest("invalid path"))?;
+    let routed = listener.routes.route(host_str, &path);
     let origin = || redirect::Origin {
         scheme: conn.scheme,
         host: host_str,
         local: conn.local,
-        path: req.uri().path(),
-        query: req.uri().query(),
+        path: parts.uri.path(),
+        normalized: &path,
+        query: parts.uri.query(),
     };
-    let rule = match routed {
+    let (domain, rule) = match routed {
         Routed::NoDomain
         | Routed::Domain {
             location: LocationMatch::None,
@@ -106,14 +199,19 @@ async fn serve(
             return Ok(redirect::add_slash(&origin(), url));
         }
         Routed::Domain {
+            domain,
             location: LocationMatch::Rule(rule),
-            ..
-        } => rule,
+        } => (domain, rule),
     };
     match &rule.action {
         RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
         RuleAction::Forward => {
-            forward::forward(conn, listener, rule, req, request_id, client).await
+            let facts = forward::Facts {
+                request_id,
+                host: host_str.unwrap_or(&domain.name),
+                client,
+            };
+            forward::forward(conn, listener, rule, parts, body, facts).await
         }
     }
 }
@@ -170,6 +268,27 @@ fn check_misdirected(
     }
 }
 
+/// `http2_max_field_size`: every field of an HTTP/2 request (pseudo-header
+/// fields included), name and value each, decoded, at most `max` bytes;
+/// over it the request gets 431, as an HTTP/1.1 header line over 8 KiB.
+fn check_h2_fields(req: &Request<Incoming>, max: usize) -> Result<(), ProxyError> {
+    let uri = req.uri();
+    let pseudo = [
+        uri.path_and_query().map_or(0, |pq| pq.as_str().len()),
+        uri.authority().map_or(0, |a| a.as_str().len()),
+        req.method().as_str().len(),
+    ];
+    let too_long = pseudo.into_iter().any(|len| len > max)
+        || req
+            .headers()
+            .iter()
+            .any(|(name, value)| name.as_str().len() > max || value.len() > max);
+    if too_long {
+        return Err(ProxyError::HeaderTooLarge);
+    }
+    Ok(())
+}
+
 /// nginx's limits: a request line over 8 KiB is 414; a header line over
 /// 8 KiB is 431 (hyper refuses heads over 40 KiB in all with 431).
 fn check_sizes(req: &Request<Incoming>) -> Result<(), ProxyError> {
@@ -194,21 +313,19 @@ fn check_sizes(req: &Request<Incoming>) -> Result<(), ProxyError> {
 /// The request's host: the URI's authority when present (absolute-form or
 /// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
 /// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none.
-fn request_host(req: &Request<Incoming>) -> Result<Option<HostName>, ProxyError> {
-    if let Some(authority) = req.uri().authority() {
+fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
+    if let Some(authority) = req.uri.authority() {
         return HostName::parse(authority.host().as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid host"));
     }
-    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let mut hosts = req.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(ProxyError::BadRequest("duplicate Host")),
         (Some(h), None) => HostName::parse(h.as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid Host")),
-        (None, _) if req.version() == Version::HTTP_11 => {
-            Err(ProxyError::BadRequest("missing Host"))
-        }
+        (None, _) if req.version == Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
     }
 }

@@ -1,5 +1,7 @@
 //! Redirect answers: nginx's add-slash 301, manual and automatic rewrites.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
@@ -17,6 +19,8 @@ pub struct Origin<'a> {
     pub local: std::net::SocketAddr,
     /// The raw path of the request.
     pub path: &'a str,
+    /// The path normalised (decoded), as the rule matched it.
+    pub normalized: &'a [u8],
     /// The raw query, without `?`.
     pub query: Option<&'a str>,
 }
@@ -55,10 +59,15 @@ pub fn add_slash(origin: &Origin<'_>, url: &str) -> Response<ResponseBody> {
         location.push('?');
         location.push_str(q);
     }
-    redirect(StatusCode::MOVED_PERMANENTLY, &location)
+    to(StatusCode::MOVED_PERMANENTLY, &location)
 }
 
-/// A configured rewrite (manual or automatic).
+/// A configured rewrite (manual or automatic): `Location` is the target
+/// listener's scheme, the target domain (the request's host when the target
+/// domain is not an exact name, or for automatic redirects), the target
+/// port (omitted when it is the scheme's default) and the target URL. With
+/// `take_url`, the rest of the request path after the source rule's prefix
+/// and the query are carried (see [`rest_of_path`]).
 pub fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody> {
     let scheme = match r.scheme {
         Protocol::Http => "http",
@@ -70,19 +79,14 @@ pub fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody
         // Automatic: the request's own path.
         (None, true) => location.push_str(origin.path),
         (None, false) => location.push('/'),
-        (Some(path), take_url) => {
+        (Some(path), false) => location.push_str(path),
+        (Some(path), true) => {
             location.push_str(path);
-            if take_url {
-                let rest = r
-                    .strip_prefix
-                    .as_deref()
-                    .and_then(|p| origin.path.strip_prefix(p))
-                    .unwrap_or("");
-                if location.ends_with('/') && rest.starts_with('/') {
-                    location.push_str(&rest[1..]);
-                } else {
-                    location.push_str(rest);
-                }
+            let rest = rest_of_path(origin, r.strip_prefix.as_deref());
+            if location.ends_with('/') && rest.starts_with('/') {
+                location.push_str(&rest[1..]);
+            } else {
+                location.push_str(&rest);
             }
         }
     }
@@ -93,10 +97,47 @@ pub fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody
         location.push_str(q);
     }
     let status = StatusCode::from_u16(r.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-    redirect(status, &location)
+    to(status, &location)
 }
 
-fn redirect(status: StatusCode, location: &str) -> Response<ResponseBody> {
+/// What `take_url` carries of the path. `prefix` is the source rule's URL
+/// for a prefix rule, `""` for a regex rule (the whole path is carried) and
+/// `None` for an exact rule (nothing is). The prefix loses a trailing `/`
+/// first, so the rest keeps its separator: source `/` to target `/demo`
+/// sends `/a/b` to `/demo/a/b`, source `/old/` to target `/new` sends
+/// `/old/x` to `/new/x`. The rest is cut from the raw path when it starts
+/// with the prefix; otherwise (the prefix matched only after normalisation,
+/// e.g. `/o%6Cd/x`) from the normalised path, percent-encoded again.
+pub fn rest_of_path<'a>(origin: &Origin<'a>, prefix: Option<&str>) -> Cow<'a, str> {
+    let Some(prefix) = prefix else {
+        return Cow::Borrowed("");
+    };
+    let prefix = prefix.trim_end_matches('/');
+    if let Some(rest) = origin.path.strip_prefix(prefix) {
+        return Cow::Borrowed(rest);
+    }
+    let rest = origin
+        .normalized
+        .strip_prefix(prefix.as_bytes())
+        .unwrap_or(origin.normalized);
+    Cow::Owned(encode_path(rest))
+}
+
+/// Percent-encodes what may not appear literally in a URI path.
+fn encode_path(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// stgw's redirect answer: `status`, `Location: location` and a short page.
+pub fn to(status: StatusCode, location: &str) -> Response<ResponseBody> {
     let body: Bytes = status_page(status);
     let mut resp = Response::new(ResponseBody::full(body.clone()));
     *resp.status_mut() = status;
@@ -120,6 +161,7 @@ mod tests {
             host: Some("www.example.com"),
             local: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             path,
+            normalized: path.as_bytes(),
             query,
         }
     }
@@ -175,5 +217,61 @@ mod tests {
         };
         let r = rewrite(&origin("/a/b", Some("q=1"), 80), &cfg);
         assert_eq!(location(r), (307, "https://www.example.com/a/b?q=1".into()));
+    }
+
+    fn manual(prefix: Option<&str>, target: &str) -> RedirectConfig {
+        RedirectConfig {
+            code: 301,
+            scheme: Protocol::Http,
+            host: Some("new.test".into()),
+            port: 80,
+            path: Some(target.into()),
+            take_url: true,
+            strip_prefix: prefix.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_rest_keeps_its_separator_whatever_the_slashes() {
+        let cases = [
+            (Some("/"), "/demo", "/a/b", "http://new.test/demo/a/b"),
+            (Some("/"), "/demo/", "/a/b", "http://new.test/demo/a/b"),
+            (Some("/old/"), "/new", "/old/x", "http://new.test/new/x"),
+            (Some("/old"), "/new/", "/old/x", "http://new.test/new/x"),
+            (Some("/old"), "/new", "/old", "http://new.test/new"),
+            (Some("/old"), "/new", "/oldies", "http://new.test/newies"),
+            (None, "/new", "/old", "http://new.test/new"),
+            (Some(""), "/img", "/a/b.jpg", "http://new.test/img/a/b.jpg"),
+        ];
+        for (prefix, target, path, want) in cases {
+            let r = rewrite(&origin(path, None, 80), &manual(prefix, target));
+            assert_eq!(location(r).1, want, "{prefix:?} {target} {path}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_matched_after_normalisation_carries_the_reencoded_rest() {
+        let o = Origin {
+            normalized: b"/old/a b",
+            ..origin("/o%6Cd/a%20b", Some("q=1"), 80)
+        };
+        let r = rewrite(&o, &manual(Some("/old"), "/new"));
+        assert_eq!(location(r).1, "http://new.test/new/a%20b?q=1");
+    }
+
+    #[test]
+    fn without_a_host_the_local_address_is_used() {
+        let o = Origin {
+            host: None,
+            local: "[::1]:8080".parse().unwrap(),
+            ..origin("/a", None, 8080)
+        };
+        let cfg = RedirectConfig {
+            host: None,
+            port: 8443,
+            scheme: Protocol::Https,
+            ..manual(Some("/"), "/b")
+        };
+        assert_eq!(location(rewrite(&o, &cfg)).1, "https://[::1]:8443/b/a");
     }
 }

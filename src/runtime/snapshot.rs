@@ -119,6 +119,8 @@ pub struct ListenerRuntime {
     pub routes: RouteTable<DomainRuntime, RuleRuntime>,
     /// The load balancer's personalized configuration.
     pub custom: Arc<CustomConfig>,
+    /// Its header directives, compiled for the data path.
+    pub http: Arc<crate::proxy::HttpSettings>,
     /// Where large request bodies are spilled.
     pub spill_dir: PathBuf,
     /// HTTPS: the server configurations chosen by SNI.
@@ -283,6 +285,7 @@ fn compile_listener(
         addr: l.addr,
         routes: RouteTable::new(domains, l.default_domain),
         custom: lb.custom.clone(),
+        http: Arc::new(crate::proxy::HttpSettings::compile(&lb.custom)),
         spill_dir: spill_dir.to_owned(),
         tls,
         sticky_cookie: ctx.sticky_cookie.into(),

@@ -19,6 +19,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::progress::SendProgress;
 use crate::idle::IdleTimer;
 
 /// Boxed error of request bodies.
@@ -183,6 +184,28 @@ pub enum RequestBody {
     },
     /// The client's body, streamed.
     Stream(StreamBody),
+    /// Another body whose progress towards the target is watched
+    /// (`proxy_send_timeout`, see [`SendProgress`]).
+    Watched(Box<RequestBody>, Arc<SendProgress>),
+}
+
+impl RequestBody {
+    /// This body, reporting its progress to a new [`SendProgress`].
+    pub fn watched(self) -> (RequestBody, Arc<SendProgress>) {
+        let progress = Arc::new(SendProgress::new(self.is_end_stream()));
+        (
+            RequestBody::Watched(Box::new(self), progress.clone()),
+            progress,
+        )
+    }
+
+    /// The body without its watcher.
+    pub fn unwatched(self) -> RequestBody {
+        match self {
+            RequestBody::Watched(inner, _) => *inner,
+            other => other,
+        }
+    }
 }
 
 /// The client's body passed through as it arrives, with
@@ -258,6 +281,21 @@ impl Body for RequestBody {
                 }
             }
             RequestBody::Stream(s) => s.poll(cx),
+            RequestBody::Watched(inner, progress) => {
+                progress.asked();
+                let polled = Pin::new(inner.as_mut()).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(_))) => {
+                        progress.handed();
+                        if inner.is_end_stream() {
+                            progress.mark_done();
+                        }
+                    }
+                    Poll::Ready(None) => progress.mark_done(),
+                    Poll::Ready(Some(Err(_))) | Poll::Pending => {}
+                }
+                polled
+            }
         }
     }
 
@@ -267,6 +305,7 @@ impl Body for RequestBody {
             RequestBody::Memory(b) => b.is_none(),
             RequestBody::File { offset, len, .. } => offset >= len,
             RequestBody::Stream(s) => s.inner.is_end_stream(),
+            RequestBody::Watched(inner, _) => inner.is_end_stream(),
         }
     }
 
@@ -278,6 +317,7 @@ impl Body for RequestBody {
             }
             RequestBody::File { offset, len, .. } => SizeHint::with_exact(len - offset),
             RequestBody::Stream(s) => s.inner.size_hint(),
+            RequestBody::Watched(inner, _) => inner.size_hint(),
         }
     }
 }

@@ -8,6 +8,8 @@
 
 mod body;
 mod pool;
+mod progress;
 
 pub use body::{BodyError, BufferedBody, RequestBody, StreamBody};
-pub use pool::{ConnectError, Pool, PoolSettings, PooledConn};
+pub use pool::{ConnectError, MIN_READ_BUFFER, Pool, PoolSettings, PooledConn};
+pub use progress::{Phase, SendProgress};

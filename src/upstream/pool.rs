@@ -16,6 +16,10 @@ use crate::tls::UpstreamConnector;
 /// Largest response head accepted from a target (DECISIONS: over 32 KiB → 502).
 const MAX_RESPONSE_HEAD: usize = 32 * 1024;
 
+/// The smallest read buffer a connection to a target gets: a maximal
+/// response head plus 8 KiB (hyper refuses a head that fills the buffer).
+pub const MIN_READ_BUFFER: usize = MAX_RESPONSE_HEAD + 8 * 1024;
+
 /// Why a new connection to a target failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -116,10 +120,12 @@ impl Pool {
         Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
     }
 
-    /// An idle connection if one is alive, else a new one.
+    /// An idle connection if one is alive, else a new one whose read
+    /// buffer holds at most `read_buffer` bytes (at least [`MIN_READ_BUFFER`]).
     pub async fn checkout(
         self: &Arc<Self>,
         connect_timeout: Duration,
+        read_buffer: usize,
     ) -> Result<PooledConn, ConnectError> {
         if let Some(sender) = self.take_idle() {
             return Ok(PooledConn {
@@ -128,11 +134,16 @@ impl Pool {
                 reused: true,
             });
         }
-        self.connect(connect_timeout).await
+        self.connect(connect_timeout, read_buffer).await
     }
 
-    /// A new connection, never from the pool.
-    pub async fn connect(self: &Arc<Self>, timeout: Duration) -> Result<PooledConn, ConnectError> {
+    /// A new connection, never from the pool; its read buffer holds at most
+    /// `read_buffer` bytes (at least [`MIN_READ_BUFFER`]).
+    pub async fn connect(
+        self: &Arc<Self>,
+        timeout: Duration,
+        read_buffer: usize,
+    ) -> Result<PooledConn, ConnectError> {
         let addr = self.addr;
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => stream,
@@ -141,13 +152,13 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let sender = match &self.tls {
-            None => handshake(TokioIo::new(stream), addr).await?,
+            None => handshake(TokioIo::new(stream), addr, read_buffer).await?,
             Some(tls) => {
                 let stream = tokio::time::timeout(timeout, tls.connect(stream, addr))
                     .await
                     .map_err(|_| ConnectError::Timeout { addr, timeout })?
                     .map_err(|source| ConnectError::Tls { addr, source })?;
-                handshake(TokioIo::new(stream), addr).await?
+                handshake(TokioIo::new(stream), addr, read_buffer).await?
             }
         };
         Ok(PooledConn {
@@ -199,12 +210,14 @@ impl Pool {
 async fn handshake<T>(
     io: T,
     addr: SocketAddr,
+    read_buffer: usize,
 ) -> Result<http1::SendRequest<RequestBody>, ConnectError>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (sender, conn) = http1::Builder::new()
         .max_header_size(MAX_RESPONSE_HEAD)
+        .max_buf_size(read_buffer.max(MIN_READ_BUFFER))
         .handshake(io)
         .await
         .map_err(|source| ConnectError::Handshake { addr, source })?;

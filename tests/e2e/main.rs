@@ -5,9 +5,12 @@ mod pki;
 mod support;
 
 mod balancing;
+mod directives;
 mod forwarding;
+mod gzip;
 mod health;
 mod hostile;
+mod redirects;
 mod reload;
 mod routing;
 mod tls;

@@ -521,3 +521,160 @@ pub fn get_req(host: &str, path: &str) -> Request<Full<Bytes>> {
         .body(Full::new(Bytes::new()))
         .unwrap()
 }
+
+/// `toml` with the load balancer's `custom_config` set to `text`.
+pub fn with_custom(toml: &str, text: &str) -> String {
+    toml.replacen(
+        "vip = \"127.0.0.1\"",
+        &format!("vip = \"127.0.0.1\"\ncustom_config = '''\n{text}\n'''"),
+        1,
+    )
+}
+
+/// A self-signed certificate and key for `names`, written to `dir`;
+/// returns their paths.
+pub fn self_signed(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf) {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let ck = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+/// The `Location` of an answer.
+pub fn location(got: &Got) -> String {
+    got.headers
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// One request as a raw target read it: the head (up to the blank line)
+/// and the body bytes that came with it.
+#[derive(Debug)]
+pub struct RawRequest {
+    pub head: String,
+    pub rest: Vec<u8>,
+}
+
+impl RawRequest {
+    /// The request line's target.
+    pub fn path(&self) -> &str {
+        self.head.split_whitespace().nth(1).unwrap_or("")
+    }
+
+    /// A header's value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Reads a request head from `stream`; `None` if the peer closed first.
+pub async fn read_head(stream: &mut TcpStream) -> Option<RawRequest> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            return Some(RawRequest {
+                head,
+                rest: buf[end + 4..].to_vec(),
+            });
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A target that speaks raw HTTP/1.1: `handler` gets each connection's
+/// first request and the stream, and writes whatever it likes.
+pub struct RawBackend {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RawBackend {
+    pub async fn start<F, Fut>(handler: F) -> RawBackend
+    where
+        F: Fn(RawRequest, TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let handler = Arc::new(handler);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let handler = handler.clone();
+                tokio::spawn(async move {
+                    if let Some(req) = read_head(&mut stream).await {
+                        handler(req, stream).await;
+                    }
+                });
+            }
+        });
+        RawBackend { addr, task }
+    }
+}
+
+impl Drop for RawBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Writes `data` as one chunk of a chunked body.
+pub async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    if data.is_empty() {
+        return Ok(());
+    }
+    stream
+        .write_all(format!("{:x}\r\n", data.len()).as_bytes())
+        .await?;
+    stream.write_all(data).await?;
+    stream.write_all(b"\r\n").await
+}
+
+/// Deterministic, compressible text of `len` bytes.
+pub fn text_body(len: usize) -> Vec<u8> {
+    let words = [
+        "alpha ",
+        "beta ",
+        "gamma ",
+        "delta ",
+        "epsilon\n",
+        "zeta ",
+        "eta ",
+        "theta ",
+    ];
+    let mut out = Vec::with_capacity(len + 8);
+    let mut i = 0usize;
+    while out.len() < len {
+        out.extend_from_slice(words[(i * 7 + i / 13) % words.len()].as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// Decompresses a gzip body.
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("valid gzip");
+    out
+}
