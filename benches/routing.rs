@@ -15,7 +15,10 @@ fn config() -> String {
     let mut toml = String::from("[global]\nmax_listeners_per_lb = 100\nmax_rules_per_lb = 5000\n");
     toml.push_str("[[load_balancer]]\nname = \"bench\"\nvip = \"127.0.0.1\"\n");
     for l in 0..50 {
-        toml.push_str(&format!("  [[load_balancer.listener]]\n  protocol = \"HTTP\"\n  port = {}\n", 30000 + l));
+        toml.push_str(&format!(
+            "  [[load_balancer.listener]]\n  protocol = \"HTTP\"\n  port = {}\n",
+            30000 + l
+        ));
         let domains = [
             format!("www{l}.example.com"),
             format!("*.svc{l}.example.com"),
@@ -24,7 +27,9 @@ fn config() -> String {
             format!("static{l}.example.com"),
         ];
         for (d, name) in domains.iter().enumerate() {
-            toml.push_str(&format!("    [[load_balancer.listener.domain]]\n    name = '{name}'\n"));
+            toml.push_str(&format!(
+                "    [[load_balancer.listener.domain]]\n    name = '{name}'\n"
+            ));
             for r in 0..10 {
                 let url = match r {
                     0 => "/".to_owned(),
@@ -71,7 +76,12 @@ fn bench_routing(c: &mut Criterion) {
     });
     c.bench_function("route 50x50 (lookup only, simple path)", |b| {
         let listener = &snapshot.listeners[3];
-        b.iter(|| black_box(listener.routes.route(Some(black_box("www3.example.com")), black_box(b"/app7/section0/page.html"))))
+        b.iter(|| {
+            black_box(listener.routes.route(
+                Some(black_box("www3.example.com")),
+                black_box(b"/app7/section0/page.html"),
+            ))
+        })
     });
 }
 

@@ -5,14 +5,15 @@ use super::model::{ConfigFile, ForwardType, Protocol};
 use super::{AccessLogTarget, CustomConfig, GlobalSettings};
 
 /// One warning per configured setting that does not act yet.
-pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomConfig]) -> Vec<String> {
+pub fn warnings(
+    file: &ConfigFile,
+    global: &GlobalSettings,
+    customs: &[&CustomConfig],
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut say = |what: &str| out.push(format!("not yet active: {what}"));
     if global.access_log != AccessLogTarget::Off {
         say("global.access_log (no access log is written)");
-    }
-    if file.admin.is_some() {
-        say("[admin] (no management listener is started)");
     }
     let listeners = file.load_balancers.iter().flat_map(|lb| &lb.listeners);
     let rules = || {
@@ -31,7 +32,9 @@ pub fn warnings(file: &ConfigFile, global: &GlobalSettings, customs: &[&CustomCo
             say(&format!("listener {id}: proxy_protocol"));
         }
         if l.max_connections > 0 || l.max_connections_per_ip > 0 {
-            say(&format!("listener {id}: max_connections / max_connections_per_ip"));
+            say(&format!(
+                "listener {id}: max_connections / max_connections_per_ip"
+            ));
         }
         if l.limit_req.is_some() {
             say(&format!("listener {id}: limit_req"));

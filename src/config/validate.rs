@@ -110,7 +110,8 @@ pub(super) fn validate(
         });
     };
     let customs: Vec<&CustomConfig> = load_balancers.iter().map(|lb| lb.custom.as_ref()).collect();
-    v.warnings.extend(super::inactive::warnings(&file, &global, &customs));
+    v.warnings
+        .extend(super::inactive::warnings(&file, &global, &customs));
     Ok(Config {
         path: path.to_owned(),
         file,

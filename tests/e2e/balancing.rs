@@ -17,13 +17,19 @@ async fn wrr_is_exact_over_whole_cycles_at_90_30_30_30_10() {
     for i in 0..weights.len() {
         backends.push(Backend::start(&format!("rs-{i}")).await);
     }
-    let targets: Vec<(SocketAddr, u32)> = backends.iter().zip(weights).map(|(b, w)| (b.addr, w)).collect();
+    let targets: Vec<(SocketAddr, u32)> = backends
+        .iter()
+        .zip(weights)
+        .map(|(b, w)| (b.addr, w))
+        .collect();
     let port = free_port();
     let _stgw = Stgw::start(&one_rule(port, "wrr.test", "/", "", &targets));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut counts: HashMap<String, usize> = HashMap::new();
     for _ in 0..2 * 190 {
-        *counts.entry(get(addr, "wrr.test", "/").await.text()).or_default() += 1;
+        *counts
+            .entry(get(addr, "wrr.test", "/").await.text())
+            .or_default() += 1;
     }
     for (i, w) in weights.iter().enumerate() {
         assert_eq!(counts[&format!("rs-{i}")], 2 * *w as usize, "{counts:?}");
@@ -72,7 +78,10 @@ fn client_ip(i: u32) -> IpAddr {
 }
 
 async fn from(addr: SocketAddr, ip: IpAddr) -> String {
-    let req = Request::get("/").header("host", "hash.test").body(Full::new(Bytes::new())).unwrap();
+    let req = Request::get("/")
+        .header("host", "hash.test")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     send(addr, Some(ip), req).await.unwrap().text()
 }
 
@@ -93,16 +102,30 @@ async fn ip_hash_keeps_clients_and_moves_only_a_removed_targets_clients() {
         first.insert(i, from(addr, client_ip(i)).await);
     }
     for i in (0..1000).step_by(7) {
-        assert_eq!(from(addr, client_ip(i)).await, first[&i], "client {i} moved");
+        assert_eq!(
+            from(addr, client_ip(i)).await,
+            first[&i],
+            "client {i} moved"
+        );
     }
-    let per_target = |m: &HashMap<u32, String>, name: &str| m.values().filter(|v| *v == name).count();
+    let per_target =
+        |m: &HashMap<u32, String>, name: &str| m.values().filter(|v| *v == name).count();
     for b in &backends {
         let n = per_target(&first, &b.name);
-        assert!((120..=280).contains(&n), "{} got {n} of 1000 clients", b.name);
+        assert!(
+            (120..=280).contains(&n),
+            "{} got {n} of 1000 clients",
+            b.name
+        );
     }
 
     // Remove rs-2 by reload: only its clients move.
-    let without: Vec<(SocketAddr, u32)> = targets.iter().enumerate().filter(|(i, _)| *i != 2).map(|(_, t)| *t).collect();
+    let without: Vec<(SocketAddr, u32)> = targets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, t)| *t)
+        .collect();
     stgw.reload(&one_rule(port, "hash.test", "/", extra, &without));
     for i in 0..1000 {
         let now = from(addr, client_ip(i)).await;
@@ -119,7 +142,13 @@ async fn weight_zero_targets_get_nothing() {
     let a = Backend::start("a").await;
     let b = Backend::start("b").await;
     let port = free_port();
-    let _stgw = Stgw::start(&one_rule(port, "w.test", "/", "", &[(a.addr, 0), (b.addr, 10)]));
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "w.test",
+        "/",
+        "",
+        &[(a.addr, 0), (b.addr, 10)],
+    ));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     for _ in 0..20 {
         assert_eq!(get(addr, "w.test", "/").await.text(), "b");
@@ -139,6 +168,12 @@ async fn an_unchanged_rule_keeps_its_round_robin_position_over_a_reload() {
     stgw.reload(&toml);
     assert_eq!(get(addr, "rr.test", "/").await.text(), "b");
     // Changing the weights starts the cycle afresh.
-    stgw.reload(&one_rule(port, "rr.test", "/", "", &[(a.addr, 20), (b.addr, 10)]));
+    stgw.reload(&one_rule(
+        port,
+        "rr.test",
+        "/",
+        "",
+        &[(a.addr, 20), (b.addr, 10)],
+    ));
     assert_eq!(get(addr, "rr.test", "/").await.text(), "a");
 }

@@ -45,14 +45,24 @@ async fn targets_receive_the_injected_headers() {
     let id = h["stgw-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 32);
     get(local(port), "h.test", "/").await;
-    assert_ne!(b.last().headers["stgw-request-id"], id.as_str(), "request ids are unique");
+    assert_ne!(
+        b.last().headers["stgw-request-id"],
+        id.as_str(),
+        "request ids are unique"
+    );
 }
 
 #[tokio::test]
 async fn client_ip_off_injects_no_client_address() {
     let b = Backend::start("b").await;
     let port = free_port();
-    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "client_ip = false", &[(b.addr, 10)]));
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "h.test",
+        "/",
+        "client_ip = false",
+        &[(b.addr, 10)],
+    ));
     get(local(port), "h.test", "/").await;
     let h = b.last().headers;
     assert!(h.get("x-forwarded-for").is_none());
@@ -67,13 +77,22 @@ async fn bodies_pass_both_ways_buffered_small_and_spilled_large() {
     let _stgw = Stgw::start(&one_rule(port, "b.test", "/", "", &[(b.addr, 10)]));
     for size in [0usize, 1, 1000, 64 * 1024, 64 * 1024 + 1, 3 * 1024 * 1024] {
         let body: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-        let req = Request::post("/up").header("host", "b.test").body(Full::new(Bytes::from(body.clone()))).unwrap();
+        let req = Request::post("/up")
+            .header("host", "b.test")
+            .body(Full::new(Bytes::from(body.clone())))
+            .unwrap();
         let got = send(local(port), None, req).await.unwrap();
         assert_eq!(got.status, 200, "size {size}");
         assert_eq!(got.body.len(), size);
         assert!(got.body == body, "size {size}: body differs");
         let seen = b.last();
-        assert_eq!(seen.headers.get("content-length").map(|v| v.to_str().unwrap().parse::<usize>().unwrap()).unwrap_or(0), size);
+        assert_eq!(
+            seen.headers
+                .get("content-length")
+                .map(|v| v.to_str().unwrap().parse::<usize>().unwrap())
+                .unwrap_or(0),
+            size
+        );
         assert!(seen.headers.get("transfer-encoding").is_none());
     }
 }
@@ -104,7 +123,12 @@ async fn http_1_1_without_host_or_with_two_hosts_is_400() {
     let wait = Duration::from_secs(3);
     let out = raw(local(port), b"GET / HTTP/1.1\r\n\r\n", wait).await;
     assert_eq!(raw_status(&out), 400);
-    let out = raw(local(port), b"GET / HTTP/1.1\r\nHost: h.test\r\nHost: other\r\n\r\n", wait).await;
+    let out = raw(
+        local(port),
+        b"GET / HTTP/1.1\r\nHost: h.test\r\nHost: other\r\n\r\n",
+        wait,
+    )
+    .await;
     assert_eq!(raw_status(&out), 400);
     let out = raw(local(port), b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", wait).await;
     assert_eq!(raw_status(&out), 400);
@@ -112,7 +136,12 @@ async fn http_1_1_without_host_or_with_two_hosts_is_400() {
     let out = raw(local(port), b"GET / HTTP/1.0\r\n\r\n", wait).await;
     assert_eq!(raw_status(&out), 200);
     // Absolute-form: the URI's authority is the host.
-    let out = raw(local(port), b"GET http://h.test/abs HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n", wait).await;
+    let out = raw(
+        local(port),
+        b"GET http://h.test/abs HTTP/1.1\r\nHost: ignored.test\r\nConnection: close\r\n\r\n",
+        wait,
+    )
+    .await;
     assert_eq!(raw_status(&out), 200);
     assert_eq!(b.last().uri, "/abs");
     assert_eq!(b.last().headers["host"], "h.test");
@@ -126,12 +155,26 @@ async fn oversized_request_lines_and_headers_get_414_and_431() {
     let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
     let wait = Duration::from_secs(3);
     let long_uri = format!("GET /{} HTTP/1.1\r\nHost: h.test\r\n\r\n", "a".repeat(9000));
-    assert_eq!(raw_status(&raw(local(port), long_uri.as_bytes(), wait).await), 414);
-    let long_header = format!("GET / HTTP/1.1\r\nHost: h.test\r\nX-Big: {}\r\n\r\n", "b".repeat(9000));
-    assert_eq!(raw_status(&raw(local(port), long_header.as_bytes(), wait).await), 431);
-    let many: String = (0..5).map(|i| format!("X-H{i}: {}\r\n", "c".repeat(7000))).collect();
+    assert_eq!(
+        raw_status(&raw(local(port), long_uri.as_bytes(), wait).await),
+        414
+    );
+    let long_header = format!(
+        "GET / HTTP/1.1\r\nHost: h.test\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(9000)
+    );
+    assert_eq!(
+        raw_status(&raw(local(port), long_header.as_bytes(), wait).await),
+        431
+    );
+    let many: String = (0..5)
+        .map(|i| format!("X-H{i}: {}\r\n", "c".repeat(7000)))
+        .collect();
     let total = format!("GET / HTTP/1.1\r\nHost: h.test\r\n{many}\r\n");
-    assert_eq!(raw_status(&raw(local(port), total.as_bytes(), wait).await), 431);
+    assert_eq!(
+        raw_status(&raw(local(port), total.as_bytes(), wait).await),
+        431
+    );
     assert_eq!(b.hits(), 0);
 }
 
@@ -188,7 +231,13 @@ async fn a_target_that_resets_is_502_and_the_next_target_is_tried() {
     }
     // Alone, the resetting target gives 502.
     let port = free_port();
-    let _alone = Stgw::start(&one_rule(port, "r.test", "/", "health_check = { enabled = false }", &[(resetting, 10)]));
+    let _alone = Stgw::start(&one_rule(
+        port,
+        "r.test",
+        "/",
+        "health_check = { enabled = false }",
+        &[(resetting, 10)],
+    ));
     assert_eq!(get(local(port), "r.test", "/").await.status, 502);
 }
 
@@ -205,21 +254,34 @@ async fn a_target_that_never_answers_is_504_after_proxy_read_timeout() {
         }
     });
     let port = free_port();
-    let toml = one_rule(port, "t.test", "/", "health_check = { enabled = false }", &[(silent, 10)])
-        .replace("vip = \"127.0.0.1\"", "vip = \"127.0.0.1\"\ncustom_config = \"proxy_read_timeout 30s;\"");
+    let toml = one_rule(
+        port,
+        "t.test",
+        "/",
+        "health_check = { enabled = false }",
+        &[(silent, 10)],
+    )
+    .replace(
+        "vip = \"127.0.0.1\"",
+        "vip = \"127.0.0.1\"\ncustom_config = \"proxy_read_timeout 30s;\"",
+    );
     let _stgw = Stgw::start(&toml);
     let started = std::time::Instant::now();
     let got = get(local(port), "t.test", "/").await;
     assert_eq!(got.status, 504);
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(29) && waited < Duration::from_secs(40), "{waited:?}");
+    assert!(
+        waited >= Duration::from_secs(29) && waited < Duration::from_secs(40),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]
 async fn ipv6_listeners_and_targets_work() {
     let b = Backend::start_with("v6", "[::1]:0", |_| Reply::text("v6")).await;
     let port = free_port();
-    let toml = one_rule(port, "v6.test", "/", "", &[(b.addr, 10)]).replace("vip = \"127.0.0.1\"", "vip = \"::1\"");
+    let toml = one_rule(port, "v6.test", "/", "", &[(b.addr, 10)])
+        .replace("vip = \"127.0.0.1\"", "vip = \"::1\"");
     let _stgw = Stgw::start(&toml);
     let addr: SocketAddr = format!("[::1]:{port}").parse().unwrap();
     let got = get(addr, "v6.test", "/").await;
@@ -237,6 +299,7 @@ async fn keep_alive_connections_to_targets_are_reused() {
     for _ in 0..20 {
         assert_eq!(get(local(port), "k.test", "/").await.status, 200);
     }
-    let peers: std::collections::HashSet<SocketAddr> = b.seen.lock().unwrap().iter().map(|s| s.peer).collect();
+    let peers: std::collections::HashSet<SocketAddr> =
+        b.seen.lock().unwrap().iter().map(|s| s.peer).collect();
     assert_eq!(peers.len(), 1, "one pooled connection served all requests");
 }

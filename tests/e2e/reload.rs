@@ -13,7 +13,8 @@ async fn sighup_under_load_loses_no_request() {
     let b = Backend::start("b").await;
     let port = free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let config = |wa: u32, wb: u32| one_rule(port, "load.test", "/", "", &[(a.addr, wa), (b.addr, wb)]);
+    let config =
+        |wa: u32, wb: u32| one_rule(port, "load.test", "/", "", &[(a.addr, wa), (b.addr, wb)]);
     let proc = Process::start(&config(10, 10));
     wait_listening(addr).await;
 
@@ -25,7 +26,10 @@ async fn sighup_under_load_loses_no_request() {
         clients.push(tokio::spawn(async move {
             let mut failures = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let req = http::Request::get("/").header("host", "load.test").body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+                let req = http::Request::get("/")
+                    .header("host", "load.test")
+                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                    .unwrap();
                 match send(addr, None, req).await {
                     Ok(got) if got.status == 200 => {
                         ok.fetch_add(1, Ordering::Relaxed);
@@ -48,8 +52,17 @@ async fn sighup_under_load_loses_no_request() {
     for c in clients {
         failures.extend(c.await.unwrap());
     }
-    assert!(failures.is_empty(), "{} failures, first: {:?}", failures.len(), failures.first());
-    assert!(ok.load(Ordering::Relaxed) > 100, "load ran: {} requests", ok.load(Ordering::Relaxed));
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > 100,
+        "load ran: {} requests",
+        ok.load(Ordering::Relaxed)
+    );
 }
 
 #[tokio::test]
@@ -59,7 +72,11 @@ async fn an_invalid_reload_keeps_the_running_configuration() {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let good = one_rule(port, "r.test", "/", "", &[(a.addr, 10)]);
     let stgw = Stgw::start(&good);
-    std::fs::write(stgw.dir.path().join("stgw.toml"), good.replace("weight = 10", "weight = 1000")).unwrap();
+    std::fs::write(
+        stgw.dir.path().join("stgw.toml"),
+        good.replace("weight = 10", "weight = 1000"),
+    )
+    .unwrap();
     let err = stgw.runtime.reload().unwrap_err().to_string();
     assert!(err.contains("allowed 0-100"), "{err}");
     assert_eq!(get(addr, "r.test", "/").await.text(), "a");
@@ -90,8 +107,16 @@ async fn a_reload_adds_and_removes_listeners() {
     assert_eq!(get(addr2, "x.test", "/").await.status, 200);
     stgw.reload(&one);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(tokio::net::TcpStream::connect(addr2).await.is_err(), "removed listener closed");
-    assert_eq!(get(SocketAddr::from(([127, 0, 0, 1], p1)), "x.test", "/").await.status, 200);
+    assert!(
+        tokio::net::TcpStream::connect(addr2).await.is_err(),
+        "removed listener closed"
+    );
+    assert_eq!(
+        get(SocketAddr::from(([127, 0, 0, 1], p1)), "x.test", "/")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -112,6 +137,9 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     let got = inflight.await.unwrap();
     assert_eq!(got.status, 200);
     assert_eq!(got.text(), "done");
-    let status = tokio::task::spawn_blocking(move || proc.child.wait().map(|s| s.code())).await.unwrap().unwrap();
+    let status = tokio::task::spawn_blocking(move || proc.child.wait().map(|s| s.code()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status, Some(0));
 }

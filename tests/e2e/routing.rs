@@ -6,7 +6,17 @@ use crate::support::*;
 
 /// Backends named after rules, and a config that routes to them.
 async fn routed_setup() -> (Stgw, SocketAddr, Vec<Backend>) {
-    let names = ["exact", "caret", "regex", "prefix", "root", "wild", "trail", "re-domain", "default"];
+    let names = [
+        "exact",
+        "caret",
+        "regex",
+        "prefix",
+        "root",
+        "wild",
+        "trail",
+        "re-domain",
+        "default",
+    ];
     let mut backends = Vec::new();
     for n in names {
         backends.push(Backend::start(n).await);
@@ -118,7 +128,11 @@ async fn matching_uses_the_normalised_path_but_forwards_the_original() {
 async fn a_path_escaping_the_root_is_refused() {
     let (_stgw, addr, backends) = routed_setup().await;
     for path in ["/../etc/passwd", "/a/%2e%2e/%2e%2e/x", "/a%00b"] {
-        assert_eq!(get(addr, "www.example.com", path).await.status, 400, "{path}");
+        assert_eq!(
+            get(addr, "www.example.com", path).await.status,
+            400,
+            "{path}"
+        );
     }
     assert!(backends.iter().all(|b| b.hits() == 0));
 }
@@ -129,7 +143,10 @@ async fn a_directory_rule_redirects_its_bare_name_like_nginx() {
     let got = get(addr, "www.example.com", "/app?x=1").await;
     assert_eq!(got.status, 301);
     let port = addr.port();
-    assert_eq!(got.headers["location"], format!("http://www.example.com:{port}/app/?x=1").as_str());
+    assert_eq!(
+        got.headers["location"],
+        format!("http://www.example.com:{port}/app/?x=1").as_str()
+    );
     assert!(backends.iter().all(|b| b.hits() == 0));
 }
 

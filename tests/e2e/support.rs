@@ -108,7 +108,11 @@ impl Backend {
     }
 
     /// Answers with `handler`, listening on `bind`.
-    pub async fn start_with(name: &str, bind: &str, handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Backend {
+    pub async fn start_with(
+        name: &str,
+        bind: &str,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Backend {
         let listener = TcpListener::bind(bind).await.expect("backend bind");
         Backend::serve(name, listener, Arc::new(handler))
     }
@@ -119,7 +123,9 @@ impl Backend {
         let log = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, peer)) = listener.accept().await else { continue };
+                let Ok((stream, peer)) = listener.accept().await else {
+                    continue;
+                };
                 let log = log.clone();
                 let handler = handler.clone();
                 tokio::spawn(async move {
@@ -128,7 +134,11 @@ impl Backend {
                         let handler = handler.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             let seen = Seen {
                                 method: parts.method,
                                 uri: parts.uri,
@@ -173,7 +183,12 @@ impl Backend {
     }
 
     pub fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().expect("backend saw nothing")
+        self.seen
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .expect("backend saw nothing")
     }
 
     pub fn stop(&self) {
@@ -208,13 +223,21 @@ impl Stgw {
     /// Rewrites the file and applies it (what SIGHUP does).
     pub fn reload(&self, toml: &str) {
         std::fs::write(self.dir.path().join("stgw.toml"), toml).unwrap();
-        self.runtime.reload().unwrap_or_else(|e| panic!("reload failed: {e}"));
+        self.runtime
+            .reload()
+            .unwrap_or_else(|e| panic!("reload failed: {e}"));
     }
 }
 
 /// A config with one HTTP listener on 127.0.0.1:`port`, one domain and
 /// one rule `url` over `targets` (`address` strings with weights).
-pub fn one_rule(port: u16, domain: &str, url: &str, extra_rule: &str, targets: &[(SocketAddr, u32)]) -> String {
+pub fn one_rule(
+    port: u16,
+    domain: &str,
+    url: &str,
+    extra_rule: &str,
+    targets: &[(SocketAddr, u32)],
+) -> String {
     let targets: Vec<String> = targets
         .iter()
         .map(|(a, w)| format!("{{ address = \"{a}\", weight = {w} }}"))
@@ -256,10 +279,21 @@ impl Got {
 }
 
 /// Sends one request on a new connection (optionally from `source` IP).
-pub async fn send(addr: SocketAddr, source: Option<IpAddr>, req: Request<Full<Bytes>>) -> Result<Got, String> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(|e| e.to_string())?;
+pub async fn send(
+    addr: SocketAddr,
+    source: Option<IpAddr>,
+    req: Request<Full<Bytes>>,
+) -> Result<Got, String> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| e.to_string())?;
     if let Some(ip) = source {
-        socket.bind(SocketAddr::new(ip, 0)).map_err(|e| e.to_string())?;
+        socket
+            .bind(SocketAddr::new(ip, 0))
+            .map_err(|e| e.to_string())?;
     }
     let stream = socket.connect(addr).await.map_err(|e| e.to_string())?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -278,8 +312,13 @@ pub async fn send(addr: SocketAddr, source: Option<IpAddr>, req: Request<Full<By
 
 /// GET `path` with `Host: host`.
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Got {
-    let req = Request::get(path).header("host", host).body(Full::new(Bytes::new())).unwrap();
-    send(addr, None, req).await.unwrap_or_else(|e| panic!("GET {host}{path}: {e}"))
+    let req = Request::get(path)
+        .header("host", host)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    send(addr, None, req)
+        .await
+        .unwrap_or_else(|e| panic!("GET {host}{path}: {e}"))
 }
 
 /// Raw bytes in, raw bytes out (until the server closes or `wait` passes).
@@ -295,7 +334,10 @@ pub async fn raw(addr: SocketAddr, request: &[u8], wait: Duration) -> Vec<u8> {
 /// The status code of a raw HTTP/1.1 answer.
 pub fn raw_status(bytes: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(bytes);
-    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The stgw binary run as a child process (for signals).
@@ -321,7 +363,11 @@ impl Process {
     }
 
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
