@@ -1,8 +1,10 @@
 //! End-to-end tests: real stgw listeners, real backends, real clients, all
 //! on loopback.
 
+mod admin_support;
 mod support;
 
+mod admin_sdk;
 mod balancing;
 mod forwarding;
 mod reload;
