@@ -17,7 +17,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -32,6 +32,9 @@ pub const VERSION: &str = "2018-03-17";
 
 /// The largest request body read (the product's limit for TC3 POST).
 const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The credentials the admin listener accepts.
 #[derive(Debug, Clone)]
@@ -60,6 +63,8 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>
                 async move { Ok::<_, Infallible>(route(&api, &creds, peer, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

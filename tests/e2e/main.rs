@@ -4,6 +4,7 @@
 mod admin_support;
 mod support;
 
+mod admin;
 mod admin_sdk;
 mod balancing;
 mod forwarding;
