@@ -820,3 +820,66 @@ async fn auto_rewrite_creates_an_http_listener_that_redirects_to_https() {
         "port 80 closed"
     );
 }
+
+#[tokio::test]
+async fn certificate_input_maps_its_rsa_and_ecc_slots_onto_the_array_form() {
+    let n = node().await;
+    let lb = n
+        .ok(
+            "CreateLoadBalancer",
+            json!({"LoadBalancerType": "INTERNAL"}),
+        )
+        .await["LoadBalancerIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A non-ECC key (Ed25519: rcgen cannot make RSA keys here) for the
+    // first slot, an ECDSA one for the ECC slot.
+    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["slots.test".to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "slots.test");
+    let other_cert = params.self_signed(&other_key).unwrap();
+    let first = n.ok("UpLoadCert", json!({"CertType": "SVR", "CertContent": other_cert.pem(), "CertKey": other_key.serialize_pem(), "CertAlias": "first"})).await["CertID"].as_str().unwrap().to_owned();
+    let (ecc_cert, ecc_key) = certificate("slots.test");
+    let port = free_port();
+    let listener = n.ok("CreateListener", json!({"LoadBalancerId": lb, "Ports": [port], "Protocol": "HTTPS", "Certificate": {"CertId": first, "EccCertContent": ecc_cert, "EccCertKey": ecc_key, "EccCertName": "ecc"}})).await["ListenerIds"][0].as_str().unwrap().to_owned();
+    let described = n
+        .ok(
+            "DescribeListeners",
+            json!({"LoadBalancerId": lb, "ListenerIds": [listener]}),
+        )
+        .await;
+    let cert = &described["Listeners"][0]["Certificate"];
+    assert_eq!(cert["CertId"], first.as_str(), "{described}");
+    let ecc = cert["EccCertId"].as_str().expect("an ECC slot").to_owned();
+    assert_ne!(ecc, first);
+    assert_eq!(cert["SSLMode"], "UNIDIRECTIONAL");
+    let listed = n
+        .ok("DescribeCerts", json!({"CertIdList": [ecc.clone()]}))
+        .await;
+    assert_eq!(listed["CertList"][0]["CertAlgorithm"], "ecc", "{listed}");
+    assert_eq!(listed["CertList"][0]["Alias"], "ecc");
+    let file: toml::Value =
+        toml::from_str(&std::fs::read_to_string(n.config_path()).unwrap()).unwrap();
+    let spec = &file["load_balancer"][0]["listener"][0]["certificate"];
+    let ids: Vec<&str> = spec
+        .as_array()
+        .expect("the array form")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.as_str(), ecc.as_str()]);
+    // A key that does not belong to the certificate is refused.
+    let (cert2, _) = certificate("x.test");
+    let (_, key3) = certificate("y.test");
+    let (code, message) = n
+        .err(
+            "UpLoadCert",
+            json!({"CertType": "SVR", "CertContent": cert2, "CertKey": key3, "CertAlias": "bad"}),
+        )
+        .await;
+    assert_eq!(code, "InvalidParameterValue");
+    assert!(message.contains("CertKey"), "{message}");
+}
