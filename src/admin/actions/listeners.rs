@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::certificates::{CertificateInput, resolve_certificate};
+use super::cert_input::{CertificateInput, resolve_certificate};
 use super::common::{
     check_length, check_range, lb_index, lb_mut, listener_mut, one_of, same_domain,
 };

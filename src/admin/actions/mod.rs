@@ -2,8 +2,10 @@
 //! input to its output members. Writes go through
 //! [`ConfigStore::write`](crate::admin::store::ConfigStore::write).
 
+pub mod cert_input;
 pub mod certificates;
 pub mod common;
+pub mod domains;
 pub mod health;
 pub mod listeners;
 pub mod load_balancers;
@@ -133,8 +135,8 @@ pub async fn dispatch(
         "CreateRule" => rules::create(api, read(params)?).await,
         "ModifyRule" => rules::modify(api, read(params)?).await,
         "DeleteRule" => rules::delete(api, read(params)?).await,
-        "ModifyDomain" => rules::modify_domain(api, read(params)?).await,
-        "ModifyDomainAttributes" => rules::modify_domain_attributes(api, read(params)?).await,
+        "ModifyDomain" => domains::modify_domain(api, read(params)?).await,
+        "ModifyDomainAttributes" => domains::modify_domain_attributes(api, read(params)?).await,
         "RegisterTargets" => targets::register(api, read(params)?).await,
         "DeregisterTargets" => targets::deregister(api, read(params)?).await,
         "DescribeTargets" => targets::describe(api, read(params)?),
