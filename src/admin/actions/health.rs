@@ -15,6 +15,10 @@ input! {
     pub struct DescribeTargetHealthInput {
         /// Load balancers to report.
         load_balancer_ids: req Vec<String> = "LoadBalancerIds",
+        /// Only these listeners (later API versions).
+        listener_ids: opt Vec<String> = "ListenerIds",
+        /// Only these rules (later API versions).
+        location_ids: opt Vec<String> = "LocationIds",
     }
 }
 
@@ -83,6 +87,13 @@ pub fn describe(api: &Api, input: DescribeTargetHealthInput) -> Result<Value, Ap
         let file_lb = &config.file.load_balancers[index];
         let mut listeners = Vec::new();
         for l in &lb.listeners {
+            if input
+                .listener_ids
+                .as_ref()
+                .is_some_and(|ids| !ids.contains(&l.id))
+            {
+                continue;
+            }
             let file_listener = file_lb
                 .listeners
                 .iter()
@@ -90,6 +101,13 @@ pub fn describe(api: &Api, input: DescribeTargetHealthInput) -> Result<Value, Ap
             let mut rules = Vec::new();
             for (di, d) in l.domains.iter().enumerate() {
                 for (ri, r) in d.rules.iter().enumerate() {
+                    if input
+                        .location_ids
+                        .as_ref()
+                        .is_some_and(|ids| !ids.contains(&r.id))
+                    {
+                        continue;
+                    }
                     let file_rule = file_listener
                         .and_then(|m| m.domains.get(di))
                         .and_then(|fd| fd.rules.get(ri));
