@@ -51,7 +51,8 @@ fn config() -> String {
 
 fn bench_routing(c: &mut Criterion) {
     let config = Config::from_str(&config(), Path::new("/bench/stgw.toml")).expect("bench config");
-    let snapshot = Snapshot::compile(Arc::new(config), &State::default());
+    let snapshot =
+        Snapshot::compile(Arc::new(config), &State::ephemeral().expect("state")).expect("compile");
     let requests: Vec<(usize, &str, &str)> = vec![
         (3, "www3.example.com", "/app7/section0/page.html"),
         (17, "a.b.svc17.example.com", "/static1/logo.svg"),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use stgw::config::Config;
 use stgw::runtime::Runtime;
+use stgw::runtime::snapshot::{Snapshot, State};
 
 /// stgw: a seven-layer load balancer with the CLB product's configuration model.
 #[derive(Debug, Parser)]
@@ -65,6 +66,18 @@ fn main() -> ExitCode {
 fn check(config: &Config) -> ExitCode {
     for w in &config.warnings {
         println!("warning: {w}");
+    }
+    // Compiling reads the certificates: a bad one fails the check too.
+    let state = match State::ephemeral() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = Snapshot::compile(Arc::new(config.clone()), &state) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
     }
     let listeners = config.listeners().count();
     println!(

@@ -193,6 +193,7 @@ impl From<RuntimeError> for ApiError {
                 Code::PortCheckFailed,
                 format!("cannot listen on {addr}: {source}"),
             ),
+            other => ApiError::internal(other),
         }
     }
 }

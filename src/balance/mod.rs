@@ -13,6 +13,7 @@
 
 mod hash;
 mod health;
+mod sticky;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 pub use hash::{client_hash, target_hash};
 pub use health::{HealthState, TargetHealth};
+pub use sticky::{StickyTable, cookie};
 
 use crate::config::Scheduler;
 

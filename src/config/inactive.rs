@@ -1,7 +1,7 @@
 //! Settings that parse and validate but whose feature has not landed yet:
 //! each is named in a warning at load time, never silently ignored.
 
-use super::model::{ConfigFile, ForwardType, Protocol};
+use super::model::ConfigFile;
 use super::{AccessLogTarget, CustomConfig, GlobalSettings};
 
 /// One warning per configured setting that does not act yet.
@@ -25,9 +25,6 @@ pub fn warnings(
     };
     for l in listeners {
         let id = l.id.as_deref().unwrap_or("?");
-        if l.protocol == Protocol::Https {
-            say(&format!("HTTPS listener {id} (TLS is not terminated yet)"));
-        }
         if l.proxy_protocol {
             say(&format!("listener {id}: proxy_protocol"));
         }
@@ -43,14 +40,8 @@ pub fn warnings(
             say(&format!("listener {id}: blocked_ips"));
         }
     }
-    if rules().any(|r| r.health_check.as_ref().is_none_or(|h| h.enabled)) {
-        say("active health checks (targets count as healthy; refused connections still eject)");
-    }
-    if rules().any(|r| r.session_expire_time > 0) {
-        say("session_expire_time (cookie stickiness)");
-    }
-    if rules().any(|r| r.forward_type != ForwardType::Http) {
-        say("forward_type other than HTTP (targets are spoken to in HTTP/1.1 cleartext)");
+    if rules().any(|r| r.forward_type.is_h2()) {
+        say("forward_type GRPC / GRPCS (targets are spoken to in HTTP/1.1)");
     }
     if rules().any(|r| r.gzip) {
         say("gzip (responses pass through uncompressed)");
@@ -63,7 +54,6 @@ pub fn warnings(
             (!c.error_pages.is_empty(), "error_page"),
             (c.proxy_redirect_https, "proxy_redirect"),
             (c.proxy_ignore_client_abort, "proxy_ignore_client_abort"),
-            (c.ssl_ciphers.is_some(), "ssl_ciphers"),
         ] {
             if set {
                 say(&format!("custom_config {name}"));

@@ -535,6 +535,17 @@ impl Validator<'_> {
         match custom::parse(text) {
             Ok(parsed) => {
                 let base = self.custom_base_line(at);
+                if let Some(spec) = &parsed.config.ssl_ciphers
+                    && parsed.config.ssl_protocols.tls12
+                    && let Err(e) =
+                        crate::tls::ciphers::select_tls12_suites(spec, &crate::tls::provider())
+                {
+                    self.issues.push(Issue {
+                        line: base,
+                        field: at.to_string(),
+                        message: format!("ssl_ciphers: {e}"),
+                    });
+                }
                 for w in parsed.warnings {
                     let line = base.map(|b| b + w.line - 1);
                     self.warnings.push(format!(

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use super::ListenerSlot;
 use super::io::ClientIo;
 use crate::proxy;
+use crate::tls::TlsInfo;
 
 /// The HTTP/2 connection preface a prior-knowledge h2c client starts with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -172,6 +173,8 @@ pub struct ClientConn {
     pub local: SocketAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// What the TLS handshake established (HTTPS listeners).
+    pub tls: Option<TlsInfo>,
     /// The listener's current configuration.
     pub slot: Arc<ListenerSlot>,
     /// Timestamps and counters.
@@ -193,6 +196,7 @@ pub async fn serve<T>(
     peer: SocketAddr,
     local: SocketAddr,
     protocol: Protocol,
+    tls: Option<TlsInfo>,
     slot: Arc<ListenerSlot>,
     drain: watch::Receiver<bool>,
 ) where
@@ -213,11 +217,8 @@ pub async fn serve<T>(
     let conn = Arc::new(ClientConn {
         peer,
         local,
-        scheme: if matches!(protocol, Protocol::Negotiated(_)) {
-            "https"
-        } else {
-            "http"
-        },
+        scheme: if tls.is_some() { "https" } else { "http" },
+        tls,
         slot: slot.clone(),
         state: state.clone(),
     });

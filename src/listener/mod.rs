@@ -92,16 +92,54 @@ pub async fn accept_loop(
         let drain = drain.clone();
         slot.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            conn::serve(
-                stream,
-                peer,
-                local,
-                conn::Protocol::Sniff,
-                slot.clone(),
-                drain,
-            )
-            .await;
-            slot.connections.fetch_sub(1, Ordering::Relaxed);
+            let _open = OpenConnection(slot.clone());
+            let runtime = slot.runtime.load_full();
+            let Some(tls) = &runtime.tls else {
+                conn::serve(
+                    stream,
+                    peer,
+                    local,
+                    conn::Protocol::Sniff,
+                    None,
+                    slot,
+                    drain,
+                )
+                .await;
+                return;
+            };
+            // nginx bounds the handshake by client_header_timeout too.
+            let handshake = tls.accept(stream, |sni| {
+                runtime
+                    .routes
+                    .domain_exact(sni)
+                    .and_then(|d| d.tls_identity)
+            });
+            match tokio::time::timeout(runtime.custom.client_header_timeout, handshake).await {
+                Ok(Ok((stream, info))) => {
+                    let protocol = conn::Protocol::Negotiated(info.h2);
+                    conn::serve(
+                        stream,
+                        peer,
+                        local,
+                        protocol,
+                        Some(info),
+                        slot.clone(),
+                        drain,
+                    )
+                    .await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
         });
+    }
+}
+
+/// Counts a connection in its listener's slot while alive.
+struct OpenConnection(Arc<ListenerSlot>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -119,11 +119,21 @@ pub async fn forward(
     let mut tried: Vec<usize> = Vec::new();
     let mut stale = 0;
     let mut last_error = ProxyError::NoTarget;
+    // A valid sticky cookie names the first target to try.
+    let mut sticky = rule.sticky.as_ref().and_then(|table| {
+        crate::balance::cookie(&parts.headers, &listener.sticky_cookie)
+            .and_then(|value| table.lookup(value))
+            .filter(|&i| balancer.sticky(i))
+    });
     loop {
-        let Some(pick) = balancer.pick(conn.peer.ip(), &tried) else {
+        let pick = match sticky.take() {
+            Some(index) if !tried.contains(&index) => Some(index),
+            _ => balancer.pick(conn.peer.ip(), &tried).map(|p| p.index),
+        };
+        let Some(index) = pick else {
             return Err(last_error);
         };
-        let target = &rule.upstream.targets[pick.index];
+        let target = &rule.upstream.targets[index];
         let active = target.load.start();
         let mut upstream = match target.pool.checkout(custom.proxy_connect_timeout).await {
             Ok(c) => c,
@@ -137,7 +147,7 @@ pub async fn forward(
                     ConnectError::Timeout { .. } => ProxyError::GatewayTimeout,
                     e => ProxyError::BadGateway(e.to_string()),
                 };
-                tried.push(pick.index);
+                tried.push(index);
                 if tried.len() >= max_tries {
                     return Err(last_error);
                 }
@@ -158,7 +168,18 @@ pub async fn forward(
                 tracing::warn!(target = %target.addr, rule = %rule.id, "target did not answer in time");
                 return Err(ProxyError::GatewayTimeout);
             }
-            Ok(Ok(resp)) => return Ok(response(resp, upstream, custom.proxy_read_timeout, active)),
+            Ok(Ok(resp)) => {
+                let mut resp = response(resp, upstream, custom.proxy_read_timeout, active);
+                if let Some(table) = &rule.sticky
+                    && let Some(cookie) =
+                        table.set_cookie(&listener.sticky_cookie, index, conn.tls.is_some())
+                    && let Ok(v) = HeaderValue::from_str(&cookie)
+                {
+                    // Sliding expiry: every response refreshes it.
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+                return Ok(resp);
+            }
             Ok(Err((error, unsent))) => {
                 if let Some(client) = source.client_failure() {
                     return Err(client);
@@ -176,7 +197,7 @@ pub async fn forward(
                 }
                 tracing::warn!(target = %target.addr, rule = %rule.id, %error, "target failed before answering");
                 last_error = ProxyError::BadGateway(error.to_string());
-                tried.push(pick.index);
+                tried.push(index);
                 if tried.len() >= max_tries {
                     return Err(last_error);
                 }

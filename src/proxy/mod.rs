@@ -70,6 +70,7 @@ async fn serve(
     check_sizes(&req)?;
     let host = request_host(&req)?;
     let host_str = host.as_ref().map(HostName::as_str);
+    check_misdirected(conn, listener, host_str)?;
     let routed = {
         let path = normalize_path(req.uri().path().as_bytes())
             .map_err(|_| ProxyError::BadRequest("invalid path"))?;
@@ -103,6 +104,27 @@ async fn serve(
     match &rule.action {
         RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
         RuleAction::Forward => forward::forward(conn, listener, rule, req, request_id).await,
+    }
+}
+
+/// On HTTPS, the Host must select the TLS configuration (certificate,
+/// client authentication, ALPN) the connection's SNI selected; else 421.
+fn check_misdirected(
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+    host: Option<&str>,
+) -> Result<(), ProxyError> {
+    let (Some(info), Some(tls)) = (&conn.tls, &listener.tls) else {
+        return Ok(());
+    };
+    let wanted = host
+        .and_then(|h| listener.routes.domain_exact(h))
+        .and_then(|d| d.tls_identity)
+        .unwrap_or(tls.fallback());
+    if wanted == info.identity {
+        Ok(())
+    } else {
+        Err(ProxyError::Misdirected)
     }
 }
 

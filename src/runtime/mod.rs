@@ -9,7 +9,9 @@
 //! dropped.
 
 pub mod registry;
+mod secrets;
 pub mod snapshot;
+mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,6 +23,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError};
+use crate::health::HealthChecker;
 use crate::listener::{self, ListenerSlot};
 use snapshot::{Snapshot, State};
 
@@ -30,6 +33,12 @@ pub enum RuntimeError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The TLS session-ticket keys could not be loaded or created.
+    #[error(transparent)]
+    Tickets(#[from] crate::tls::TicketKeyError),
+    /// A generated secret could not be read or written in state_dir.
+    #[error("state_dir secret: {0}")]
+    Secret(std::io::Error),
     /// A listener could not bind its address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -44,6 +53,7 @@ pub enum RuntimeError {
 #[derive(Debug)]
 pub struct Runtime {
     state: State,
+    health: HealthChecker,
     snapshot: ArcSwap<Snapshot>,
     listeners: Mutex<HashMap<SocketAddr, Running>>,
     drain: watch::Sender<bool>,
@@ -61,11 +71,12 @@ impl Runtime {
     /// Binds every listener of `config` and starts serving. Must run inside
     /// a tokio runtime.
     pub fn start(config: Config) -> Result<Arc<Runtime>, RuntimeError> {
-        let state = State::default();
-        let snapshot = Snapshot::compile(Arc::new(config), &state);
+        let state = State::new(&config.global.state_dir)?;
+        let snapshot = Snapshot::compile(Arc::new(config), &state)?;
         let (drain, _) = watch::channel(false);
         let runtime = Arc::new(Runtime {
             state,
+            health: HealthChecker::default(),
             snapshot: ArcSwap::from_pointee(Snapshot {
                 config: snapshot.config.clone(),
                 listeners: Vec::new(),
@@ -75,7 +86,7 @@ impl Runtime {
             apply_lock: Mutex::new(()),
         });
         runtime.install(snapshot)?;
-        tokio::spawn(reap_pools(Arc::downgrade(&runtime)));
+        tokio::spawn(maintain(Arc::downgrade(&runtime)));
         Ok(runtime)
     }
 
@@ -100,7 +111,7 @@ impl Runtime {
     /// Replaces the running configuration with `config`.
     pub fn apply(&self, config: Config) -> Result<(), RuntimeError> {
         let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let snapshot = Snapshot::compile(Arc::new(config), &self.state);
+        let snapshot = Snapshot::compile(Arc::new(config), &self.state)?;
         self.install(snapshot)
     }
 
@@ -144,6 +155,7 @@ impl Runtime {
             }
             keep
         });
+        self.health.reconcile(&snapshot);
         Ok(())
     }
 
@@ -166,6 +178,7 @@ impl Runtime {
             }
         }
         let _ = self.drain.send(true);
+        self.health.stop();
         let deadline = Instant::now() + timeout;
         loop {
             let open = self.connections();
@@ -177,16 +190,30 @@ impl Runtime {
     }
 }
 
-/// Closes idle upstream connections past their keep-alive timeout.
-async fn reap_pools(runtime: std::sync::Weak<Runtime>) {
+/// Housekeeping: closes idle upstream connections past their keep-alive
+/// timeout (every second) and rotates TLS ticket keys when due (checked
+/// hourly).
+async fn maintain(runtime: std::sync::Weak<Runtime>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut seconds = 0u64;
     loop {
         tick.tick().await;
+        seconds += 1;
         let Some(runtime) = runtime.upgrade() else {
             return;
         };
         for pool in runtime.state.pools.live() {
             pool.reap();
+        }
+        if seconds.is_multiple_of(3600) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            match runtime.state.tls_tickets.rotate_if_due(now) {
+                Ok(true) => tracing::info!("TLS session-ticket key rotated"),
+                Ok(false) => {}
+                Err(e) => tracing::error!("{e}"),
+            }
         }
     }
 }

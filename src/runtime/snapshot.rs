@@ -1,38 +1,93 @@
 //! A compiled configuration: what the data path reads.
 //!
 //! [`Snapshot::compile`] turns a validated [`Config`] into route tables,
-//! balancers and pools. It never fails on values (validation did that);
-//! state that must survive a swap comes from the [`State`] registries, so
+//! balancers, pools and TLS configurations. It fails only on files
+//! (certificates); values were checked by validation. State that must survive a swap comes from the [`State`] registries, so
 //! the old and the new snapshot share pools, loads, health and round-robin
 //! positions for everything that did not change.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::balance::{Balancer, Candidate, TargetHealth, TargetLoad, WrrState, target_hash};
+use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
+
+use crate::balance::{
+    Balancer, Candidate, StickyTable, TargetHealth, TargetLoad, WrrState, target_hash,
+};
+use crate::config::SecretSource;
 use crate::config::{
-    Config, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, ListenerConfig,
-    LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
+    Config, ConfigError, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, Issue,
+    ListenerConfig, LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
 };
 use crate::routing::{DomainSpec, RouteTable};
 use crate::runtime::registry::Registry;
+use crate::runtime::tls::{CertCache, compile_listener_tls};
+use crate::tls::{ListenerTls, TicketKeyError, TicketKeys, TlsIdentity, UpstreamConnector};
 use crate::upstream::{Pool, PoolSettings};
+
+/// Sessions kept in the TLS session cache (for clients without tickets).
+const TLS_SESSION_CACHE: usize = 20_000;
+
+/// A pool's identity: the target and how it is spoken to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    /// The target.
+    pub addr: SocketAddr,
+    /// TLS settings: verify, CA, SNI, h2 (None = cleartext).
+    pub tls: Option<(bool, Option<PathBuf>, Option<String>, bool)>,
+}
 
 /// A rule's round-robin identity: its id and its (target, weight) list.
 pub type WrrKey = (Arc<str>, Vec<(SocketAddr, u32)>);
 
 /// Objects kept across snapshots, by identity.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct State {
-    /// Connection pools per target address.
-    pub pools: Registry<SocketAddr, Pool>,
+    /// Connection pools per target and transport.
+    pub pools: Registry<PoolKey, Pool>,
     /// Active requests per target address.
     pub loads: Registry<SocketAddr, TargetLoad>,
     /// Health per (rule id, target address).
     pub health: Registry<(Arc<str>, SocketAddr), TargetHealth>,
     /// Round-robin state per (rule id, targets and weights).
     pub wrr: Registry<WrrKey, WrrState>,
+    /// TLS session-ticket keys of the whole process.
+    pub tls_tickets: Arc<TicketKeys>,
+    /// TLS session cache of the whole process.
+    pub tls_sessions: Arc<dyn StoresServerSessions>,
+    /// The sticky-cookie key used when the configuration names none.
+    pub generated_sticky_secret: Vec<u8>,
+}
+
+impl State {
+    /// State whose TLS ticket keys and generated sticky secret live in
+    /// `state_dir` (created if needed).
+    pub fn new(state_dir: &Path) -> Result<State, crate::runtime::RuntimeError> {
+        let sticky = super::secrets::load_or_create(state_dir, "sticky-secret", 32)
+            .map_err(crate::runtime::RuntimeError::Secret)?;
+        Ok(State::with(TicketKeys::load_or_create(state_dir)?, sticky))
+    }
+
+    /// State with in-memory keys (tests, benchmarks, `stgw check`).
+    pub fn ephemeral() -> Result<State, TicketKeyError> {
+        Ok(State::with(
+            TicketKeys::ephemeral()?,
+            super::secrets::ephemeral(32),
+        ))
+    }
+
+    fn with(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
+        State {
+            generated_sticky_secret,
+            pools: Registry::default(),
+            loads: Registry::default(),
+            health: Registry::default(),
+            wrr: Registry::default(),
+            tls_tickets: Arc::new(tickets),
+            tls_sessions: ServerSessionMemoryCache::new(TLS_SESSION_CACHE),
+        }
+    }
 }
 
 /// Everything the data path needs, immutable once built.
@@ -61,6 +116,10 @@ pub struct ListenerRuntime {
     pub custom: Arc<CustomConfig>,
     /// Where large request bodies are spilled.
     pub spill_dir: PathBuf,
+    /// HTTPS: the server configurations chosen by SNI.
+    pub tls: Option<ListenerTls>,
+    /// Name of the stickiness cookie.
+    pub sticky_cookie: Arc<str>,
 }
 
 /// One domain, compiled.
@@ -70,6 +129,8 @@ pub struct DomainRuntime {
     pub name: Arc<str>,
     /// HTTPS: h2 offered.
     pub http2: bool,
+    /// HTTPS: the TLS configuration an SNI naming this domain selects.
+    pub tls_identity: Option<TlsIdentity>,
 }
 
 /// One rule, compiled.
@@ -89,6 +150,8 @@ pub struct RuleRuntime {
     pub gzip_level: Option<u32>,
     /// Protocol to the targets.
     pub forward_type: ForwardType,
+    /// Cookie-insert stickiness (WRR rules with session_expire_time).
+    pub sticky: Option<StickyTable>,
     /// The scheduler and its targets.
     pub upstream: Upstream,
     /// The active health check.
@@ -118,26 +181,40 @@ pub struct UpstreamTarget {
 }
 
 impl Snapshot {
-    /// Compiles a validated configuration, sharing live state through `state`.
-    pub fn compile(config: Arc<Config>, state: &State) -> Snapshot {
+    /// Compiles a validated configuration, sharing live state through
+    /// `state`. Fails only on what validation cannot see: certificate
+    /// files that are missing or unusable.
+    pub fn compile(config: Arc<Config>, state: &State) -> Result<Snapshot, ConfigError> {
         let pool_settings = PoolSettings {
             max_idle: config.global.upstream_keepalive,
             idle_timeout: config.global.upstream_keepalive_timeout,
         };
         let spill_dir = config.global.state_dir.join("tmp");
+        let mut issues = Vec::new();
+        let mut certs = CertCache::default();
         let mut listeners = Vec::new();
+        let sticky_secret = sticky_secret(&config.global.sticky_secret, state);
         for lb in &config.load_balancers {
             for l in &lb.listeners {
-                listeners.push(Arc::new(compile_listener(
-                    lb,
-                    l,
+                let ctx = Ctx {
                     state,
                     pool_settings,
-                    &spill_dir,
-                )));
+                    issues: &mut issues,
+                    sticky_secret: sticky_secret.as_deref().map_err(String::as_str),
+                    sticky_cookie: &config.global.sticky_cookie,
+                };
+                if let Some(runtime) = compile_listener(lb, l, ctx, &mut certs, &spill_dir) {
+                    listeners.push(Arc::new(runtime));
+                }
             }
         }
-        Snapshot { config, listeners }
+        if !issues.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: config.path.clone(),
+                issues,
+            });
+        }
+        Ok(Snapshot { config, listeners })
     }
 
     /// The listener bound at `addr`.
@@ -146,19 +223,51 @@ impl Snapshot {
     }
 }
 
+struct Ctx<'a> {
+    state: &'a State,
+    pool_settings: PoolSettings,
+    issues: &'a mut Vec<Issue>,
+    sticky_secret: Result<&'a [u8], &'a str>,
+    sticky_cookie: &'a str,
+}
+
+/// The sticky-cookie key: from the file, the environment, or generated.
+/// A missing environment variable is an error only where a rule needs it.
+fn sticky_secret(source: &SecretSource, state: &State) -> Result<Vec<u8>, String> {
+    match source {
+        SecretSource::Inline(s) => Ok(s.as_bytes().to_vec()),
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(v) if v.len() >= 16 => Ok(v.into_bytes()),
+            Ok(_) => Err(format!(
+                "sticky_secret_env: ${var} must hold at least 16 characters"
+            )),
+            Err(_) => Err(format!(
+                "sticky_secret_env: environment variable ${var} is not set"
+            )),
+        },
+        SecretSource::Generated => Ok(state.generated_sticky_secret.clone()),
+    }
+}
+
 fn compile_listener(
     lb: &LoadBalancerConfig,
     l: &ListenerConfig,
-    state: &State,
-    pool_settings: PoolSettings,
-    spill_dir: &std::path::Path,
-) -> ListenerRuntime {
-    let domains = l
-        .domains
-        .iter()
-        .map(|d| compile_domain(d, state, pool_settings))
-        .collect();
-    ListenerRuntime {
+    mut ctx: Ctx<'_>,
+    certs: &mut CertCache,
+    spill_dir: &Path,
+) -> Option<ListenerRuntime> {
+    let (tls, identities) = match l.protocol {
+        Protocol::Https => {
+            let (tls, ids) = compile_listener_tls(l, &lb.custom, ctx.state, certs, ctx.issues)?;
+            (Some(tls), ids.into_iter().map(Some).collect())
+        }
+        Protocol::Http => (None, vec![None; l.domains.len()]),
+    };
+    let mut domains = Vec::with_capacity(l.domains.len());
+    for (d, identity) in l.domains.iter().zip(identities) {
+        domains.push(compile_domain(d, identity, &mut ctx)?);
+    }
+    Some(ListenerRuntime {
         lb_id: lb.id.as_str().into(),
         id: l.id.as_str().into(),
         protocol: l.protocol,
@@ -166,37 +275,90 @@ fn compile_listener(
         routes: RouteTable::new(domains, l.default_domain),
         custom: lb.custom.clone(),
         spill_dir: spill_dir.to_owned(),
-    }
+        tls,
+        sticky_cookie: ctx.sticky_cookie.into(),
+    })
 }
 
 fn compile_domain(
     d: &DomainConfig,
-    state: &State,
-    pool_settings: PoolSettings,
-) -> DomainSpec<DomainRuntime, RuleRuntime> {
-    DomainSpec {
+    tls_identity: Option<TlsIdentity>,
+    ctx: &mut Ctx<'_>,
+) -> Option<DomainSpec<DomainRuntime, RuleRuntime>> {
+    let mut rules = Vec::with_capacity(d.rules.len());
+    for r in &d.rules {
+        rules.push((r.pattern.clone(), compile_rule(r, ctx)?));
+    }
+    Some(DomainSpec {
         pattern: d.pattern.clone(),
         data: DomainRuntime {
             name: d.name.as_str().into(),
             http2: d.http2,
+            tls_identity,
         },
-        rules: d
-            .rules
-            .iter()
-            .map(|r| (r.pattern.clone(), compile_rule(r, state, pool_settings)))
-            .collect(),
-    }
+        rules,
+    })
 }
 
-fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> RuleRuntime {
+fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
+    let (state, pool_settings) = (ctx.state, ctx.pool_settings);
     let id: Arc<str> = r.id.as_str().into();
+    let sticky = match (r.sticky, ctx.sticky_secret) {
+        (None, _) => None,
+        (Some(max_age), Ok(secret)) => {
+            let addrs: Vec<SocketAddr> = r.targets.iter().map(|t| t.addr).collect();
+            Some(StickyTable::new(secret, &addrs, max_age))
+        }
+        (Some(_), Err(e)) => {
+            ctx.issues.push(Issue {
+                line: None,
+                field: format!("rule {}", r.id),
+                message: e.to_owned(),
+            });
+            return None;
+        }
+    };
+    let connector = if r.forward_type.is_tls() {
+        let t = &r.upstream_tls;
+        match UpstreamConnector::new(
+            crate::tls::provider(),
+            t.verify,
+            t.ca.as_deref(),
+            t.sni.as_deref(),
+            r.forward_type.is_h2(),
+        ) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                ctx.issues.push(Issue {
+                    line: None,
+                    field: format!("rule {}", r.id),
+                    message: e.to_string(),
+                });
+                return None;
+            }
+        }
+    } else {
+        None
+    };
     let targets: Vec<UpstreamTarget> = r
         .targets
         .iter()
         .map(|t| {
+            let key = PoolKey {
+                addr: t.addr,
+                tls: r.forward_type.is_tls().then(|| {
+                    let u = &r.upstream_tls;
+                    (
+                        u.verify,
+                        u.ca.clone(),
+                        u.sni.clone(),
+                        r.forward_type.is_h2(),
+                    )
+                }),
+            };
             let pool = state
                 .pools
-                .get_or_insert_with(t.addr, || Pool::new(t.addr, pool_settings));
+                .get_or_insert_with(key, || Pool::new(t.addr, connector.clone(), pool_settings));
             pool.configure(pool_settings);
             let health = state.health.get_or_insert_with((id.clone(), t.addr), || {
                 if r.health_check.enabled {
@@ -232,7 +394,7 @@ fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> R
         .wrr
         .get_or_insert_with((id.clone(), fingerprint), || WrrState::new(r.targets.len()));
     let scheduler: Scheduler = r.scheduler;
-    RuleRuntime {
+    Some(RuleRuntime {
         id,
         url: r.url.as_str().into(),
         literal: r.pattern.literal().map(Into::into),
@@ -240,10 +402,11 @@ fn compile_rule(r: &RuleConfig, state: &State, pool_settings: PoolSettings) -> R
         client_ip: r.client_ip,
         gzip_level: r.gzip_level,
         forward_type: r.forward_type,
+        sticky,
         upstream: Upstream {
             balancer: Balancer::new(scheduler, candidates, wrr),
             targets,
         },
         health_check: r.health_check.clone(),
-    }
+    })
 }

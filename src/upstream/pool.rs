@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::RequestBody;
+use crate::tls::UpstreamConnector;
 
 /// Largest response head accepted from a target (DECISIONS: over 32 KiB → 502).
 const MAX_RESPONSE_HEAD: usize = 32 * 1024;
@@ -33,6 +34,14 @@ pub enum ConnectError {
         addr: SocketAddr,
         /// The configured timeout.
         timeout: Duration,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake with {addr}: {source}")]
+    Tls {
+        /// The target.
+        addr: SocketAddr,
+        /// The error.
+        source: io::Error,
     },
     /// The HTTP handshake failed.
     #[error("handshake with {addr}: {source}")]
@@ -57,6 +66,7 @@ pub struct PoolSettings {
 #[derive(Debug)]
 pub struct Pool {
     addr: SocketAddr,
+    tls: Option<UpstreamConnector>,
     idle: Mutex<Vec<Idle>>,
     max_idle: AtomicUsize,
     idle_timeout_ms: AtomicU64,
@@ -77,10 +87,11 @@ pub struct PooledConn {
 }
 
 impl Pool {
-    /// An empty pool for `addr`.
-    pub fn new(addr: SocketAddr, settings: PoolSettings) -> Pool {
+    /// An empty pool for `addr`, speaking TLS through `tls` when given.
+    pub fn new(addr: SocketAddr, tls: Option<UpstreamConnector>, settings: PoolSettings) -> Pool {
         let pool = Pool {
             addr,
+            tls,
             idle: Mutex::new(Vec::new()),
             max_idle: AtomicUsize::new(0),
             idle_timeout_ms: AtomicU64::new(0),
@@ -129,16 +140,16 @@ impl Pool {
             Err(_) => return Err(ConnectError::Timeout { addr, timeout }),
         };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .max_header_size(MAX_RESPONSE_HEAD)
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|source| ConnectError::Handshake { addr, source })?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.with_upgrades().await {
-                tracing::debug!(%addr, error = %e, "upstream connection ended");
+        let sender = match &self.tls {
+            None => handshake(TokioIo::new(stream), addr).await?,
+            Some(tls) => {
+                let stream = tokio::time::timeout(timeout, tls.connect(stream, addr))
+                    .await
+                    .map_err(|_| ConnectError::Timeout { addr, timeout })?
+                    .map_err(|source| ConnectError::Tls { addr, source })?;
+                handshake(TokioIo::new(stream), addr).await?
             }
-        });
+        };
         Ok(PooledConn {
             sender,
             pool: self.clone(),
@@ -182,6 +193,27 @@ impl Pool {
     pub fn idle_count(&self) -> usize {
         self.idle.lock().map_or(0, |i| i.len())
     }
+}
+
+/// HTTP/1.1 on an established stream; the connection runs on its own task.
+async fn handshake<T>(
+    io: T,
+    addr: SocketAddr,
+) -> Result<http1::SendRequest<RequestBody>, ConnectError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::Builder::new()
+        .max_header_size(MAX_RESPONSE_HEAD)
+        .handshake(io)
+        .await
+        .map_err(|source| ConnectError::Handshake { addr, source })?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(%addr, error = %e, "upstream connection ended");
+        }
+    });
+    Ok(sender)
 }
 
 impl PooledConn {

@@ -2,11 +2,14 @@
 //! on loopback.
 
 mod admin_support;
+mod pki;
 mod support;
 
 mod admin;
 mod admin_sdk;
 mod balancing;
 mod forwarding;
+mod health;
 mod reload;
 mod routing;
+mod tls;

@@ -97,7 +97,9 @@ pub struct Backend {
     pub addr: SocketAddr,
     pub name: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub probes: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Backend {
@@ -117,10 +119,32 @@ impl Backend {
         Backend::serve(name, listener, Arc::new(handler))
     }
 
+    /// A backend that speaks TLS with `config`.
+    pub async fn start_tls(name: &str, config: rustls::ServerConfig) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("backend bind");
+        let body = Bytes::from(name.to_owned());
+        let handler: Handler = Arc::new(move |_| Reply::text(body.clone()));
+        Backend::serve_with(name, listener, handler, Some(Arc::new(config)))
+    }
+
     pub fn serve(name: &str, listener: TcpListener, handler: Handler) -> Backend {
+        Backend::serve_with(name, listener, handler, None)
+    }
+
+    fn serve_with(
+        name: &str,
+        listener: TcpListener,
+        handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Backend {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe_count = Arc::new(AtomicUsize::new(0));
         let log = seen.clone();
+        let probes_outer = probe_count.clone();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else {
@@ -128,10 +152,14 @@ impl Backend {
                 };
                 let log = log.clone();
                 let handler = handler.clone();
+                let probes = probes_outer.clone();
+                let tls = tls.clone();
+                let mut stopped = stopped.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: Request<Incoming>| {
                         let log = log.clone();
                         let handler = handler.clone();
+                        let probes = probes.clone();
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body
@@ -148,7 +176,16 @@ impl Backend {
                                 peer,
                             };
                             let reply = handler(&seen);
-                            log.lock().unwrap().push(seen);
+                            // Health probes are counted apart from traffic.
+                            let probe = seen
+                                .headers
+                                .get("user-agent")
+                                .is_some_and(|v| v == "stgw-health-check");
+                            if probe {
+                                probes.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                log.lock().unwrap().push(seen);
+                            }
                             if !reply.delay.is_zero() {
                                 tokio::time::sleep(reply.delay).await;
                             }
@@ -163,10 +200,33 @@ impl Backend {
                             Ok::<_, Infallible>(resp)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    let serve = async move {
+                        match tls {
+                            None => {
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .with_upgrades()
+                                    .await;
+                            }
+                            Some(config) => {
+                                let Ok(stream) =
+                                    tokio_rustls::TlsAcceptor::from(config).accept(stream).await
+                                else {
+                                    return;
+                                };
+                                let _ = builder
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .with_upgrades()
+                                    .await;
+                            }
+                        }
+                    };
+                    // Stopping the backend closes its open connections too.
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = stopped.wait_for(|s| *s) => {}
+                    }
                 });
             }
         });
@@ -174,7 +234,9 @@ impl Backend {
             addr,
             name: name.to_owned(),
             seen,
+            probes: probe_count,
             task,
+            stop,
         }
     }
 
@@ -191,8 +253,10 @@ impl Backend {
             .expect("backend saw nothing")
     }
 
+    /// Closes the listener and every open connection.
     pub fn stop(&self) {
         self.task.abort();
+        let _ = self.stop.send(true);
     }
 }
 
@@ -392,4 +456,54 @@ pub async fn wait_listening(addr: SocketAddr) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("nothing listens on {addr}");
+}
+
+/// An HTTP/1.1 client on an established stream (kept for reuse).
+pub async fn h1_client<T>(io: T) -> hyper::client::conn::http1::SendRequest<Full<Bytes>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .expect("h1 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// An HTTP/2 client on an established stream.
+pub async fn h2_client<T>(io: T) -> hyper::client::conn::http2::SendRequest<Full<Bytes>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(io),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+/// Collects a response.
+pub async fn collect(resp: Response<Incoming>) -> Got {
+    let (parts, body) = resp.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Got {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A GET request for `host` and `path` (HTTP/1.1 Host header).
+pub fn get_req(host: &str, path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("host", host)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
 }

@@ -20,11 +20,11 @@ Exit status 0 = every check passed; the last line says how many.
 """
 
 import http.client
-import json
 import os
+import socket
+import ssl
 import stat
 import sys
-import time
 
 from tencentcloud.clb.v20180317 import clb_client, models
 from tencentcloud.common import credential
@@ -400,6 +400,20 @@ req.Certificate = cert
 HTTPS = clb.CreateListener(req).ListenerIds[0]
 
 
+def served_cert():
+    """The DER certificate the HTTPS listener presents."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="www.sdk.test") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def der(name):
+    return ssl.PEM_cert_to_DER_cert(read(name))
+
+
 def listener_cert(listener_id):
     req = models.DescribeListenersRequest()
     req.LoadBalancerId = LB
@@ -408,6 +422,7 @@ def listener_cert(listener_id):
 
 
 check(listener_cert(HTTPS) == CERT1, "the HTTPS listener uses " + CERT1)
+check(served_cert() == der("STGW_CERT1"), "and a TLS handshake gets that certificate")
 
 up = common.call_json(
     "UpLoadCert",
@@ -416,6 +431,7 @@ up = common.call_json(
 CERT2 = up["Response"]["CertID"]
 common.call_json("ReplaceCert", {"OldCertId": CERT1, "NewCertId": CERT2})
 check(listener_cert(HTTPS) == CERT2, "ReplaceCert by id moved the listener to " + CERT2)
+check(served_cert() == der("STGW_CERT2"), "new handshakes get the replacement certificate")
 
 common.call_json(
     "ReplaceCert",
@@ -425,6 +441,7 @@ CERT3 = listener_cert(HTTPS)
 check(CERT3 not in (CERT1, CERT2), "ReplaceCert with new content stored and bound " + str(CERT3))
 listed = common.call_json("DescribeCerts", {"CertIdList": [CERT3]})["Response"]["CertList"]
 check(listed[0]["Domain"] == "three.sdk.test", "the replacement certificate is the third one")
+check(served_cert() == der("STGW_CERT3"), "and handshakes get the uploaded replacement")
 with open(ENV["STGW_CONFIG"]) as f:
     config_text = f.read()
 check('id = "%s"' % CERT3 in config_text, "the configuration file references the new certificate")

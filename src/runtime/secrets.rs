@@ -1,0 +1,80 @@
+//! Secrets generated at first start and kept in `state_dir` (0600).
+
+use std::io::Write;
+use std::path::Path;
+
+/// Reads `dir/name` (hex), or generates `len` random bytes and writes them
+/// there with 0600 permissions.
+pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec<u8>> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            if let Some(bytes) = from_hex(text.trim())
+                && !bytes.is_empty()
+            {
+                return Ok(bytes);
+            }
+            return Err(std::io::Error::other(format!(
+                "{} is not a hex secret",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut secret = vec![0u8; len];
+    aws_lc_rs::rand::fill(&mut secret)
+        .map_err(|_| std::io::Error::other("system random generator failed"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&path)?;
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    f.write_all(hex.as_bytes())?;
+    f.sync_all()?;
+    Ok(secret)
+}
+
+/// Random bytes that are not kept anywhere.
+pub fn ephemeral(len: usize) -> Vec<u8> {
+    let mut secret = vec![0u8; len];
+    let _ = aws_lc_rs::rand::fill(&mut secret);
+    secret
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_secret_is_kept_and_private() {
+        let dir = std::env::temp_dir().join(format!("stgw-secret-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = load_or_create(&dir, "s", 32).unwrap();
+        let b = load_or_create(&dir, "s", 32).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("s"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

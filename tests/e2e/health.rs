@@ -1,0 +1,305 @@
+//! Health checks and stickiness seen from outside.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use http::{Request, StatusCode};
+use http_body_util::Full;
+
+use crate::support::*;
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A backend whose `/health` answers 200 or 503 as `healthy` says.
+async fn switchable(name: &'static str) -> (Backend, Arc<AtomicBool>) {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let h = healthy.clone();
+    let b = Backend::start_with(name, "127.0.0.1:0", move |seen| {
+        let mut r = Reply::text(name);
+        if seen.uri.path() == "/health" && !h.load(Ordering::Relaxed) {
+            r.status = StatusCode::SERVICE_UNAVAILABLE;
+        }
+        r
+    })
+    .await;
+    (b, healthy)
+}
+
+const CHECK: &str = "health_check = { interval = 5, timeout = 2, healthy_threshold = 2, unhealthy_threshold = 2, path = \"/health\" }";
+
+/// Sends requests for `d` and returns the answering backends' names.
+async fn traffic(addr: SocketAddr, host: &str, d: Duration) -> Vec<String> {
+    let end = Instant::now() + d;
+    let mut names = Vec::new();
+    while Instant::now() < end {
+        let got = get(addr, host, "/").await;
+        assert_eq!(got.status, 200);
+        names.push(got.text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    names
+}
+
+#[tokio::test]
+async fn a_dead_target_stops_receiving_within_the_thresholds_and_returns_after_recovery() {
+    let (a, a_ok) = switchable("a").await;
+    let (b, _) = switchable("b").await;
+    let port = free_port();
+    let toml = one_rule(port, "h.test", "/", CHECK, &[(a.addr, 10), (b.addr, 10)]);
+    let stgw = Stgw::start(&toml);
+    let addr = local(port);
+    // Both start Unknown (usable) and their first probe makes them Alive.
+    let names = traffic(addr, "h.test", Duration::from_secs(1)).await;
+    assert!(names.contains(&"a".into()) && names.contains(&"b".into()));
+
+    a_ok.store(false, Ordering::Relaxed);
+    let died = Instant::now();
+    // Two failed probes 5 s apart: dead within 2 intervals (+ one to line up).
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let before = a.hits();
+    let names = traffic(addr, "h.test", Duration::from_secs(2)).await;
+    assert!(
+        names.iter().all(|n| n == "b"),
+        "a still got traffic {:?} after {:?}",
+        names,
+        died.elapsed()
+    );
+    assert_eq!(a.hits(), before);
+    // Health survives a reload that keeps the target (weights changed).
+    stgw.reload(&toml.replace("weight = 10", "weight = 20"));
+    let names = traffic(addr, "h.test", Duration::from_secs(1)).await;
+    assert!(
+        names.iter().all(|n| n == "b"),
+        "a got traffic after a reload: {names:?}"
+    );
+
+    a_ok.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let names = traffic(addr, "h.test", Duration::from_secs(1)).await;
+    assert!(
+        names.contains(&"a".into()),
+        "a recovered but got nothing: {names:?}"
+    );
+    assert!(a.probes.load(Ordering::Relaxed) >= 4, "probes reached a");
+
+    // A target removed by a reload is no longer probed.
+    stgw.reload(&one_rule(port, "h.test", "/", CHECK, &[(b.addr, 10)]));
+    let probes = a.probes.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(a.probes.load(Ordering::Relaxed), probes);
+}
+
+#[tokio::test]
+async fn with_every_target_dead_traffic_reaches_all_of_them() {
+    let (a, a_ok) = switchable("a").await;
+    let (b, b_ok) = switchable("b").await;
+    a_ok.store(false, Ordering::Relaxed);
+    b_ok.store(false, Ordering::Relaxed);
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "h.test",
+        "/",
+        CHECK,
+        &[(a.addr, 10), (b.addr, 10)],
+    ));
+    // The first probe (within a second) makes both Dead.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names = traffic(local(port), "h.test", Duration::from_secs(1)).await;
+    assert!(
+        names.contains(&"a".into()) && names.contains(&"b".into()),
+        "{names:?}"
+    );
+    drop((a, b));
+}
+
+#[tokio::test]
+async fn a_target_that_refuses_connections_is_ejected_at_once() {
+    let (a, _) = switchable("a").await;
+    let (b, _) = switchable("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "h.test",
+        "/",
+        CHECK,
+        &[(a.addr, 10), (b.addr, 10)],
+    ));
+    let addr = local(port);
+    traffic(addr, "h.test", Duration::from_millis(500)).await;
+    a.stop();
+    // Let the pooled connections to a notice.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every request still succeeds (a refused connect moves on) …
+    let names = traffic(addr, "h.test", Duration::from_secs(1)).await;
+    assert!(names.iter().all(|n| n == "b"), "{names:?}");
+}
+
+fn sticky_rule(port: u16, targets: &[(SocketAddr, u32)], secret: &str) -> String {
+    let toml = one_rule(port, "s.test", "/", "session_expire_time = 60", targets);
+    toml.replace(
+        "[global]",
+        &format!("[global]\nsticky_secret = \"{secret}\""),
+    )
+}
+
+async fn with_cookie(addr: SocketAddr, cookie: Option<&str>) -> Got {
+    let mut req = Request::get("/").header("host", "s.test");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    send(addr, None, req.body(Full::default()).unwrap())
+        .await
+        .unwrap()
+}
+
+fn set_cookie(got: &Got) -> String {
+    let v = got
+        .headers
+        .get("set-cookie")
+        .expect("a sticky cookie")
+        .to_str()
+        .unwrap();
+    assert!(v.contains("Max-Age=60; Path=/; HttpOnly"), "{v}");
+    v.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_sticky_client_stays_on_its_target_across_requests_and_a_reload() {
+    let mut backends = Vec::new();
+    for n in ["a", "b", "c"] {
+        backends.push(Backend::start(n).await);
+    }
+    let targets: Vec<_> = backends.iter().map(|b| (b.addr, 10)).collect();
+    let port = free_port();
+    let toml = sticky_rule(port, &targets, "0123456789abcdef-secret");
+    let stgw = Stgw::start(&toml);
+    let addr = local(port);
+    let first = with_cookie(addr, None).await;
+    let cookie = set_cookie(&first);
+    let target = first.text();
+    for _ in 0..100 {
+        let got = with_cookie(addr, Some(&cookie)).await;
+        assert_eq!(got.text(), target);
+        assert_eq!(
+            set_cookie(&got),
+            cookie,
+            "the cookie is refreshed with the same value"
+        );
+    }
+    stgw.reload(&toml.replace("weight = 10", "weight = 20"));
+    for _ in 0..10 {
+        assert_eq!(with_cookie(addr, Some(&cookie)).await.text(), target);
+    }
+    // Without the cookie, requests spread.
+    let mut names = std::collections::HashSet::new();
+    for _ in 0..6 {
+        names.insert(with_cookie(addr, None).await.text());
+    }
+    assert!(names.len() > 1);
+}
+
+#[tokio::test]
+async fn a_forged_cookie_is_replaced_by_a_valid_one() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&sticky_rule(
+        port,
+        &[(a.addr, 10), (b.addr, 10)],
+        "0123456789abcdef-secret",
+    ));
+    let addr = local(port);
+    let valid = set_cookie(&with_cookie(addr, None).await);
+    let mut forged = valid.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    for bad in [forged.as_str(), "stgw_sticky=127.0.0.1:80", "stgw_sticky="] {
+        let got = with_cookie(addr, Some(bad)).await;
+        assert_eq!(got.status, 200);
+        let fresh = set_cookie(&got);
+        assert_ne!(fresh, bad);
+        let name = got.text();
+        // The fresh value is honoured.
+        for _ in 0..4 {
+            assert_eq!(with_cookie(addr, Some(&fresh)).await.text(), name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_second_stgw_with_the_same_secret_honours_the_cookie() {
+    let mut backends = Vec::new();
+    for n in ["a", "b", "c", "d"] {
+        backends.push(Backend::start(n).await);
+    }
+    let targets: Vec<_> = backends.iter().map(|b| (b.addr, 10)).collect();
+    let (p1, p2) = (free_port(), free_port());
+    let _one = Stgw::start(&sticky_rule(p1, &targets, "shared-secret-of-the-cluster"));
+    let _two = Stgw::start(&sticky_rule(p2, &targets, "shared-secret-of-the-cluster"));
+    let _other = Stgw::start(&sticky_rule(
+        free_port(),
+        &targets,
+        "another-secret-entirely",
+    ));
+    for _ in 0..4 {
+        let got = with_cookie(local(p1), None).await;
+        let cookie = set_cookie(&got);
+        for _ in 0..5 {
+            assert_eq!(
+                with_cookie(local(p2), Some(&cookie)).await.text(),
+                got.text()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sticky_target_that_dies_is_replaced_and_the_cookie_renewed() {
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&sticky_rule(
+        port,
+        &[(a.addr, 10), (b.addr, 10)],
+        "0123456789abcdef-secret",
+    ));
+    let addr = local(port);
+    let mut cookie;
+    loop {
+        let got = with_cookie(addr, None).await;
+        cookie = set_cookie(&got);
+        if got.text() == "a" {
+            break;
+        }
+    }
+    a.stop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got = with_cookie(addr, Some(&cookie)).await;
+    assert_eq!(got.text(), "b");
+    assert_ne!(set_cookie(&got), cookie);
+}
+
+#[tokio::test]
+async fn identical_probes_of_two_rules_are_sent_once() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let toml = one_rule(port, "p.test", "/", CHECK, &[(b.addr, 10)]).replace(
+        "      targets =",
+        &format!(
+            "      targets = [{{ address = \"{}\" }}]\n      [[load_balancer.listener.domain.rule]]\n      url = \"/other/\"\n      {CHECK}\n      targets =",
+            b.addr
+        ),
+    );
+    let _stgw = Stgw::start(&toml);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        b.probes.load(Ordering::Relaxed),
+        1,
+        "one probe for two rules in the first interval"
+    );
+}
