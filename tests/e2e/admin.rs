@@ -883,3 +883,91 @@ async fn certificate_input_maps_its_rsa_and_ecc_slots_onto_the_array_form() {
     assert_eq!(code, "InvalidParameterValue");
     assert!(message.contains("CertKey"), "{message}");
 }
+
+#[tokio::test]
+async fn a_write_that_cannot_be_applied_is_not_persisted() {
+    let n = node().await;
+    let lb = n
+        .ok(
+            "CreateLoadBalancer",
+            json!({"LoadBalancerType": "INTERNAL"}),
+        )
+        .await["LoadBalancerIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = std::fs::read_to_string(n.config_path()).unwrap();
+    // Another process holds the port.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let (code, message) = n
+        .err(
+            "CreateListener",
+            json!({"LoadBalancerId": lb, "Ports": [port], "Protocol": "HTTP"}),
+        )
+        .await;
+    assert_eq!(code, "InvalidParameter.PortCheckFailed", "{message}");
+    assert!(message.contains("cannot listen"), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(n.config_path()).unwrap(),
+        before,
+        "nothing persisted"
+    );
+    let listeners = n
+        .ok("DescribeListeners", json!({"LoadBalancerId": lb}))
+        .await;
+    assert_eq!(listeners["TotalCount"], 0, "nothing applied: {listeners}");
+}
+
+#[tokio::test]
+async fn a_write_that_cannot_be_persisted_is_rolled_back() {
+    let n = node().await;
+    let lb = n
+        .ok(
+            "CreateLoadBalancer",
+            json!({"LoadBalancerType": "INTERNAL"}),
+        )
+        .await["LoadBalancerIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = std::fs::read_to_string(n.config_path()).unwrap();
+    // A directory where the temporary file must go makes the write fail
+    // (permissions would not stop root).
+    let pid = n.child.as_ref().unwrap().id();
+    let blocker = n.dir.path().join(format!(".stgw.toml.tmp-{pid}"));
+    std::fs::create_dir(&blocker).unwrap();
+    let port = free_port();
+    let (code, _) = n
+        .err(
+            "CreateListener",
+            json!({"LoadBalancerId": lb, "Ports": [port], "Protocol": "HTTP"}),
+        )
+        .await;
+    assert_eq!(code, "InternalError");
+    assert_eq!(
+        std::fs::read_to_string(n.config_path()).unwrap(),
+        before,
+        "the file is unchanged"
+    );
+    let listeners = n
+        .ok("DescribeListeners", json!({"LoadBalancerId": lb}))
+        .await;
+    assert_eq!(
+        listeners["TotalCount"], 0,
+        "the running configuration was rolled back: {listeners}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "the port was released"
+    );
+    std::fs::remove_dir(&blocker).unwrap();
+    n.ok(
+        "CreateListener",
+        json!({"LoadBalancerId": lb, "Ports": [port], "Protocol": "HTTP"}),
+    )
+    .await;
+    wait_listening(SocketAddr::from(([127, 0, 0, 1], port))).await;
+}
