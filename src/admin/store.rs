@@ -18,8 +18,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
-
 use super::error::ApiError;
 use super::persist::write_atomic;
 use crate::config::{Config, ConfigFile};
@@ -33,17 +31,13 @@ const HEADER: &str =
 #[derive(Debug)]
 pub struct ConfigStore {
     runtime: Arc<Runtime>,
-    writer: Mutex<()>,
 }
 
 impl ConfigStore {
     /// A store over `runtime`, whose configuration file is the one it
     /// was started (or last reloaded) from.
     pub fn new(runtime: Arc<Runtime>) -> ConfigStore {
-        ConfigStore {
-            runtime,
-            writer: Mutex::new(()),
-        }
+        ConfigStore { runtime }
     }
 
     /// The running proxy.
@@ -64,7 +58,7 @@ impl ConfigStore {
         &self,
         edit: impl FnOnce(&mut ConfigFile, &Config) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let _serial = self.writer.lock().await;
+        let _serial = self.runtime.changes().lock().await;
         let current = self.current();
         let mut file = current.file.clone();
         let out = edit(&mut file, &current)?;

@@ -59,6 +59,9 @@ pub struct Runtime {
     drain: watch::Sender<bool>,
     /// Serialises reloads and API writes.
     apply_lock: Mutex<()>,
+    /// Serialises whole configuration changes (read, change, apply,
+    /// persist): SIGHUP reloads and management API writes.
+    changes: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -84,10 +87,19 @@ impl Runtime {
             listeners: Mutex::new(HashMap::new()),
             drain,
             apply_lock: Mutex::new(()),
+            changes: tokio::sync::Mutex::new(()),
         });
         runtime.install(snapshot)?;
         tokio::spawn(maintain(Arc::downgrade(&runtime)));
         Ok(runtime)
+    }
+
+    /// The lock a whole configuration change holds from reading the
+    /// running configuration to persisting the new one, so a SIGHUP reload
+    /// and a management API write never interleave (one would otherwise
+    /// re-apply a file the other is about to replace).
+    pub fn changes(&self) -> &tokio::sync::Mutex<()> {
+        &self.changes
     }
 
     /// The snapshot serving now.

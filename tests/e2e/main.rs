@@ -6,6 +6,7 @@ mod pki;
 mod support;
 
 mod admin;
+mod admin_actions;
 mod admin_sdk;
 mod balancing;
 mod forwarding;
