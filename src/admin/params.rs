@@ -83,6 +83,11 @@ impl Object {
 }
 
 fn format_error(path: &str, expected: &str) -> ApiError {
+    let path = if path.is_empty() {
+        "the parameters"
+    } else {
+        path
+    };
     ApiError::new(Code::FormatError, format!("{path}: must be {expected}"))
 }
 

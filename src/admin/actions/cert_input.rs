@@ -200,16 +200,30 @@ pub fn resolve_certificate(
         }
         (None, None) => None,
     };
-    if ssl_mode == Some(SslMode::Mutual) && client_ca.is_none() {
-        return Err(ApiError::missing(&f(
-            "CertCaId (SSLMode MUTUAL needs a client CA)",
-        )));
-    }
     Ok(ResolvedCertificate {
         server,
         ssl_mode,
         client_ca,
     })
+}
+
+/// A domain's `CertificateInput` (SNI): only server certificates; the
+/// client CA and `SSLMode` belong to the listener in stgw.
+pub fn resolve_domain_certificate(
+    c: &CertificateInput,
+    file: &mut ConfigFile,
+    dir: &CertDir,
+    field: &str,
+    uploads: &mut Vec<StoredCert>,
+) -> Result<Option<CertificateSpec>, ApiError> {
+    let r = resolve_certificate(c, file, dir, field, uploads)?;
+    if r.ssl_mode == Some(SslMode::Mutual) || r.client_ca.is_some() {
+        return Err(ApiError::invalid(
+            &format!("{field}.SSLMode"),
+            "mutual TLS and its client CA are set per listener (ModifyListener), not per domain",
+        ));
+    }
+    Ok(r.server)
 }
 
 fn id_ref(id: &str) -> CertificateRef {

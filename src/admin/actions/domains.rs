@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-use super::cert_input::{CertificateInput, resolve_certificate};
+use super::cert_input::{CertificateInput, resolve_domain_certificate};
 use super::common::{lb_mut, listener_mut, same_domain};
 use super::listeners::set_default_domain;
 use super::rules::check_domain;
@@ -127,13 +127,13 @@ pub async fn modify_domain_attributes(
         .store
         .write(|file, config| {
             let cert = match &input.certificate {
-                Some(c) => Some(resolve_certificate(
+                Some(c) => resolve_domain_certificate(
                     c,
                     file,
                     &cert_dir(config),
                     "Certificate",
                     &mut uploads,
-                )?),
+                )?,
                 None => None,
             };
             let lb = lb_mut(file, &input.load_balancer_id, "LoadBalancerId")?;
@@ -170,9 +170,7 @@ pub async fn modify_domain_attributes(
                         "a domain certificate needs an HTTPS listener with SNI on (SniSwitch 1)",
                     ));
                 }
-                if let Some(server) = c.server {
-                    l.domains[di].certificate = Some(server);
-                }
+                l.domains[di].certificate = Some(c);
             }
             match input.default_server {
                 Some(true) => {

@@ -201,6 +201,14 @@ pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
                 )?),
                 None => None,
             };
+            if let Some(r) = &resolved
+                && r.ssl_mode == Some(SslMode::Mutual)
+                && r.client_ca.is_none()
+            {
+                return Err(ApiError::missing(
+                    "Certificate.CertCaId (SSLMode MUTUAL needs a client CA)",
+                ));
+            }
             let lb_i = lb_index(file, &input.load_balancer_id, "LoadBalancerId")?;
             let used = used_ports(&file.load_balancers[lb_i]);
             let mut ids = Vec::new();
@@ -410,6 +418,10 @@ pub async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
                 }
                 if l.ssl_mode == SslMode::Unidirectional {
                     l.client_ca = None;
+                } else if l.client_ca.is_none() {
+                    return Err(ApiError::missing(
+                        "Certificate.CertCaId (SSLMode MUTUAL needs a client CA)",
+                    ));
                 }
             }
             if let Some(on) = input.default_ser_switch {

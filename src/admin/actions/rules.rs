@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::cert_input::{CertificateInput, resolve_certificate};
+use super::cert_input::{CertificateInput, resolve_domain_certificate};
 use super::common::{
     HealthCheckInput, RuleSelector, check_length, check_range, lb_mut, listener_mut, one_of,
     same_domain, same_url,
@@ -209,13 +209,13 @@ pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
             {
                 let p = format!("Rules.{i}.");
                 let cert = match &r.certificate {
-                    Some(c) => Some(resolve_certificate(
+                    Some(c) => resolve_domain_certificate(
                         c,
                         file,
                         &dir,
                         &format!("{p}Certificate"),
                         &mut uploads,
-                    )?),
+                    )?,
                     None => None,
                 };
                 let id = new_id("loc-", |id| {
@@ -272,7 +272,7 @@ pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
                 if let Some(h2) = r.http2 {
                     domain.http2 = h2;
                 }
-                if let Some(c) = cert.and_then(|c| c.server) {
+                if let Some(c) = cert {
                     domain.certificate = Some(c);
                 }
                 domain.rules.push(model::Rule {
@@ -519,6 +519,9 @@ pub async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
                         names.retain(|n| !emptied.iter().any(|e| same_domain(e, n)));
                     }
             }
+            // An AutoRewrite left without domains goes, with its listener.
+            lb.auto_rewrites
+                .retain(|a| a.domains.as_ref().is_none_or(|names| !names.is_empty()));
             Ok(())
         })
         .await?;
