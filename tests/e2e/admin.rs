@@ -181,7 +181,7 @@ async fn no_write_happens_without_a_valid_signature() {
 }
 
 #[tokio::test]
-async fn v1_signed_get_requests_work_and_reserved_paths_are_404() {
+async fn v1_gets_v1_form_posts_and_tc3_gets_work_and_reserved_paths_are_404() {
     let n = node().await;
     n.ok(
         "CreateLoadBalancer",
@@ -217,6 +217,64 @@ async fn v1_signed_get_requests_work_and_reserved_paths_are_404() {
         v["Response"]["LoadBalancerSet"][0]["LoadBalancerName"],
         "v1lb"
     );
+    // A v1 form POST with flattened arrays writes too.
+    let lb = v["Response"]["LoadBalancerSet"][0]["LoadBalancerId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let port = free_port().to_string();
+    let ts = now().to_string();
+    let form = sign_v1(
+        &http::Method::POST,
+        &host,
+        SECRET_KEY,
+        V1Method::HmacSha1,
+        &[
+            ("Action", "CreateListener"),
+            ("Version", "2018-03-17"),
+            ("Region", "ap-guangzhou"),
+            ("SecretId", SECRET_ID),
+            ("Timestamp", &ts),
+            ("Nonce", "4712"),
+            ("LoadBalancerId", &lb),
+            ("Ports.0", &port),
+            ("Protocol", "HTTP"),
+            ("ListenerNames.0", "form"),
+        ],
+    );
+    let req = Request::post("/")
+        .header("host", &host)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .unwrap();
+    let got = send(n.admin, None, req).await.unwrap();
+    let v: Value = serde_json::from_slice(&got.body).unwrap();
+    assert!(v["Response"]["ListenerIds"][0].is_string(), "{v}");
+    // A TC3-signed GET with the parameters in the query string.
+    let query = format!("LoadBalancerId={lb}&Port={port}");
+    let headers = stgw::admin::sign::sign_tc3_request(
+        SECRET_ID,
+        SECRET_KEY,
+        &stgw::admin::sign::Tc3Request {
+            method: &http::Method::GET,
+            host: &host,
+            content_type: "application/x-www-form-urlencoded",
+            query: &query,
+            payload: b"",
+            action: "DescribeListeners",
+            version: "2018-03-17",
+            region: None,
+            timestamp: now(),
+            extra_signed_headers: &[],
+        },
+    );
+    let mut req = Request::get(format!("/?{query}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    *req.headers_mut() = headers;
+    let got = send(n.admin, None, req).await.unwrap();
+    let v: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(v["Response"]["Listeners"][0]["ListenerName"], "form", "{v}");
     for path in ["/metrics", "/status", "/status.json", "/other"] {
         let req = Request::get(path)
             .header("host", &host)
