@@ -570,7 +570,7 @@ async fn every_out_of_range_parameter_gets_the_products_error_naming_the_field()
         (
             "DescribeTaskStatus",
             json!({"TaskId": "not-a-task"}),
-            "ResourceNotFound",
+            "InvalidParameter",
             "TaskId",
         ),
         (

@@ -25,7 +25,7 @@ struct DescribeTaskStatusOutput {
 
 /// The status of a task: 0 (succeeded) for every task id an asynchronous
 /// action returned (stgw applies writes before answering); an unknown id
-/// is `ResourceNotFound`.
+/// is `InvalidParameter` (the action's own error list has no other fit).
 pub fn describe_task_status(api: &Api, input: DescribeTaskStatusInput) -> Result<Value, ApiError> {
     if input.deal_name.is_some() {
         return Err(ApiError::new(
@@ -40,9 +40,9 @@ pub fn describe_task_status(api: &Api, input: DescribeTaskStatusInput) -> Result
         Some(status) => output(&DescribeTaskStatusOutput {
             status: status as i64,
         }),
-        None => Err(ApiError::new(
-            Code::ResourceNotFound,
-            format!("TaskId: no task has id {id:?} (task ids are kept until a restart)"),
+        None => Err(ApiError::invalid(
+            "TaskId",
+            format!("no task has id {id:?} (task ids are kept until a restart)"),
         )),
     }
 }
