@@ -15,7 +15,6 @@ pub fn warnings(
     if global.access_log != AccessLogTarget::Off {
         say("global.access_log (no access log is written)");
     }
-    let listeners = file.load_balancers.iter().flat_map(|lb| &lb.listeners);
     let rules = || {
         file.load_balancers
             .iter()
@@ -23,23 +22,6 @@ pub fn warnings(
             .flat_map(|l| &l.domains)
             .flat_map(|d| &d.rules)
     };
-    for l in listeners {
-        let id = l.id.as_deref().unwrap_or("?");
-        if l.proxy_protocol {
-            say(&format!("listener {id}: proxy_protocol"));
-        }
-        if l.max_connections > 0 || l.max_connections_per_ip > 0 {
-            say(&format!(
-                "listener {id}: max_connections / max_connections_per_ip"
-            ));
-        }
-        if l.limit_req.is_some() {
-            say(&format!("listener {id}: limit_req"));
-        }
-        if !l.blocked_ips.is_empty() {
-            say(&format!("listener {id}: blocked_ips"));
-        }
-    }
     if rules().any(|r| r.forward_type.is_h2()) {
         say("forward_type GRPC / GRPCS (targets are spoken to in HTTP/1.1)");
     }

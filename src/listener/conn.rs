@@ -49,6 +49,9 @@ pub struct ConnState {
     idle_since: AtomicU64,
     write_blocked: AtomicU64,
     linger: AtomicBool,
+    refused_with: std::sync::atomic::AtomicU16,
+    body_unread: AtomicBool,
+    scan_off: AtomicBool,
 }
 
 impl ConnState {
@@ -62,6 +65,9 @@ impl ConnState {
             idle_since: AtomicU64::new(1),
             write_blocked: AtomicU64::new(0),
             linger: AtomicBool::new(false),
+            refused_with: std::sync::atomic::AtomicU16::new(0),
+            body_unread: AtomicBool::new(false),
+            scan_off: AtomicBool::new(false),
         }
     }
 
@@ -92,6 +98,34 @@ impl ConnState {
     /// Whether closing should linger (an early answer was sent).
     pub(super) fn lingers(&self) -> bool {
         self.linger.load(Ordering::Relaxed)
+    }
+
+    /// Whether the next bytes read start a request head (idle, nothing
+    /// of the next request seen yet).
+    pub(super) fn head_expected(&self) -> bool {
+        !self.scan_off.load(Ordering::Relaxed)
+            && self.in_flight.load(Ordering::Relaxed) == 0
+            && self.first_byte.load(Ordering::Relaxed) == 0
+    }
+
+    /// The current request has a body that has not been read to its end
+    /// yet. If it ends so, the bytes after it are not a known head
+    /// boundary, and head scanning stops for this connection.
+    pub fn body_pending(&self, pending: bool) {
+        self.body_unread.store(pending, Ordering::Relaxed);
+    }
+
+    /// The head scan refused a request with `status` (stgw answered it).
+    pub(super) fn refused(&self, status: u16) {
+        self.refused_with.store(status, Ordering::Relaxed);
+    }
+
+    /// The status stgw answered a refused request head with, if any.
+    pub fn refused_with(&self) -> Option<u16> {
+        match self.refused_with.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(s),
+        }
     }
 
     /// Asks for a lingering close after the current answer.
@@ -145,6 +179,9 @@ pub struct RequestGuard(Arc<ConnState>);
 impl Drop for RequestGuard {
     fn drop(&mut self) {
         let s = &self.0;
+        if s.body_unread.swap(false, Ordering::Relaxed) {
+            s.scan_off.store(true, Ordering::Relaxed);
+        }
         s.idle_since.store(s.now(), Ordering::Relaxed);
         s.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
@@ -164,11 +201,25 @@ struct Timeouts {
     send: Duration,
 }
 
+/// The addresses of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peers {
+    /// The TCP peer.
+    pub tcp: SocketAddr,
+    /// The client: the PROXY header's source, else the TCP peer.
+    pub client: SocketAddr,
+    /// The local address it connected to.
+    pub local: SocketAddr,
+}
+
 /// What a request handler knows about its connection.
 #[derive(Debug)]
 pub struct ClientConn {
-    /// The client's address.
+    /// The TCP peer.
     pub peer: SocketAddr,
+    /// The client as the connection tells it (PROXY header source, else the
+    /// TCP peer).
+    pub remote: SocketAddr,
     /// The local address it connected to.
     pub local: SocketAddr,
     /// `http` or `https`.
@@ -193,8 +244,7 @@ pub enum Protocol {
 /// Serves one accepted connection until it closes, times out, or is drained.
 pub async fn serve<T>(
     io: T,
-    peer: SocketAddr,
-    local: SocketAddr,
+    peers: Peers,
     protocol: Protocol,
     tls: Option<TlsInfo>,
     slot: Arc<ListenerSlot>,
@@ -215,8 +265,9 @@ pub async fn serve<T>(
     };
     state.h2.store(h2, Ordering::Relaxed);
     let conn = Arc::new(ClientConn {
-        peer,
-        local,
+        peer: peers.tcp,
+        remote: peers.client,
+        local: peers.local,
         scheme: if tls.is_some() { "https" } else { "http" },
         tls,
         slot: slot.clone(),

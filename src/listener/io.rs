@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::conn::ConnState;
+use super::head_scan::{HeadScan, Verdict};
 
 /// How long a closing connection keeps reading and discarding (nginx's
 /// lingering_timeout of 5 s).
@@ -26,6 +27,9 @@ pub struct ClientIo<T> {
     prefix: Bytes,
     state: Arc<ConnState>,
     linger: Linger,
+    scan: HeadScan,
+    /// An answer stgw writes itself before closing (a refused head).
+    refusal: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -43,17 +47,23 @@ impl<T> ClientIo<T> {
             prefix,
             state,
             linger: Linger::No,
+            scan: HeadScan::default(),
+            refusal: None,
         }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for ClientIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.refusal.is_some() {
+            return this.poll_refuse(cx);
+        }
+        let before = buf.filled().len();
         if !this.prefix.is_empty() {
             let n = this.prefix.len().min(buf.remaining());
             buf.put_slice(&this.prefix[..n]);
@@ -62,15 +72,60 @@ impl<T: AsyncRead + Unpin> AsyncRead for ClientIo<T> {
                 // Free the sniffing buffer rather than keep it per connection.
                 this.prefix = Bytes::new();
             }
+        } else {
+            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        }
+        if buf.filled().len() == before {
             return Poll::Ready(Ok(()));
         }
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.state.on_read();
+        if !this.state.is_h2() {
+            if this.state.head_expected() {
+                this.scan.start();
+            }
+            if this.scan.active()
+                && let Verdict::Refuse(status) = this.scan.feed(&buf.filled()[before..])
+            {
+                // hyper never sees these bytes: stgw answers and closes.
+                buf.set_filled(before);
+                this.refusal = Some(refusal(status));
+                this.state.refused(status);
+                return this.poll_refuse(cx);
+            }
         }
-        res
+        this.state.on_read();
+        Poll::Ready(Ok(()))
     }
+}
+
+impl<T: AsyncWrite + Unpin> ClientIo<T> {
+    /// Writes the refusal, shuts down, and reports end of stream to hyper.
+    fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while let Some(rest) = self.refusal.as_mut().filter(|r| !r.is_empty()) {
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, rest))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            rest.advance(n);
+        }
+        std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The bytes of a refusal: status line, headers, nginx-like page.
+fn refusal(status: u16) -> Bytes {
+    let code = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    let body = crate::proxy::error::status_page(code);
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nServer: stgw\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        code.as_u16(),
+        code.canonical_reason().unwrap_or(""),
+        body.len()
+    );
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(&body);
+    Bytes::from(out)
 }
 
 impl<T: AsyncWrite + AsyncRead + Unpin> AsyncWrite for ClientIo<T> {

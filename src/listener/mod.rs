@@ -5,8 +5,11 @@
 //! request reads the slot, so a reload applies to the next request on an
 //! existing connection too.
 
+pub mod admission;
 pub mod conn;
+mod head_scan;
 mod io;
+mod proxy_protocol;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct ListenerSlot {
     pub runtime: ArcSwap<ListenerRuntime>,
     /// Connections open now.
     pub connections: AtomicUsize,
+    /// Connections open now per client address.
+    pub per_ip: Arc<admission::PerIp>,
 }
 
 impl ListenerSlot {
@@ -38,6 +43,7 @@ impl ListenerSlot {
         Arc::new(ListenerSlot {
             runtime: ArcSwap::new(runtime),
             connections: AtomicUsize::new(0),
+            per_ip: Arc::default(),
         })
     }
 }
@@ -84,6 +90,26 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        let runtime = slot.runtime.load_full();
+        let rules = &runtime.admission;
+        // Refuse fast: nothing is read from a refused connection.
+        if rules.is_blocked(peer.ip()) {
+            tracing::debug!(%peer, "refused: blocked address");
+            continue;
+        }
+        let open = slot.connections.load(Ordering::Relaxed);
+        if rules.max_connections > 0 && open >= rules.max_connections as usize {
+            tracing::debug!(%peer, open, "refused: max_connections");
+            continue;
+        }
+        let Some(per_ip) = slot.per_ip.admit(peer.ip(), rules.max_per_ip) else {
+            tracing::debug!(%peer, "refused: max_connections_per_ip");
+            continue;
+        };
+        if rules.proxy_protocol && !rules.is_trusted(peer.ip()) {
+            tracing::debug!(%peer, "refused: PROXY protocol from an untrusted address");
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let local = stream
             .local_addr()
@@ -92,54 +118,76 @@ pub async fn accept_loop(
         let drain = drain.clone();
         slot.connections.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let _open = OpenConnection(slot.clone());
-            let runtime = slot.runtime.load_full();
-            let Some(tls) = &runtime.tls else {
-                conn::serve(
-                    stream,
-                    peer,
-                    local,
-                    conn::Protocol::Sniff,
-                    None,
-                    slot,
-                    drain,
-                )
-                .await;
-                return;
+            let _open = OpenConnection {
+                slot: slot.clone(),
+                _per_ip: per_ip,
             };
-            // nginx bounds the handshake by client_header_timeout too.
-            let handshake = tls.accept(stream, |sni| {
-                runtime
-                    .routes
-                    .domain_exact(sni)
-                    .and_then(|d| d.tls_identity)
-            });
-            match tokio::time::timeout(runtime.custom.client_header_timeout, handshake).await {
-                Ok(Ok((stream, info))) => {
-                    let protocol = conn::Protocol::Negotiated(info.h2);
-                    conn::serve(
-                        stream,
-                        peer,
-                        local,
-                        protocol,
-                        Some(info),
-                        slot.clone(),
-                        drain,
-                    )
-                    .await;
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
+            serve_accepted(stream, peer, local, runtime, slot, drain).await;
         });
     }
 }
 
-/// Counts a connection in its listener's slot while alive.
-struct OpenConnection(Arc<ListenerSlot>);
+/// After admission: the PROXY header (if expected), the TLS handshake (on
+/// HTTPS listeners), then HTTP.
+async fn serve_accepted(
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    runtime: Arc<crate::runtime::snapshot::ListenerRuntime>,
+    slot: Arc<ListenerSlot>,
+    drain: watch::Receiver<bool>,
+) {
+    let header_timeout = runtime.custom.client_header_timeout;
+    let mut remote = peer;
+    if runtime.admission.proxy_protocol {
+        match tokio::time::timeout(header_timeout, proxy_protocol::read_header(&mut stream)).await {
+            Ok(Ok(Some(client))) => remote = client,
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "closing: bad PROXY header");
+                return;
+            }
+            Err(_) => return,
+        }
+        if runtime.admission.is_blocked(remote.ip()) {
+            tracing::debug!(%peer, client = %remote, "refused: blocked address");
+            return;
+        }
+    }
+    let peers = conn::Peers {
+        tcp: peer,
+        client: remote,
+        local,
+    };
+    let Some(tls) = &runtime.tls else {
+        conn::serve(stream, peers, conn::Protocol::Sniff, None, slot, drain).await;
+        return;
+    };
+    // nginx bounds the handshake by client_header_timeout too.
+    let handshake = tls.accept(stream, |sni| {
+        runtime
+            .routes
+            .domain_exact(sni)
+            .and_then(|d| d.tls_identity)
+    });
+    match tokio::time::timeout(header_timeout, handshake).await {
+        Ok(Ok((stream, info))) => {
+            let protocol = conn::Protocol::Negotiated(info.h2);
+            conn::serve(stream, peers, protocol, Some(info), slot.clone(), drain).await;
+        }
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+    }
+}
+
+/// Counts a connection in its listener's slot (and per address) while alive.
+struct OpenConnection {
+    slot: Arc<ListenerSlot>,
+    _per_ip: admission::PerIpSlot,
+}
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.slot.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -35,6 +35,9 @@ pub enum ProxyError {
     /// The rule has no usable target.
     #[error("no usable target")]
     NoTarget,
+    /// `limit_req` refused the client.
+    #[error("request rate limit exceeded")]
+    RateLimited,
     /// The target did not connect or answer in time.
     #[error("gateway timeout")]
     GatewayTimeout,
@@ -55,7 +58,7 @@ impl ProxyError {
             ProxyError::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             ProxyError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            ProxyError::NoTarget => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::NoTarget | ProxyError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

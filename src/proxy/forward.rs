@@ -76,6 +76,7 @@ pub async fn forward(
     rule: &RuleRuntime,
     req: Request<Incoming>,
     request_id: &str,
+    client: std::net::IpAddr,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
     let (mut parts, body) = req.into_parts();
@@ -87,9 +88,12 @@ pub async fn forward(
         let buffered = if http_body::Body::is_end_stream(&body) {
             BufferedBody::Empty
         } else {
-            BufferedBody::read(body, limit, custom.client_body_timeout, &listener.spill_dir)
-                .await
-                .map_err(|e| body_error(&e))?
+            let read =
+                BufferedBody::read(body, limit, custom.client_body_timeout, &listener.spill_dir)
+                    .await
+                    .map_err(|e| body_error(&e))?;
+            conn.state.body_pending(false);
+            read
         };
         BodySource::Buffered(buffered)
     } else {
@@ -103,7 +107,14 @@ pub async fn forward(
         BodySource::Stream(Some(RequestBody::Stream(stream)), failure)
     };
 
-    prepare_headers(&mut parts.headers, &parts.uri, conn, rule, request_id);
+    prepare_headers(
+        &mut parts.headers,
+        &parts.uri,
+        conn,
+        rule,
+        request_id,
+        client,
+    );
     let uri = origin_form(&parts.uri);
     let idempotent = matches!(
         parts.method,
@@ -128,7 +139,7 @@ pub async fn forward(
     loop {
         let pick = match sticky.take() {
             Some(index) if !tried.contains(&index) => Some(index),
-            _ => balancer.pick(conn.peer.ip(), &tried).map(|p| p.index),
+            _ => balancer.pick(client, &tried).map(|p| p.index),
         };
         let Some(index) = pick else {
             return Err(last_error);
@@ -234,6 +245,7 @@ fn prepare_headers(
     conn: &ClientConn,
     rule: &RuleRuntime,
     request_id: &str,
+    client: std::net::IpAddr,
 ) {
     remove_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
@@ -246,7 +258,8 @@ fn prepare_headers(
     add_forwarding(
         headers,
         &ClientFacts {
-            ip: conn.peer.ip(),
+            ip: conn.remote.ip(),
+            real_ip: client,
             scheme: conn.scheme,
             request_id,
             client_ip: rule.client_ip,

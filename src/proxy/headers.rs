@@ -65,8 +65,11 @@ pub fn join_cookies(headers: &mut HeaderMap) {
 
 /// What the target learns about the client.
 pub struct ClientFacts<'a> {
-    /// The client's address.
+    /// The address the connection came from (appended to X-Forwarded-For).
     pub ip: IpAddr,
+    /// The client's address as believed (X-Real-IP): `ip`, or from a
+    /// trusted proxy's X-Forwarded-For.
+    pub real_ip: IpAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The request id.
@@ -99,7 +102,7 @@ pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
         if let Ok(v) = HeaderValue::from_bytes(&chain) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        if let Ok(v) = HeaderValue::from_str(&ip) {
+        if let Ok(v) = HeaderValue::from_str(&facts.real_ip.to_string()) {
             headers.insert(X_REAL_IP.clone(), v);
         }
     }
@@ -147,6 +150,7 @@ mod tests {
             &mut h,
             &ClientFacts {
                 ip: "192.0.2.1".parse().unwrap(),
+                real_ip: "192.0.2.1".parse().unwrap(),
                 scheme: "https",
                 request_id: "abc",
                 client_ip: true,
@@ -166,6 +170,7 @@ mod tests {
             &mut h,
             &ClientFacts {
                 ip: "192.0.2.1".parse().unwrap(),
+                real_ip: "192.0.2.1".parse().unwrap(),
                 scheme: "http",
                 request_id: "abc",
                 client_ip: false,

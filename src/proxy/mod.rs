@@ -14,6 +14,7 @@ pub mod body;
 pub mod error;
 mod forward;
 pub mod headers;
+pub mod limit;
 mod redirect;
 
 use std::hash::{BuildHasher, Hasher};
@@ -41,6 +42,8 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// becomes an answer.
 pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
     let (number, guard) = conn.state.start_request();
+    conn.state
+        .body_pending(!http_body::Body::is_end_stream(req.body()));
     let listener = conn.slot.runtime.load_full();
     let request_id = next_request_id();
     let mut resp = match serve(&conn, &listener, req, &request_id).await {
@@ -71,6 +74,12 @@ async fn serve(
     let host = request_host(&req)?;
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
+    let client = client_ip(conn, listener, req.headers());
+    if let Some(limiter) = &listener.limiter
+        && !limiter.allow(client)
+    {
+        return Err(ProxyError::RateLimited);
+    }
     let routed = {
         let path = normalize_path(req.uri().path().as_bytes())
             .map_err(|_| ProxyError::BadRequest("invalid path"))?;
@@ -103,8 +112,41 @@ async fn serve(
     };
     match &rule.action {
         RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
-        RuleAction::Forward => forward::forward(conn, listener, rule, req, request_id).await,
+        RuleAction::Forward => {
+            forward::forward(conn, listener, rule, req, request_id, client).await
+        }
     }
+}
+
+/// The client's address for scheduling, limits and logs: the connection's
+/// client (the PROXY header's source, else the TCP peer), or — when that is
+/// a trusted proxy — the rightmost address of `X-Forwarded-For` that is not
+/// itself trusted. A client's own X-Forwarded-For is never believed.
+fn client_ip(
+    conn: &ClientConn,
+    listener: &ListenerRuntime,
+    headers: &http::HeaderMap,
+) -> std::net::IpAddr {
+    let direct = conn.remote.ip();
+    let rules = &listener.admission;
+    if !rules.is_trusted(direct) {
+        return direct;
+    }
+    let chain: Vec<std::net::IpAddr> = headers
+        .get_all(headers::X_FORWARDED_FOR.clone())
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    let mut client = direct;
+    for ip in chain.into_iter().rev() {
+        client = ip;
+        if !rules.is_trusted(ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// On HTTPS, the Host must select the TLS configuration (certificate,

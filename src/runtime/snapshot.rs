@@ -20,6 +20,8 @@ use crate::config::{
     Config, ConfigError, CustomConfig, DomainConfig, ForwardType, HealthCheckConfig, Issue,
     ListenerConfig, LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
 };
+use crate::listener::admission::Admission;
+use crate::proxy::limit::RateLimiter;
 use crate::routing::{DomainSpec, RouteTable};
 use crate::runtime::registry::Registry;
 use crate::runtime::tls::{CertCache, compile_listener_tls};
@@ -58,6 +60,8 @@ pub struct State {
     pub tls_sessions: Arc<dyn StoresServerSessions>,
     /// The sticky-cookie key used when the configuration names none.
     pub generated_sticky_secret: Vec<u8>,
+    /// `limit_req` buckets per (listener id, rate, burst).
+    pub limiters: Registry<(Arc<str>, u32, u32), RateLimiter>,
 }
 
 impl State {
@@ -80,6 +84,7 @@ impl State {
     fn with(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
         State {
             generated_sticky_secret,
+            limiters: Registry::default(),
             pools: Registry::default(),
             loads: Registry::default(),
             health: Registry::default(),
@@ -120,6 +125,10 @@ pub struct ListenerRuntime {
     pub tls: Option<ListenerTls>,
     /// Name of the stickiness cookie.
     pub sticky_cookie: Arc<str>,
+    /// Block list, caps, PROXY protocol.
+    pub admission: Admission,
+    /// `limit_req`, per client address.
+    pub limiter: Option<Arc<RateLimiter>>,
 }
 
 /// One domain, compiled.
@@ -277,6 +286,13 @@ fn compile_listener(
         spill_dir: spill_dir.to_owned(),
         tls,
         sticky_cookie: ctx.sticky_cookie.into(),
+        admission: Admission::of(l),
+        limiter: l.limit_req.map(|(rate, burst)| {
+            let key = (Arc::<str>::from(l.id.as_str()), rate, burst);
+            ctx.state
+                .limiters
+                .get_or_insert_with(key, || RateLimiter::new(rate, burst))
+        }),
     })
 }
 

@@ -11,6 +11,7 @@ mod admin_sdk;
 mod balancing;
 mod forwarding;
 mod health;
+mod hostile;
 mod reload;
 mod routing;
 mod tls;
