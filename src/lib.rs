@@ -11,4 +11,5 @@ pub mod routing;
 pub mod runtime;
 pub mod signals;
 pub mod tls;
+pub mod upgrade;
 pub mod upstream;

@@ -16,6 +16,10 @@ struct Cli {
     /// The configuration file to run.
     #[arg(long, short, global = true)]
     config: Option<PathBuf>,
+    /// Take the listening sockets of the stgw already running with this
+    /// state_dir (a binary upgrade: it drains and exits).
+    #[arg(long)]
+    upgrade: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -60,7 +64,36 @@ fn main() -> ExitCode {
         }
     };
     let demo = matches!(cli.command, Some(Command::Demo));
-    runtime.block_on(run(config, demo))
+    let handoff = stgw::upgrade::socket_path(&config.global.state_dir);
+    let alive = std::os::unix::net::UnixStream::connect(&handoff).is_ok();
+    let inherited = match (cli.upgrade, alive) {
+        (true, true) => match stgw::upgrade::take_over(&handoff) {
+            Ok(sockets) => {
+                tracing::info!(sockets = sockets.len(), "took over the listening sockets");
+                sockets
+            }
+            Err(e) => {
+                tracing::error!("cannot take over from the running stgw: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (true, false) => {
+            tracing::error!(
+                "--upgrade: no stgw is running with state_dir {}",
+                config.global.state_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        (false, true) => {
+            tracing::error!(
+                "another stgw is running with state_dir {}: stop it, or start this one with --upgrade to take over",
+                config.global.state_dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        (false, false) => Default::default(),
+    };
+    runtime.block_on(run(config, demo, inherited, handoff))
 }
 
 fn check(config: &Config) -> ExitCode {
@@ -111,7 +144,12 @@ fn build_tokio(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn run(config: Config, demo: bool) -> ExitCode {
+async fn run(
+    config: Config,
+    demo: bool,
+    inherited: std::collections::HashMap<std::net::SocketAddr, std::net::TcpListener>,
+    handoff: PathBuf,
+) -> ExitCode {
     if demo {
         if let Err(e) = stgw::demo::start_backends().await {
             tracing::error!("cannot start the demo backends on 127.0.0.1:9001-9002: {e}");
@@ -119,7 +157,7 @@ async fn run(config: Config, demo: bool) -> ExitCode {
         }
         tracing::info!("demo backends rs-1 (127.0.0.1:9001) and rs-2 (127.0.0.1:9002) started");
     }
-    let runtime: Arc<Runtime> = match Runtime::start(config) {
+    let runtime: Arc<Runtime> = match Runtime::start_with(config, inherited) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("{e}");
@@ -141,5 +179,10 @@ async fn run(config: Config, demo: bool) -> ExitCode {
         },
         None => None,
     };
-    stgw::signals::run(runtime).await
+    tokio::spawn(runtime.clone().serve_upgrades(handoff.clone()));
+    let code = stgw::signals::run(runtime.clone()).await;
+    if !runtime.was_handed_over() {
+        let _ = std::fs::remove_file(&handoff);
+    }
+    code
 }

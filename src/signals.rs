@@ -27,6 +27,7 @@ pub async fn run(runtime: Arc<Runtime>) -> ExitCode {
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = runtime.handed_over() => break,
         }
     }
     let timeout = runtime.snapshot().config.global.drain_timeout;

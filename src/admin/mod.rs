@@ -26,6 +26,7 @@ pub mod view;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crate::config::{AdminSettings, SecretSource};
@@ -65,9 +66,10 @@ impl Drop for AdminServer {
 }
 
 /// Resolves the credentials of `settings` (reading the environment for
-/// `secret_key_env`), binds `settings.listen` and serves the API for
-/// `runtime` until the returned server is dropped. Must run inside a
-/// tokio runtime.
+/// `secret_key_env`), binds `settings.listen` (or takes the socket a
+/// previous process handed over in a binary upgrade) and serves the API
+/// for `runtime` until the returned server is dropped or a newer process
+/// takes over. Must run inside a tokio runtime.
 pub async fn start(
     runtime: Arc<Runtime>,
     settings: &AdminSettings,
@@ -83,12 +85,15 @@ pub async fn start(
     let creds = server::Credentials {
         keys: HashMap::from([(settings.secret_id.clone(), key)]),
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| AdminError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+    let listener = match runtime.take_inherited(settings.listen) {
+        // A binary upgrade: the previous process handed its socket over.
+        Some(socket) => tokio::net::TcpListener::from_std(socket),
+        None => tokio::net::TcpListener::bind(settings.listen).await,
+    }
+    .map_err(|source| AdminError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| AdminError::Bind {
         addr: settings.listen,
         source,
@@ -96,6 +101,7 @@ pub async fn start(
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the admin API listens beyond loopback: put TLS and a firewall in front of it (README, \"Exposing the admin API\")");
     }
+    runtime.hand_over_too(settings.listen, listener.as_raw_fd());
     let api = Arc::new(actions::Api::new(runtime));
     let task = tokio::spawn(server::serve(listener, api, Arc::new(creds)));
     tracing::info!(%addr, "admin API listening");

@@ -44,9 +44,19 @@ pub struct Credentials {
 }
 
 /// Serves the admin API on `listener` until the task is dropped or aborted.
+/// It stops accepting once a newer process has taken the socket over (a
+/// binary upgrade), so writes go to the new process only.
 pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>) {
+    let runtime = api.store.runtime().clone();
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = runtime.handed_over() => {
+                tracing::info!("admin API handed over to the new process");
+                return;
+            }
+        };
+        let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::warn!("admin accept failed: {e}");

@@ -69,7 +69,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// Accepts connections until `stop` turns true; each connection is served
 /// on its own task and drained when `drain` turns true.
 pub async fn accept_loop(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     slot: Arc<ListenerSlot>,
     mut stop: watch::Receiver<bool>,
     drain: watch::Receiver<bool>,

@@ -62,18 +62,35 @@ pub struct Runtime {
     /// Serialises whole configuration changes (read, change, apply,
     /// persist): SIGHUP reloads and management API writes.
     changes: tokio::sync::Mutex<()>,
+    /// Listening sockets received from the process this one replaced.
+    inherited: Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
+    /// Set once a newer process took the listening sockets.
+    handed_over: watch::Sender<bool>,
+    /// Listening sockets besides the proxy's (the admin listener), handed
+    /// over with them.
+    other_sockets: Mutex<Vec<(SocketAddr, std::os::fd::RawFd)>>,
 }
 
 #[derive(Debug)]
 struct Running {
     slot: Arc<ListenerSlot>,
     stop: watch::Sender<bool>,
+    socket: Arc<tokio::net::TcpListener>,
 }
 
 impl Runtime {
     /// Binds every listener of `config` and starts serving. Must run inside
     /// a tokio runtime.
     pub fn start(config: Config) -> Result<Arc<Runtime>, RuntimeError> {
+        Runtime::start_with(config, HashMap::new())
+    }
+
+    /// Like [`start`](Self::start), using `inherited` listening sockets
+    /// (from the process being replaced) instead of binding their addresses.
+    pub fn start_with(
+        config: Config,
+        inherited: HashMap<SocketAddr, std::net::TcpListener>,
+    ) -> Result<Arc<Runtime>, RuntimeError> {
         let state = State::new(&config.global.state_dir)?;
         let snapshot = Snapshot::compile(Arc::new(config), &state)?;
         let (drain, _) = watch::channel(false);
@@ -88,6 +105,9 @@ impl Runtime {
             drain,
             apply_lock: Mutex::new(()),
             changes: tokio::sync::Mutex::new(()),
+            inherited: Mutex::new(inherited),
+            handed_over: watch::channel(false).0,
+            other_sockets: Mutex::new(Vec::new()),
         });
         runtime.install(snapshot)?;
         tokio::spawn(maintain(Arc::downgrade(&runtime)));
@@ -133,11 +153,13 @@ impl Runtime {
         let mut bound = Vec::new();
         for l in &snapshot.listeners {
             if !running.contains_key(&l.addr) {
-                let socket = listener::bind(l.addr).map_err(|source| RuntimeError::Bind {
-                    addr: l.addr,
-                    source,
-                })?;
-                bound.push((l.clone(), socket));
+                let socket = self
+                    .socket_for(l.addr)
+                    .map_err(|source| RuntimeError::Bind {
+                        addr: l.addr,
+                        source,
+                    })?;
+                bound.push((l.clone(), Arc::new(socket)));
             }
         }
         let snapshot = Arc::new(snapshot);
@@ -151,13 +173,13 @@ impl Runtime {
             let slot = ListenerSlot::new(l.clone());
             let (stop, stop_rx) = watch::channel(false);
             tokio::spawn(listener::accept_loop(
-                socket,
+                socket.clone(),
                 slot.clone(),
                 stop_rx,
                 self.drain.subscribe(),
             ));
             tracing::info!(listener = %l.id, addr = %l.addr, protocol = l.protocol.as_str(), "listening");
-            running.insert(l.addr, Running { slot, stop });
+            running.insert(l.addr, Running { slot, stop, socket });
         }
         running.retain(|addr, r| {
             let keep = snapshot.listeners.iter().any(|l| l.addr == *addr);
@@ -169,6 +191,99 @@ impl Runtime {
         });
         self.health.reconcile(&snapshot);
         Ok(())
+    }
+
+    /// A listening socket for `addr`: the inherited one, else a new one.
+    fn socket_for(&self, addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+        let inherited = self
+            .inherited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&addr);
+        match inherited {
+            Some(socket) => {
+                tracing::info!(%addr, "listening socket taken over from the previous process");
+                tokio::net::TcpListener::from_std(socket)
+            }
+            None => listener::bind(addr),
+        }
+    }
+
+    /// The listening sockets, for a process that takes over.
+    pub fn listening_sockets(&self) -> Vec<(SocketAddr, std::os::fd::RawFd)> {
+        use std::os::fd::AsRawFd;
+        let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let others = self.other_sockets.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .map(|(a, r)| (*a, r.socket.as_raw_fd()))
+            .chain(others.iter().copied())
+            .collect()
+    }
+
+    /// The socket for `addr` that the previous process handed over and no
+    /// proxy listener took (the admin listener's), if any.
+    pub fn take_inherited(&self, addr: SocketAddr) -> Option<std::net::TcpListener> {
+        self.inherited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&addr)
+    }
+
+    /// Hands `fd`, listening on `addr`, to a process that takes over,
+    /// with the proxy's sockets. The caller keeps it open until
+    /// [`handed_over`](Self::handed_over) resolves (or the process exits).
+    pub fn hand_over_too(&self, addr: SocketAddr, fd: std::os::fd::RawFd) {
+        self.other_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((addr, fd));
+    }
+
+    /// Serves binary-upgrade requests on `path` until one succeeds; then
+    /// this process should drain and exit (see [`handed_over`](Self::handed_over)).
+    pub async fn serve_upgrades(self: Arc<Self>, path: std::path::PathBuf) {
+        let _ = std::fs::remove_file(&path);
+        let server = match tokio::net::UnixListener::bind(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "binary upgrades unavailable");
+                return;
+            }
+        };
+        loop {
+            let Ok((stream, _)) = server.accept().await else {
+                continue;
+            };
+            let Ok(stream) = stream.into_std() else {
+                continue;
+            };
+            let sockets = self.listening_sockets();
+            let handover = tokio::task::spawn_blocking(move || {
+                stream.set_nonblocking(false)?;
+                crate::upgrade::hand_over(stream, &sockets)
+            });
+            match handover.await {
+                Ok(Ok(())) => {
+                    tracing::info!("a new process took the listening sockets: draining");
+                    let _ = self.handed_over.send(true);
+                    return;
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "binary upgrade failed"),
+                Err(e) => tracing::warn!(error = %e, "binary upgrade failed"),
+            }
+        }
+    }
+
+    /// Whether a newer process has taken over.
+    pub fn was_handed_over(&self) -> bool {
+        *self.handed_over.borrow()
+    }
+
+    /// Resolves once a newer process has taken over.
+    pub async fn handed_over(&self) {
+        let _ = self.handed_over.subscribe().wait_for(|h| *h).await;
     }
 
     /// Open client connections now.

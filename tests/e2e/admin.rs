@@ -1029,3 +1029,33 @@ async fn a_write_that_cannot_be_persisted_is_rolled_back() {
     .await;
     wait_listening(SocketAddr::from(([127, 0, 0, 1], port))).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_upgrade_hands_the_admin_listener_over_with_the_writes() {
+    let mut n = node().await;
+    let a = Backend::start("a").await;
+    let http_port = free_port();
+    let proxy = SocketAddr::from(([127, 0, 0, 1], http_port));
+    let (lb, listener, loc) = http_rule(&n, http_port, "up.test").await;
+    n.ok("RegisterTargets", json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": [{"EniIp": "127.0.0.1", "Port": a.addr.port()}]})).await;
+    // Let the old process open its upgrade socket.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        n.upgrade().await,
+        Some(0),
+        "the old process drains and exits"
+    );
+    // The new process answers the API on the same socket and kept the writes.
+    let targets = n.ok("DescribeTargets", json!({"LoadBalancerId": lb})).await;
+    assert_eq!(
+        targets["Listeners"][0]["Rules"][0]["Targets"][0]["Port"],
+        a.addr.port(),
+        "{targets}"
+    );
+    n.ok("ModifyTargetWeight", json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": [{"EniIp": "127.0.0.1", "Port": a.addr.port()}], "Weight": 0})).await;
+    assert_eq!(
+        get(proxy, "up.test", "/").await.status,
+        503,
+        "the new process applied the write"
+    );
+}

@@ -76,6 +76,26 @@ impl AdminNode {
         wait_listening(self.admin).await;
     }
 
+    /// Starts a new stgw with `--upgrade` on the same file: it takes the
+    /// listening sockets (the admin one too) and the old one drains and
+    /// exits. Returns the old process's exit code.
+    pub async fn upgrade(&mut self) -> Option<i32> {
+        let new = Command::new(env!("CARGO_BIN_EXE_stgw"))
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--upgrade")
+            .env(SECRET_ENV, SECRET_KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stgw --upgrade");
+        let mut old = self.child.replace(new).expect("a running stgw");
+        tokio::task::spawn_blocking(move || old.wait().ok().and_then(|s| s.code()))
+            .await
+            .unwrap()
+    }
+
     /// The configuration file.
     pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("stgw.toml")

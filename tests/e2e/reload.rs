@@ -143,3 +143,141 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
         .unwrap();
     assert_eq!(status, Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_binary_upgrade_under_load_fails_no_request() {
+    let a = Backend::start("a").await;
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut old = Process::start(&one_rule(port, "up.test", "/", "", &[(a.addr, 10)]));
+    wait_listening(addr).await;
+    // Let the old process open its upgrade socket.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        let (stop, ok) = (stop.clone(), ok.clone());
+        clients.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let req = http::Request::get("/")
+                    .header("host", "up.test")
+                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                    .unwrap();
+                match send(addr, None, req).await {
+                    Ok(got) if got.status == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(got) => failures.push(format!("status {}", got.status)),
+                    Err(e) => failures.push(e),
+                }
+            }
+            failures
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = ok.load(Ordering::Relaxed);
+    let mut new = proc_upgrade(&old);
+    // The old process hands over, drains and exits 0.
+    let code = tokio::task::spawn_blocking(move || old.child.wait().map(|s| s.code()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(code, Some(0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    for c in clients {
+        failures.extend(c.await.unwrap());
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > before + 50,
+        "the new process served"
+    );
+    assert_eq!(get(addr, "up.test", "/").await.text(), "a");
+    let _ = new.kill();
+    let _ = new.wait();
+}
+
+fn proc_upgrade(old: &Process) -> std::process::Child {
+    old.upgrade()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_is_survived_and_reported() {
+    let a = Backend::start("a").await;
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let dir = TempDir::new();
+    let path = dir.path().join("stgw.toml");
+    std::fs::write(&path, one_rule(port, "fd.test", "/", "", &[(a.addr, 10)])).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec {} --config {}",
+            env!("CARGO_BIN_EXE_stgw"),
+            path.display()
+        ))
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(addr).await;
+    // Far more connections than descriptors.
+    let mut held = Vec::new();
+    for _ in 0..150 {
+        if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        get(addr, "fd.test", "/").await.text(),
+        "a",
+        "still serving after the descriptors came back"
+    );
+    assert!(child.try_wait().unwrap().is_none(), "stgw did not crash");
+    let _ = child.kill();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("accept failed") && log.contains("Too many open files"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_reported_clearly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = TempDir::new();
+    let path = dir.path().join("stgw.toml");
+    std::fs::write(&path, one_rule(port, "x.test", "/", "", &[])).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_stgw"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("Address already in use"), "{err}");
+}

@@ -426,6 +426,20 @@ impl Process {
         Process { child, dir }
     }
 
+    /// Starts another stgw on the same configuration file and state, taking
+    /// over from this one (`--upgrade`).
+    pub fn upgrade(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_stgw"))
+            .arg("--config")
+            .arg(self.dir.path().join("stgw.toml"))
+            .arg("--upgrade")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stgw --upgrade")
+    }
+
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
             .arg(format!("-{sig}"))
