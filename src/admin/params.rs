@@ -2,7 +2,7 @@
 //! (`Targets.0.Port=80`, v1 style) into typed inputs, with errors that
 //! name the parameter as the caller wrote it.
 //!
-//! Every input type is declared with [`input!`](crate::admin::params::input),
+//! Every input type is declared with the `input!` macro of this module,
 //! which lists each field with its PascalCase name and whether it is
 //! required. Reading consumes the fields it knows; anything left over is
 //! `UnknownParameter`, a required field that is absent is
