@@ -1,4 +1,5 @@
 //! stgw: a seven-layer load balancer.
+pub mod admin;
 pub mod balance;
 pub mod config;
 pub mod demo;

@@ -167,6 +167,18 @@ async fn run(
     if demo {
         tracing::info!("try: curl http://127.0.0.1:8080/  (twice, to see round robin)");
     }
+    let admin_settings = runtime.snapshot().config.admin.clone();
+    // Held until exit: dropping it stops the admin listener.
+    let _admin = match admin_settings {
+        Some(settings) => match stgw::admin::start(runtime.clone(), &settings).await {
+            Ok(server) => Some(server),
+            Err(e) => {
+                tracing::error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     tokio::spawn(runtime.clone().serve_upgrades(handoff.clone()));
     let code = stgw::signals::run(runtime.clone()).await;
     if !runtime.was_handed_over() {

@@ -18,10 +18,13 @@ pub async fn run(runtime: Arc<Runtime>) -> ExitCode {
     };
     loop {
         tokio::select! {
-            _ = hup.recv() => match runtime.reload() {
-                Ok(()) => tracing::info!("configuration reloaded"),
-                Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
-            },
+            _ = hup.recv() => {
+                let _serial = runtime.changes().lock().await;
+                match runtime.reload() {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = runtime.handed_over() => break,

@@ -11,9 +11,6 @@ pub fn warnings(file: &ConfigFile, global: &GlobalSettings) -> Vec<String> {
     if global.access_log != AccessLogTarget::Off {
         say("global.access_log (no access log is written)");
     }
-    if file.admin.is_some() {
-        say("[admin] (no management listener is started)");
-    }
     let rules = || {
         file.load_balancers
             .iter()

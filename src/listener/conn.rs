@@ -334,16 +334,24 @@ async fn drive<C>(
     C: Future<Output = Result<(), hyper::Error>>,
 {
     let mut conn = pin!(conn);
+    // Set once the connection has been asked to finish (GOAWAY, or
+    // keep-alive off for the request in progress).
     let mut closing = false;
-    if *drain.borrow() {
-        graceful(conn.as_mut());
-        closing = true;
-    }
+    // Draining an idle HTTP/1.1 connection: until when a request that may
+    // already be on its way is waited for.
+    let mut waiting: Option<Instant> = None;
     let at = |stamp: u64| state.epoch + Duration::from_millis(stamp.saturating_sub(1));
     let mut timer = pin!(tokio::time::sleep_until(at(state
         .deadline(&timeouts(slot))
         .0)));
+    if *drain.borrow() {
+        waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
+    }
     loop {
+        if waiting.is_some() {
+            // Poll the drain wait briefly: it ends within a second.
+            timer.as_mut().reset(Instant::now() + DRAIN_POLL);
+        }
         tokio::select! {
             biased;
             result = conn.as_mut() => {
@@ -352,14 +360,24 @@ async fn drive<C>(
                 }
                 return;
             }
-            _ = drain.changed(), if !closing => {
-                graceful(conn.as_mut());
-                closing = true;
+            _ = drain.changed(), if !closing && waiting.is_none() => {
+                waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
             }
-            () = state.wake.notified(), if !closing => {
+            () = state.wake.notified(), if !closing && waiting.is_none() => {
                 timer.as_mut().reset(at(state.deadline(&timeouts(slot)).0));
             }
             () = timer.as_mut() => {
+                if let Some(until) = waiting {
+                    if state.in_flight.load(Ordering::Relaxed) > 0 {
+                        // The request arrived: answer it, then close.
+                        graceful(conn.as_mut());
+                        closing = true;
+                        waiting = None;
+                    } else if Instant::now() >= until && state.first_byte.load(Ordering::Relaxed) == 0 {
+                        return;
+                    }
+                    continue;
+                }
                 let (deadline, expiry) = state.deadline(&timeouts(slot));
                 if expiry == Expiry::Recheck || state.now() < deadline {
                     timer.as_mut().reset(at(deadline));
@@ -380,6 +398,30 @@ async fn drive<C>(
             }
         }
     }
+}
+
+/// How long a draining, idle HTTP/1.1 connection waits for a request that
+/// may already be in flight (closing at once would fail it).
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+/// How often the drain wait looks at the connection.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
+/// The drain signal: HTTP/2 and busy HTTP/1.1 connections are asked to
+/// finish now (GOAWAY / no keep-alive after the current request); an idle
+/// HTTP/1.1 connection first waits [`DRAIN_GRACE`] for a request already on
+/// its way. Returns until when to wait.
+fn start_drain<C>(
+    conn: std::pin::Pin<&mut C>,
+    graceful: &impl Fn(std::pin::Pin<&mut C>),
+    state: &ConnState,
+    closing: &mut bool,
+) -> Option<Instant> {
+    if state.is_h2() || state.in_flight.load(Ordering::Relaxed) > 0 {
+        graceful(conn);
+        *closing = true;
+        return None;
+    }
+    Some(Instant::now() + DRAIN_GRACE)
 }
 
 fn timeouts(slot: &ListenerSlot) -> Timeouts {

@@ -59,10 +59,16 @@ pub struct Runtime {
     drain: watch::Sender<bool>,
     /// Serialises reloads and API writes.
     apply_lock: Mutex<()>,
+    /// Serialises whole configuration changes (read, change, apply,
+    /// persist): SIGHUP reloads and management API writes.
+    changes: tokio::sync::Mutex<()>,
     /// Listening sockets received from the process this one replaced.
     inherited: Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
     /// Set once a newer process took the listening sockets.
     handed_over: watch::Sender<bool>,
+    /// Listening sockets besides the proxy's (the admin listener), handed
+    /// over with them.
+    other_sockets: Mutex<Vec<(SocketAddr, std::os::fd::RawFd)>>,
 }
 
 #[derive(Debug)]
@@ -98,12 +104,22 @@ impl Runtime {
             listeners: Mutex::new(HashMap::new()),
             drain,
             apply_lock: Mutex::new(()),
+            changes: tokio::sync::Mutex::new(()),
             inherited: Mutex::new(inherited),
             handed_over: watch::channel(false).0,
+            other_sockets: Mutex::new(Vec::new()),
         });
         runtime.install(snapshot)?;
         tokio::spawn(maintain(Arc::downgrade(&runtime)));
         Ok(runtime)
+    }
+
+    /// The lock a whole configuration change holds from reading the
+    /// running configuration to persisting the new one, so a SIGHUP reload
+    /// and a management API write never interleave (one would otherwise
+    /// re-apply a file the other is about to replace).
+    pub fn changes(&self) -> &tokio::sync::Mutex<()> {
+        &self.changes
     }
 
     /// The snapshot serving now.
@@ -197,10 +213,31 @@ impl Runtime {
     pub fn listening_sockets(&self) -> Vec<(SocketAddr, std::os::fd::RawFd)> {
         use std::os::fd::AsRawFd;
         let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        let others = self.other_sockets.lock().unwrap_or_else(|e| e.into_inner());
         running
             .iter()
             .map(|(a, r)| (*a, r.socket.as_raw_fd()))
+            .chain(others.iter().copied())
             .collect()
+    }
+
+    /// The socket for `addr` that the previous process handed over and no
+    /// proxy listener took (the admin listener's), if any.
+    pub fn take_inherited(&self, addr: SocketAddr) -> Option<std::net::TcpListener> {
+        self.inherited
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&addr)
+    }
+
+    /// Hands `fd`, listening on `addr`, to a process that takes over,
+    /// with the proxy's sockets. The caller keeps it open until
+    /// [`handed_over`](Self::handed_over) resolves (or the process exits).
+    pub fn hand_over_too(&self, addr: SocketAddr, fd: std::os::fd::RawFd) {
+        self.other_sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((addr, fd));
     }
 
     /// Serves binary-upgrade requests on `path` until one succeeds; then

@@ -1,9 +1,13 @@
 //! End-to-end tests: real stgw listeners, real backends, real clients, all
 //! on loopback.
 
+mod admin_support;
 mod pki;
 mod support;
 
+mod admin;
+mod admin_actions;
+mod admin_sdk;
 mod balancing;
 mod directives;
 mod forwarding;

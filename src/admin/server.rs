@@ -1,0 +1,206 @@
+//! The `[admin]` listener: HTTP/1.1 on its own socket, one router.
+//!
+//! `/` takes API calls (POST JSON with `X-TC-*` headers and a TC3
+//! signature, or GET / form POST with v1 parameters). Every call is
+//! authenticated before anything else is looked at. `/metrics`,
+//! `/status` and `/status.json` are reserved for the observability
+//! handlers (issue 8) and answer 404 until they land.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::actions::{self, Api};
+use super::envelope;
+use super::error::{ApiError, Code};
+use super::params::form_to_json;
+use super::sign::{self, Params, SignedRequest};
+
+/// The API version every call must name.
+pub const VERSION: &str = "2018-03-17";
+
+/// The largest request body read (the product's limit for TC3 POST).
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The credentials the admin listener accepts.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// SecretId → SecretKey.
+    pub keys: HashMap<String, String>,
+}
+
+/// Serves the admin API on `listener` until the task is dropped or aborted.
+/// It stops accepting once a newer process has taken the socket over (a
+/// binary upgrade), so writes go to the new process only.
+pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>) {
+    let runtime = api.store.runtime().clone();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = runtime.handed_over() => {
+                tracing::info!("admin API handed over to the new process");
+                return;
+            }
+        };
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!("admin accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let api = api.clone();
+        let creds = creds.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let api = api.clone();
+                let creds = creds.clone();
+                async move { Ok::<_, Infallible>(route(&api, &creds, peer, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The router: one arm per path.
+async fn route(
+    api: &Api,
+    creds: &Credentials,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    match req.uri().path() {
+        "/" => api_call(api, creds, peer, req).await,
+        // Reserved for the observability handlers (issue 8): add their arms
+        // here, e.g. `"/metrics" => metrics(api, req).await`.
+        "/metrics" | "/status" | "/status.json" => plain(StatusCode::NOT_FOUND, "not found\n"),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn json(value: &Value) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    // Exactly this value: the vendor's SDKs look for errors only when the
+    // Content-Type is literally `application/json`.
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// One API call: authenticate, check the version, run the action, wrap
+/// the result in the product's envelope.
+async fn api_call(
+    api: &Api,
+    creds: &Credentials,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let request_id = envelope::request_id();
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            let e = ApiError::new(
+                Code::InvalidParameter,
+                "the request body is unreadable or larger than 10 MiB",
+            );
+            return json(&envelope::failure(&e, &request_id));
+        }
+    };
+    let outcome = call(api, creds, &parts, &body, &request_id).await;
+    match outcome {
+        Ok((action, output)) => {
+            tracing::info!(%peer, action, request_id, "admin call succeeded");
+            json(&envelope::success(output, &request_id))
+        }
+        Err((action, e)) => {
+            tracing::info!(%peer, action, request_id, code = e.code.as_str(), "admin call refused: {}", e.message);
+            json(&envelope::failure(&e, &request_id))
+        }
+    }
+}
+
+async fn call(
+    api: &Api,
+    creds: &Credentials,
+    parts: &http::request::Parts,
+    body: &[u8],
+    request_id: &str,
+) -> Result<(String, Value), (String, ApiError)> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let signed = SignedRequest {
+        method: &parts.method,
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body,
+    };
+    let auth = sign::authenticate(&signed, &creds.keys, now)
+        .map_err(|e| (String::new(), ApiError::from(e)))?;
+    let action = auth.action.clone();
+    let fail = |e: ApiError| (action.clone(), e);
+    if auth.version != VERSION {
+        return Err(fail(ApiError::new(
+            Code::NoSuchVersion,
+            format!(
+                "Version {:?} does not exist: this API is {VERSION}",
+                auth.version
+            ),
+        )));
+    }
+    let params = match auth.params {
+        Params::Json if parts.method == Method::POST => parse_json(body).map_err(fail)?,
+        Params::Json => Value::Object(Default::default()),
+        Params::Form(pairs) => form_to_json(&pairs).map_err(fail)?,
+    };
+    let output = actions::dispatch(api, &action, params, request_id)
+        .await
+        .map_err(fail)?;
+    Ok((action, output))
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            Code::FormatError,
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })
+}
