@@ -3,6 +3,7 @@ pub mod admin;
 pub mod balance;
 pub mod config;
 pub mod demo;
+pub mod encoding;
 pub mod health;
 mod idle;
 pub mod listener;

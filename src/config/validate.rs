@@ -109,7 +109,7 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
-    v.warnings.extend(super::inactive::warnings(&file, &global));
+    v.warnings.extend(super::inactive::warnings(&global));
     Ok(Config {
         path: path.to_owned(),
         file,

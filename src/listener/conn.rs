@@ -290,6 +290,9 @@ pub async fn serve<T>(
         builder
             .timer(TokioTimer::new())
             .max_concurrent_streams(128)
+            .enable_connect_protocol()
+            .max_pending_accept_reset_streams(Some(20))
+            .max_local_error_reset_streams(Some(256))
             .max_header_list_size(MAX_HEAD as u32)
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(2 << 20);

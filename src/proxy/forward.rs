@@ -14,6 +14,7 @@ use super::gzip::GzipRequest;
 use super::headers::{ClientFacts, add_forwarding, join_cookies, remove_hop_by_hop};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
+use super::websocket::WsUpgrade;
 use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
 use crate::routing::normalize_path;
@@ -101,6 +102,15 @@ pub async fn forward(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
+    // A WebSocket upgrade has no body to read (over HTTP/2 the stream is
+    // the tunnel itself).
+    let mut websocket = WsUpgrade::take(&mut parts);
+    let body = if websocket.is_some() {
+        conn.state.body_pending(false);
+        None
+    } else {
+        body
+    };
     if body.is_some() && content_length(&parts.headers).is_some_and(|len| len > limit) {
         return Err(ProxyError::PayloadTooLarge);
     }
@@ -112,9 +122,16 @@ pub async fn forward(
     );
     let mut source = match body {
         None => BodySource::Buffered(BufferedBody::Empty),
-        Some(body) => read_body(body, conn, listener).await?,
+        // gRPC streams both ways and carries trailers: never buffered.
+        Some(body) => read_body(body, conn, listener, rule.forward_type.is_h2()).await?,
     };
 
+    let te_trailers = parts.headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|t| {
+            t.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
     prepare_headers(
         &mut parts.headers,
         &parts.uri,
@@ -143,7 +160,21 @@ pub async fn forward(
         };
         set_header::apply(&mut parts.headers, &listener.http.proxy_set_headers, &vars);
     }
+    if websocket.is_some() {
+        WsUpgrade::restore_headers(&mut parts.headers);
+    }
     let uri = origin_form(&parts.uri);
+    let h2_target = rule.forward_type.is_h2().then(|| {
+        // HTTP/2 carries the host as :authority and keeps `te: trailers`
+        // (gRPC needs it).
+        let authority = parts.headers.remove(header::HOST);
+        if te_trailers || is_grpc(&parts.headers) {
+            parts
+                .headers
+                .insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        absolute_uri(rule, authority.as_ref(), &uri)
+    });
     let idempotent = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
@@ -203,8 +234,16 @@ pub async fn forward(
         let (body, progress) = body.watched();
         let mut request = Request::new(body);
         *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = uri.clone();
-        *request.version_mut() = Version::HTTP_11;
+        match &h2_target {
+            Some(absolute) => {
+                *request.uri_mut() = absolute.clone();
+                *request.version_mut() = Version::HTTP_2;
+            }
+            None => {
+                *request.uri_mut() = uri.clone();
+                *request.version_mut() = Version::HTTP_11;
+            }
+        }
         *request.headers_mut() = parts.headers.clone();
 
         match exchange(&mut upstream, request, &progress, custom).await {
@@ -213,6 +252,12 @@ pub async fn forward(
                 return Err(ProxyError::GatewayTimeout);
             }
             Ok(Ok(resp)) => {
+                if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS
+                    && let Some(ws) = websocket.take()
+                {
+                    let idle = custom.proxy_read_timeout;
+                    return Ok(ws.respond(resp, upstream, active, idle, conn.slot.clone()));
+                }
                 let mut resp = response(resp, upstream, custom, gzip, active);
                 if let Some(table) = &rule.sticky
                     && let Some(cookie) =
@@ -228,7 +273,9 @@ pub async fn forward(
                 if let Some(client) = source.client_failure() {
                     return Err(client);
                 }
-                let was_unsent = unsent.is_some();
+                // HTTP/2: a stream the target refused (REFUSED_STREAM, or
+                // past its GOAWAY) was not processed: safe to retry.
+                let was_unsent = unsent.is_some() || refused_stream(&error);
                 if let Some(req) = unsent {
                     source.put_back(req.into_body().unwatched());
                 }
@@ -296,10 +343,11 @@ async fn read_body(
     body: Incoming,
     conn: &ClientConn,
     listener: &ListenerRuntime,
+    always_stream: bool,
 ) -> Result<BodySource, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
-    Ok(if custom.proxy_request_buffering {
+    Ok(if custom.proxy_request_buffering && !always_stream {
         let buffered = if http_body::Body::is_end_stream(&body) {
             BufferedBody::Empty
         } else {
@@ -338,6 +386,46 @@ fn origin_form(uri: &Uri) -> Uri {
         Some(pq) => Uri::from(pq.clone()),
         None => Uri::from_static("/"),
     }
+}
+
+/// Whether the request is gRPC.
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// The request target for an HTTP/2 target: scheme (http for GRPC, https
+/// for GRPCS), the client's host as authority, the path and query.
+fn absolute_uri(rule: &RuleRuntime, host: Option<&HeaderValue>, origin: &Uri) -> Uri {
+    let scheme = if rule.forward_type.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let authority = host
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .or_else(|| rule.upstream.targets.first().map(|t| t.addr.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let pq = origin.path_and_query().map_or("/", |pq| pq.as_str());
+    format!("{scheme}://{authority}{pq}")
+        .parse()
+        .unwrap_or_else(|_| origin.clone())
+}
+
+/// Whether an error is an HTTP/2 stream the target refused unprocessed.
+fn refused_stream(error: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM) || h2.is_go_away();
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The headers a target receives: the client's, minus hop-by-hop ones and

@@ -21,6 +21,7 @@ mod redirect;
 pub mod response_headers;
 mod set_header;
 pub mod settings;
+mod websocket;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;

@@ -38,6 +38,8 @@ pub struct PoolKey {
     pub addr: SocketAddr,
     /// TLS settings: verify, CA, SNI, h2 (None = cleartext).
     pub tls: Option<(bool, Option<PathBuf>, Option<String>, bool)>,
+    /// HTTP/2 (GRPC / GRPCS) rather than HTTP/1.1.
+    pub h2: bool,
 }
 
 /// A rule's round-robin identity: its id and its (target, weight) list.
@@ -365,6 +367,7 @@ fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
         .map(|t| {
             let key = PoolKey {
                 addr: t.addr,
+                h2: r.forward_type.is_h2(),
                 tls: r.forward_type.is_tls().then(|| {
                     let u = &r.upstream_tls;
                     (
@@ -375,9 +378,14 @@ fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
                     )
                 }),
             };
-            let pool = state
-                .pools
-                .get_or_insert_with(key, || Pool::new(t.addr, connector.clone(), pool_settings));
+            let pool = state.pools.get_or_insert_with(key, || {
+                Pool::new(
+                    t.addr,
+                    connector.clone(),
+                    r.forward_type.is_h2(),
+                    pool_settings,
+                )
+            });
             pool.configure(pool_settings);
             let health = state.health.get_or_insert_with((id.clone(), t.addr), || {
                 if r.health_check.enabled {

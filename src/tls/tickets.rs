@@ -70,8 +70,12 @@ impl Key {
     }
 
     fn to_line(&self) -> String {
-        let hex: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{:08x} {} {hex}\n", self.id, self.created)
+        format!(
+            "{:08x} {} {}\n",
+            self.id,
+            self.created,
+            crate::encoding::hex(&self.secret)
+        )
     }
 
     fn from_line(line: &str) -> Option<Key> {

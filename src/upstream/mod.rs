@@ -13,3 +13,4 @@ mod progress;
 pub use body::{BodyError, BufferedBody, RequestBody, StreamBody};
 pub use pool::{ConnectError, MIN_READ_BUFFER, Pool, PoolSettings, PooledConn};
 pub use progress::{Phase, SendProgress};
+pub mod tunnel;

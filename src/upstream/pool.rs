@@ -1,4 +1,5 @@
-//! HTTP/1.1 keep-alive pools.
+//! Connections to one target: HTTP/1.1 keep-alive pools, or one
+//! multiplexed HTTP/2 connection (`forward_type` GRPC / GRPCS).
 
 use std::io;
 use std::net::SocketAddr;
@@ -6,8 +7,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::RequestBody;
@@ -71,6 +72,9 @@ pub struct PoolSettings {
 pub struct Pool {
     addr: SocketAddr,
     tls: Option<UpstreamConnector>,
+    /// Speak HTTP/2 (one connection, many streams) instead of HTTP/1.1.
+    h2: bool,
+    shared: Mutex<Option<http2::SendRequest<RequestBody>>>,
     idle: Mutex<Vec<Idle>>,
     max_idle: AtomicUsize,
     idle_timeout_ms: AtomicU64,
@@ -85,17 +89,31 @@ struct Idle {
 /// A connection checked out of a pool for one request.
 #[derive(Debug)]
 pub struct PooledConn {
-    sender: http1::SendRequest<RequestBody>,
+    sender: Sender,
     pool: Arc<Pool>,
     reused: bool,
 }
 
+#[derive(Debug)]
+enum Sender {
+    H1(http1::SendRequest<RequestBody>),
+    H2(http2::SendRequest<RequestBody>),
+}
+
 impl Pool {
-    /// An empty pool for `addr`, speaking TLS through `tls` when given.
-    pub fn new(addr: SocketAddr, tls: Option<UpstreamConnector>, settings: PoolSettings) -> Pool {
+    /// An empty pool for `addr`, speaking TLS through `tls` when given, and
+    /// HTTP/2 when `h2` (else HTTP/1.1).
+    pub fn new(
+        addr: SocketAddr,
+        tls: Option<UpstreamConnector>,
+        h2: bool,
+        settings: PoolSettings,
+    ) -> Pool {
         let pool = Pool {
             addr,
             tls,
+            h2,
+            shared: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             max_idle: AtomicUsize::new(0),
             idle_timeout_ms: AtomicU64::new(0),
@@ -127,7 +145,12 @@ impl Pool {
         connect_timeout: Duration,
         read_buffer: usize,
     ) -> Result<PooledConn, ConnectError> {
-        if let Some(sender) = self.take_idle() {
+        let reused = if self.h2 {
+            self.shared_h2().map(Sender::H2)
+        } else {
+            self.take_idle().map(Sender::H1)
+        };
+        if let Some(sender) = reused {
             return Ok(PooledConn {
                 sender,
                 pool: self.clone(),
@@ -152,20 +175,50 @@ impl Pool {
         };
         let _ = stream.set_nodelay(true);
         let sender = match &self.tls {
-            None => handshake(TokioIo::new(stream), addr, read_buffer).await?,
+            None => self.handshake(TokioIo::new(stream), read_buffer).await?,
             Some(tls) => {
                 let stream = tokio::time::timeout(timeout, tls.connect(stream, addr))
                     .await
                     .map_err(|_| ConnectError::Timeout { addr, timeout })?
                     .map_err(|source| ConnectError::Tls { addr, source })?;
-                handshake(TokioIo::new(stream), addr, read_buffer).await?
+                self.handshake(TokioIo::new(stream), read_buffer).await?
             }
         };
+        if let Sender::H2(h2) = &sender {
+            *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(h2.clone());
+        }
         Ok(PooledConn {
             sender,
             pool: self.clone(),
             reused: false,
         })
+    }
+
+    /// HTTP/1.1 or HTTP/2 on an established stream; the connection runs on
+    /// its own task.
+    async fn handshake<T>(&self, io: T, read_buffer: usize) -> Result<Sender, ConnectError>
+    where
+        T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        if self.h2 {
+            h2_handshake(io, self.addr).await.map(Sender::H2)
+        } else {
+            h1_handshake(io, self.addr, read_buffer)
+                .await
+                .map(Sender::H1)
+        }
+    }
+
+    /// The shared HTTP/2 connection, if it is still open.
+    fn shared_h2(&self) -> Option<http2::SendRequest<RequestBody>> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.as_ref() {
+            Some(s) if !s.is_closed() => Some(s.clone()),
+            _ => {
+                *shared = None;
+                None
+            }
+        }
     }
 
     fn take_idle(&self) -> Option<http1::SendRequest<RequestBody>> {
@@ -207,7 +260,7 @@ impl Pool {
 }
 
 /// HTTP/1.1 on an established stream; the connection runs on its own task.
-async fn handshake<T>(
+async fn h1_handshake<T>(
     io: T,
     addr: SocketAddr,
     read_buffer: usize,
@@ -229,6 +282,32 @@ where
     Ok(sender)
 }
 
+/// HTTP/2 on an established stream; the connection runs on its own task.
+async fn h2_handshake<T>(
+    io: T,
+    addr: SocketAddr,
+) -> Result<http2::SendRequest<RequestBody>, ConnectError>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_header_list_size(MAX_RESPONSE_HEAD as u32)
+        .handshake(io)
+        .await
+        .map_err(|source| ConnectError::Handshake { addr, source })?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(%addr, error = %e, "upstream HTTP/2 connection ended");
+        }
+    });
+    Ok(sender)
+}
+
 impl PooledConn {
     /// Whether this connection had served a request before.
     pub fn reused(&self) -> bool {
@@ -244,18 +323,36 @@ impl PooledConn {
         hyper::Response<hyper::body::Incoming>,
         (hyper::Error, Option<hyper::Request<RequestBody>>),
     > {
-        if let Err(e) = self.sender.ready().await {
-            return Err((e, Some(req)));
-        }
-        self.sender.try_send_request(req).await.map_err(|mut e| {
+        let sent = match &mut self.sender {
+            Sender::H1(s) => {
+                if let Err(e) = s.ready().await {
+                    return Err((e, Some(req)));
+                }
+                s.try_send_request(req).await
+            }
+            Sender::H2(s) => {
+                if let Err(e) = s.ready().await {
+                    return Err((e, Some(req)));
+                }
+                s.try_send_request(req).await
+            }
+        };
+        sent.map_err(|mut e| {
             let req = e.take_message();
             (e.into_error(), req)
         })
     }
 
+    /// Whether requests on this connection are HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        matches!(self.sender, Sender::H2(_))
+    }
+
     /// Returns the connection to its pool (after the response was read to
-    /// the end).
+    /// the end). An HTTP/2 connection stays shared anyway.
     pub fn release(self) {
-        self.pool.put_back(self.sender);
+        if let Sender::H1(s) = self.sender {
+            self.pool.put_back(s);
+        }
     }
 }

@@ -18,3 +18,4 @@ mod redirects;
 mod reload;
 mod routing;
 mod tls;
+mod websocket;
