@@ -134,14 +134,9 @@ where
     ws.send(Message::Ping(Bytes::from_static(b"p")))
         .await
         .unwrap();
-    loop {
-        match ws.next().await.unwrap().unwrap() {
-            Message::Pong(p) => {
-                assert_eq!(&p[..], b"p");
-                break;
-            }
-            other => panic!("expected a pong, got {other:?}"),
-        }
+    match ws.next().await.unwrap().unwrap() {
+        Message::Pong(p) => assert_eq!(&p[..], b"p"),
+        other => panic!("expected a pong, got {other:?}"),
     }
     // The close code comes back.
     ws.send(Message::Close(Some(CloseFrame {
