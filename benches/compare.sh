@@ -4,6 +4,8 @@
 #   benches/compare.sh            full run (DURATION=10 REPS=3), prints the ratio table
 #   benches/compare.sh --smoke    CI check: 1 s per case, one rep; fails unless every
 #                                 case produced a number without errors
+#   benches/compare.sh --serve    start backend, nginx and stgw as below, print their
+#                                 addresses and PIDs, and wait (for profiling by hand)
 #   benches/compare.sh --help     this text
 #
 # Topology (127.0.0.1 only; nothing else is contacted; ports from PORT_BASE=18000):
@@ -12,7 +14,8 @@
 #   nginx    proxy :18000 (h1) and :18443 (TLS, h2 + http/1.1), worker_processes 1
 #   stgw     proxy :19000 (HTTP) and :19443 (HTTPS, h2 + http/1.1), worker_threads = 1
 #   Both proxies: keep-alive pool of UPSTREAM_KEEPALIVE (64) connections to the backend,
-#   keepalive_requests KEEPALIVE_REQUESTS (10000) and keepalive_timeout 65s toward clients,
+#   keepalive_requests KEEPALIVE_REQUESTS (10000) and keepalive_timeout 65s toward clients
+#   (nginx's TLS server: 1000000, as nginx also caps HTTP/2 connections with it; stgw doesn't),
 #   no access log, no gzip, and the same request headers added (Host passed through,
 #   X-Forwarded-For, X-Real-IP, X-Client-Proto, X-Forwarded-Proto, a 32-hex request id),
 #   so that both do the same work. Same ECDSA P-256 certificate, TLS 1.2 and 1.3.
@@ -62,16 +65,19 @@
 #                                    has already built)
 #   RESULTS_DIR=<dir>                copy raw per-rep results, configs and logs there
 #   KEEP_TMP=1                       keep the temp dir
+#   STGW_WRAP='valgrind --tool=dhat' words put before the stgw command (profilers)
 # The only files written outside the temp dir are cargo's (target/) and RESULTS_DIR.
 #
 # Needs (Debian): nginx wrk nghttp2-client openssl curl procps util-linux, and cargo.
 set -euo pipefail
 
 SMOKE=0
+SERVE=0
 for a in "$@"; do
   case "$a" in
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0;;
     --smoke) SMOKE=1;;
+    --serve) SERVE=1;;
     *) echo "unknown argument: $a (try --help)" >&2; exit 2;;
   esac
 done
@@ -97,6 +103,7 @@ PROFILE=${PROFILE:-release}
 RESULTS_DIR=${RESULTS_DIR:-}
 KEEP_TMP=${KEEP_TMP:-0}
 BIN_DIR=${BIN_DIR:-}
+STGW_WRAP=${STGW_WRAP:-}
 if [[ -z "${PIN:-}" ]]; then
   if [[ "$(nproc)" -ge 2 ]]; then PIN=1; else PIN=0; fi
 fi
@@ -241,6 +248,21 @@ $(nginx_http "$T/backend" 1000000)
 EOF
 } > "$T/backend/nginx.conf"
 
+nginx_proxy_location() {
+  cat <<EOF
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Real-IP \$remote_addr;
+      proxy_set_header X-Client-Proto \$scheme;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_set_header Stgw-request-id \$request_id;
+    }
+EOF
+}
 # The proxy nginx adds the request headers stgw adds (README: Forwarding), so both do
 # the same work: Host passed through, X-Forwarded-For appended, X-Real-IP, the scheme
 # twice, a 32-hex-digit request id.
@@ -255,19 +277,17 @@ $(nginx_http "$T/nginx" "$KEEPALIVE_REQUESTS")
   }
   server {
     listen 127.0.0.1:$NGINX_PORT;
+    server_name localhost;
+$(nginx_proxy_location)
+  }
+  server {
     listen 127.0.0.1:$NGINX_TLS_PORT ssl http2;
     server_name localhost;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Real-IP \$remote_addr;
-      proxy_set_header X-Client-Proto \$scheme;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header Stgw-request-id \$request_id;
-    }
+    # nginx applies keepalive_requests to HTTP/2 connections too (stgw does not), and
+    # h2load does not reconnect: the limit would stop its clients. One extra handshake
+    # per KEEPALIVE_REQUESTS HTTPS/1.1 requests on stgw's side costs nothing measurable.
+    keepalive_requests 1000000;
+$(nginx_proxy_location)
   }
 }
 EOF
@@ -323,7 +343,7 @@ on_cpu() {  # cpu -> prefix words for a pinned command
 LG=(); [[ "$PIN" = 1 ]] && LG=(taskset -c 0)
 
 wait_ready() {  # url pid
-  for _ in $(seq 100); do
+  for _ in $(seq 300); do
     curl -sk -o /dev/null --max-time 1 "$1" && return 0
     kill -0 "$2" 2>/dev/null || { echo "the server for $1 died; see its log" >&2; return 1; }
     sleep 0.1
@@ -345,8 +365,8 @@ start_target() {  # nginx|stgw  (the proxies; the backend runs throughout)
       wait_ready "http://127.0.0.1:$NGINX_PORT/small" "$NGINX_PID";;
     stgw)
       "$STGW_BIN" check --config "$T/stgw/stgw.toml" >/dev/null
-      # shellcheck disable=SC2046
-      $(on_cpu 1) "$STGW_BIN" --config "$T/stgw/stgw.toml" >> "$T/stgw/stgw.log" 2>&1 &
+      # shellcheck disable=SC2046,SC2086
+      $(on_cpu 1) $STGW_WRAP "$STGW_BIN" --config "$T/stgw/stgw.toml" >> "$T/stgw/stgw.log" 2>&1 &
       STGW_PID=$!
       STARTED_PIDS+=("$STGW_PID")
       wait_ready "http://127.0.0.1:$STGW_PORT/small" "$STGW_PID";;
@@ -397,6 +417,16 @@ if curl -sk --http1.1 --max-time 3 -o /dev/null "https://127.0.0.1:$STGW_TLS_POR
   else
     STGW_H2="skipped: stgw's TLS listener does not negotiate h2"
   fi
+fi
+
+if [[ "$SERVE" = 1 ]]; then
+  echo "backend  http://127.0.0.1:$BACKEND_PORT  https://127.0.0.1:$BACKEND_TLS_PORT  pid $BACKEND_PID"
+  echo "nginx    http://127.0.0.1:$NGINX_PORT  https://127.0.0.1:$NGINX_TLS_PORT  pid $NGINX_PID (worker: $(ps -o pid= --ppid "$NGINX_PID" | tr -d ' '))"
+  echo "stgw     http://127.0.0.1:$STGW_PORT  https://127.0.0.1:$STGW_TLS_PORT  pid $STGW_PID ${STGW_TLS:+($STGW_TLS)}"
+  echo "paths    /small (100 B)  /static/10k.bin (10 KiB)    temp dir $T    Ctrl-C stops everything"
+  sleep infinity &
+  STARTED_PIDS+=("$!")
+  wait "$!"
 fi
 
 # ------------------------------------------------------------------ accounting
