@@ -45,7 +45,9 @@
 # h2load per-request log), errors, proxy CPU time per request (utime+stime of all the
 # proxy's processes and threads from /proc/PID/stat, divided by the requests done), and
 # "other%": CPU used on the machine by anything but the backend, the proxies and the load
-# generator during the run (other people's builds: noise). Ratios are stgw/nginx.
+# generator during the run (other people's builds: noise; runs above NOISY% are counted
+# in the table). The proxy's CPU is also split into user and system time.
+# Ratios are stgw/nginx.
 #
 # Knobs (environment):
 #   DURATION=10 REPS=3 WARMUP=2      seconds per run, reps, warm-up seconds (rep 1 only)
@@ -57,6 +59,8 @@
 #   PIN=1                            taskset: backend + load generator on CPU 0, proxy on
 #                                    CPU 1 (default 1 when there are 2+ CPUs)
 #   ONLY=<regex>                     cases to run, e.g. ONLY='h1-small|idle'
+#   NOISY=10                         a run is "noisy" when other work used more than this % of
+#                                    the machine's CPU meanwhile (counted in the table)
 #   PORT_BASE=18000                  ports: +0/+443 nginx, +80/+444 backend, +1000/+1443 stgw
 #   BIN_DIR=<dir>                    use the binaries already built there (stgw and
 #                                    examples/{idle_conns,handshakes}, e.g. target/release)
@@ -98,6 +102,7 @@ IDLE_SETTLE=${IDLE_SETTLE:-2}
 KEEPALIVE_REQUESTS=${KEEPALIVE_REQUESTS:-10000}
 UPSTREAM_KEEPALIVE=${UPSTREAM_KEEPALIVE:-64}
 ONLY=${ONLY:-}
+NOISY=${NOISY:-10}
 PORT_BASE=${PORT_BASE:-18000}
 PROFILE=${PROFILE:-release}
 RESULTS_DIR=${RESULTS_DIR:-}
@@ -108,7 +113,7 @@ if [[ -z "${PIN:-}" ]]; then
   if [[ "$(nproc)" -ge 2 ]]; then PIN=1; else PIN=0; fi
 fi
 
-for v in DURATION REPS WARMUP CONNS THREADS H2_CLIENTS H2_STREAMS IDLE_CONNS IDLE_SETTLE \
+for v in DURATION REPS WARMUP CONNS THREADS H2_CLIENTS H2_STREAMS IDLE_CONNS IDLE_SETTLE NOISY \
          KEEPALIVE_REQUESTS UPSTREAM_KEEPALIVE PORT_BASE PIN; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$v must be a whole number, got '${!v}'" >&2; exit 2; }
 done
@@ -430,16 +435,21 @@ if [[ "$SERVE" = 1 ]]; then
 fi
 
 # ------------------------------------------------------------------ accounting
-proc_ticks() {  # utime+stime of PID and its direct children (threads included)
-  local total=0 p s
+proc_cpu() {  # "utime stime" (ticks) of PID and its direct children (threads included)
+  local u=0 k=0 p s
   for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
     s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
     s=${s##*) }
     # shellcheck disable=SC2086
     set -- $s
-    total=$((total + ${12} + ${13}))
+    u=$((u + ${12})); k=$((k + ${13}))
   done
-  echo "$total"
+  echo "$u $k"
+}
+proc_ticks() {  # utime+stime of PID and its direct children
+  local u k
+  read -r u k < <(proc_cpu "$1")
+  echo $((u + k))
 }
 proc_rss_kib() {  # VmRSS of PID and its direct children
   local total=0 p v
@@ -555,15 +565,15 @@ echo "# TLS nginx: $(tls_info "$NGINX_TLS_PORT")"
 if [[ -z "$STGW_TLS" ]]; then echo "# TLS stgw:  $(tls_info "$STGW_TLS_PORT")"; else echo "# TLS stgw:  $STGW_TLS"; fi
 
 RAW="$T/raw/results.tsv"
-printf 'case\ttarget\trep\trps\tp50_us\tp99_us\trequests\terrors\tproxy_ticks\tbackend_ticks\tloadgen_ticks\tbusy_ticks\ttotal_ticks\tnote\n' > "$RAW"
+printf 'case\ttarget\trep\trps\tp50_us\tp99_us\trequests\terrors\tproxy_ticks\tbackend_ticks\tloadgen_ticks\tbusy_ticks\ttotal_ticks\tnote\tproxy_user_ticks\n' > "$RAW"
 
 measure() {  # case tool path tls close target rep
   local name=$1 tool=$2 path=$3 tls=$4 close=$5 target=$6 r=$7 url why
-  local f0=0 f1=0 n0=0 n1=0 s0 t0 b0 b1 s1 t1 res rps p50 p99 req err lg fd
+  local f0=0 f1=0 n0=0 n1=0 s0 t0 b0 b1 s1 t1 res rps p50 p99 req err lg fd u0 u1 k pu
   url=$(url_of "$target" "$path" "$tls")
   why=$(skip_reason "$target" "$tool" "$tls")
   if [[ -n "$why" ]]; then
-    printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$name" "$target" "$r" "$why" >> "$RAW"
+    printf '%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t-\n' "$name" "$target" "$r" "$why" >> "$RAW"
     return 0
   fi
   if [[ "$r" = 1 && "$WARMUP" -gt 0 ]]; then
@@ -572,14 +582,17 @@ measure() {  # case tool path tls close target rep
   # proxy CPU: the proxy under test; "direct" has no proxy. Others' CPU = busy - ours.
 
   b0=$(proc_ticks "$BACKEND_PID"); f0=$(proc_ticks "$NGINX_PID"); n0=$(proc_ticks "$STGW_PID")
+  u0=0; [[ "$target" != direct ]] && read -r u0 k < <(proc_cpu "$(pid_of "$target")")
   read -r s0 t0 < <(sys_ticks)
   res=$("run_$tool" "$url" "$DURATION" "$T/raw/$name.$target.$r.txt" "$close")
   read -r s1 t1 < <(sys_ticks)
   b1=$(proc_ticks "$BACKEND_PID"); f1=$(proc_ticks "$NGINX_PID"); n1=$(proc_ticks "$STGW_PID")
+  u1=0; [[ "$target" != direct ]] && read -r u1 k < <(proc_cpu "$(pid_of "$target")")
+  pu=-1; [[ "$target" != direct ]] && pu=$((u1 - u0))
   read -r rps p50 p99 req err lg <<<"$res"
   case "$target" in nginx) fd=$((f1 - f0));; stgw) fd=$((n1 - n0));; *) fd=-1;; esac
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$target" "$r" "$rps" "$p50" "$p99" \
-    "$req" "$err" "$fd" $((b1 - b0)) $((lg + f1 - f0 + n1 - n0 - (fd > 0 ? fd : 0))) $((s1 - s0)) $((t1 - t0)) "" >> "$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$target" "$r" "$rps" "$p50" "$p99" \
+    "$req" "$err" "$fd" $((b1 - b0)) $((lg + f1 - f0 + n1 - n0 - (fd > 0 ? fd : 0))) $((s1 - s0)) $((t1 - t0)) "" "$pu" >> "$RAW"
   printf '  %-16s %-6s rep %s: %9.0f req/s  p50 %6sus  p99 %6sus  err %s\n' "$name" "$target" "$r" "$rps" "$p50" "$p99" "$err" >&2
 }
 # loadgen_ticks above also carries the idle proxy's ticks (tiny) so that
@@ -640,7 +653,7 @@ fi
 
 # ------------------------------------------------------------------ summary
 echo
-awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" '
+awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" '
 function med(s,   a,n,i,j,t){ n=split(s,a," "); if(n==0) return -1
   for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]+0<a[i]+0){t=a[i];a[i]=a[j];a[j]=t}
   return (n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2 }
@@ -655,7 +668,9 @@ NR==1{next}
   if($4+0<=0||$5<0||$6<0||$7+0<=0) problem(sprintf("%s %s rep %s: no result (see raw output)",$1,$2,$3))
   if($8>0) problem(sprintf("%s %s rep %s: %d errors",$1,$2,$3,$8))
   if($9>=0&&$7>0) cpu[k]=cpu[k]" "($9*1e6/hz/$7)
-  if($13>0) oth[k]=oth[k]" "(100*($12-$10-($9>0?$9:0)-$11)/$13)
+  if($13>0){ o=100*($12-$10-($9>0?$9:0)-$11)/$13; oth[k]=oth[k]" "o
+    if($2!="direct"){ runs[$1]++; if(o>noisy) loud[$1]++ } }
+  if($15>=0&&$9>=0&&$7>0){ ucpu[k]=ucpu[k]" "($15*1e6/hz/$7); scpu[k]=scpu[k]" "(($9-$15)*1e6/hz/$7) }
 }
 END{
   keep["h1-small"]=keep["h1-10k"]=keep["https-small"]=keep["https-10k"]=keep["h2-small"]=keep["h2-10k"]=1
@@ -663,14 +678,14 @@ END{
   print "stgw / nginx, medians over reps. rps: requests (or handshakes) per second; x = stgw/nginx:"
   print "above 1 is better for rps, below 1 is better for p50, p99 and CPU. ceiling = the backend served directly."
   printf "%-15s %9s %9s %9s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s | %5s %6s | %s\n",
-    "case","ceiling","nginx","stgw","x","p50 ng","stgw","x","p99 ng","stgw","x","cpu ng","stgw","x","err","other%","goal (issue 10)"
+    "case","ceiling","nginx","stgw","x","p50 ng","stgw","x","p99 ng","stgw","x","cpu ng","stgw","x","err","noisy","goal (issue 10)"
   printf "%-15s %9s %9s %9s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s | %5s %6s |\n",
-    "","rps","rps","rps","","ms","ms","","ms","ms","","us/req","us/req","","n+s",""
+    "","rps","rps","rps","","ms","ms","","ms","ms","","us/req","us/req","","n+s","runs"
   for(i=1;i<=nc;i++){ c=order[i]; d=c SUBSEP "direct"; n=c SUBSEP "nginx"; s=c SUBSEP "stgw"
     if(s in skip){
       printf "%-15s %9s %9s %9s %5s | %7s %7s %5s | %7s %7s %5s | %6s %6s %5s | %5s %6s | %s\n", c,
         num(med(rps[d]),"%.0f"), num(med(rps[n]),"%.0f"), "-", "-", num(med(p50[n])/1000,"%.3f"), "-", "-",
-        num(med(p99[n])/1000,"%.3f"), "-", "-", num(med(cpu[n]),"%.1f"), "-", "-", err[n]+0, num(med(oth[n]),"%.0f"), skip[s]
+        num(med(p99[n])/1000,"%.3f"), "-", "-", num(med(cpu[n]),"%.1f"), "-", "-", err[n]+0, (loud[c]+0)"/"(runs[c]+0), skip[s]
       continue }
     rx=ratio(med(rps[s]),med(rps[n])); px=ratio(med(p50[s]),med(p50[n])); qx=ratio(med(p99[s]),med(p99[n])); cx=ratio(med(cpu[s]),med(cpu[n]))
     if(c in keep){ g=(rx!="-"&&rx>=1.2&&qx!="-"&&qx<=1&&cx!="-"&&cx<=1)?"met":"not met"
@@ -681,10 +696,15 @@ END{
       num(med(rps[d]),"%.0f"), num(med(rps[n]),"%.0f"), num(med(rps[s]),"%.0f"), rx,
       num(med(p50[n])/1000,"%.3f"), num(med(p50[s])/1000,"%.3f"), px,
       num(med(p99[n])/1000,"%.3f"), num(med(p99[s])/1000,"%.3f"), qx,
-      num(med(cpu[n]),"%.1f"), num(med(cpu[s]),"%.1f"), cx, err[n]+err[s], num(med(oth[s]" "oth[n]),"%.0f"), g
+      num(med(cpu[n]),"%.1f"), num(med(cpu[s]),"%.1f"), cx, err[n]+err[s], (loud[c]+0)"/"(runs[c]+0), g
   }
-  print "cpu = utime+stime of the proxy (all processes and threads) per request; other% = CPU of the machine used by"
-  print "anything but backend, proxies and load generator during the runs (noise from other work on the host)."
+  print "cpu = utime+stime of the proxy (all processes and threads) per request. noisy = nginx and stgw runs during which"
+  printf "more than %d%% of the machine'"'"'s CPU went to other work (other people'"'"'s builds): their rates are not trustworthy.\n", noisy
+  print ""
+  printf "%-15s %13s %13s | %s\n","CPU split","nginx","stgw","us per request, user + system (median)"
+  for(i=1;i<=nc;i++){ c=order[i]; n=c SUBSEP "nginx"; s=c SUBSEP "stgw"
+    printf "%-15s %13s %13s |\n", c, (ucpu[n]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[n]),med(scpu[n])),
+      (ucpu[s]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[s]),med(scpu[s])) }
   }
   ni=0
   while((getline line < idle_raw)>0){ if(++ni==1) continue; split(line,f,"\t")
