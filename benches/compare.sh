@@ -2,8 +2,9 @@
 # benches/compare.sh - stgw and nginx side by side, on loopback, in the same run.
 #
 #   benches/compare.sh            full run (DURATION=10 REPS=3), prints the ratio table
-#   benches/compare.sh --smoke    CI check: 1 s per case, one rep; fails unless every
-#                                 case produced a number without errors
+#   benches/compare.sh --smoke    CI check: 1 s per case, one rep, 500 idle connections,
+#                                 debug build; fails unless every case produced a number
+#                                 without errors (its numbers mean nothing)
 #   benches/compare.sh --serve    start backend, nginx and stgw as below, print their
 #                                 addresses and PIDs, and wait (for profiling by hand)
 #   benches/compare.sh --help     this text
