@@ -229,6 +229,8 @@ pub struct ClientConn {
     pub remote: SocketAddr,
     /// The local address it connected to.
     pub local: SocketAddr,
+    /// `remote`'s address as a header value (rendered once).
+    pub remote_ip: http::HeaderValue,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// What the TLS handshake established (HTTPS listeners).
@@ -275,6 +277,8 @@ pub async fn serve<T>(
         peer: peers.tcp,
         remote: peers.client,
         local: peers.local,
+        remote_ip: http::HeaderValue::from_str(&peers.client.ip().to_string())
+            .unwrap_or(http::HeaderValue::from_static("")),
         scheme: if tls.is_some() { "https" } else { "http" },
         tls,
         slot: slot.clone(),

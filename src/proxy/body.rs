@@ -5,15 +5,13 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
-use crate::idle::IdleTimer;
-use crate::upstream::PooledConn;
+use crate::upstream::UpstreamBody;
 
 /// Boxed error type of bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::upstream::BoxError;
 
 /// A response body: stgw's own bytes or a target's stream, possibly
 /// compressed.
@@ -30,15 +28,13 @@ enum Kind {
     Gzip(Box<GzipBody<ResponseBody>>),
 }
 
-/// A target's response body: read with `proxy_read_timeout` between pieces;
-/// at its end the connection returns to its pool. Dropped before its end
-/// (the client went away), it closes the target connection, or, with
+/// A target's response body. Dropped before its end (the client went
+/// away), it closes the target connection, or, with
 /// `proxy_ignore_client_abort on`, reads the rest in the background.
 #[derive(Debug)]
 struct UpstreamStream {
-    body: Option<Incoming>,
-    conn: Option<PooledConn>,
-    timer: IdleTimer,
+    body: Option<UpstreamBody>,
+    idle: std::time::Duration,
     active: Option<ActiveRequest>,
     drain_on_drop: bool,
 }
@@ -60,22 +56,20 @@ impl ResponseBody {
         }
     }
 
-    /// A target's body. `conn` goes back to its pool at the end;
-    /// `read_timeout` bounds the wait for each piece. With
-    /// `drain_on_drop`, a body dropped before its end is read to the end in
-    /// a background task (`proxy_ignore_client_abort on`).
+    /// A target's body (which bounds each read by `proxy_read_timeout`
+    /// itself). With `drain_on_drop`, a body dropped before its end is read
+    /// to the end in a background task, giving up after `idle` without
+    /// data (`proxy_ignore_client_abort on`).
     pub fn upstream(
-        body: Incoming,
-        conn: PooledConn,
-        read_timeout: std::time::Duration,
+        body: UpstreamBody,
+        idle: std::time::Duration,
         active: ActiveRequest,
         drain_on_drop: bool,
     ) -> ResponseBody {
         ResponseBody {
             kind: Kind::Upstream(UpstreamStream {
                 body: Some(body),
-                conn: Some(conn),
-                timer: IdleTimer::new(read_timeout),
+                idle,
                 active: Some(active),
                 drain_on_drop,
             }),
@@ -155,38 +149,11 @@ impl UpstreamStream {
         let Some(body) = self.body.as_mut() else {
             return Poll::Ready(None);
         };
-        match Pin::new(&mut *body).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                self.timer.activity();
-                if body.is_end_stream() {
-                    self.release();
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                self.conn = None;
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                self.release();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if self.timer.poll_expired(cx) {
-                    self.conn = None;
-                    return Poll::Ready(Some(Err(
-                        "upstream read timed out (proxy_read_timeout)".into()
-                    )));
-                }
-                Poll::Pending
-            }
+        let polled = Pin::new(&mut *body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.body = None;
         }
-    }
-
-    fn release(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            conn.release();
-        }
+        polled
     }
 }
 
@@ -195,36 +162,20 @@ impl Drop for UpstreamStream {
         if !self.drain_on_drop {
             return;
         }
-        let (Some(conn), Some(body)) = (self.conn.take(), self.body.take()) else {
+        let Some(body) = self.body.take() else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let idle = self.timer.duration();
-        let active = self.active.take();
-        runtime.spawn(drain(body, conn, idle, active));
+        runtime.spawn(drain(body, self.idle, self.active.take()));
     }
 }
 
-/// Reads a target's body to its end (nothing to send it to) and returns the
-/// connection to its pool; gives up after `idle` without data.
-async fn drain(
-    mut body: Incoming,
-    conn: PooledConn,
-    idle: std::time::Duration,
-    active: Option<ActiveRequest>,
-) {
+/// Reads a target's body to its end (nothing to send it to), so that its
+/// connection can go back to its pool; gives up after `idle` without data.
+async fn drain(mut body: UpstreamBody, idle: std::time::Duration, active: Option<ActiveRequest>) {
     use http_body_util::BodyExt;
-    loop {
-        match tokio::time::timeout(idle, body.frame()).await {
-            Ok(Some(Ok(_))) => {}
-            Ok(None) => {
-                conn.release();
-                break;
-            }
-            Ok(Some(Err(_))) | Err(_) => break,
-        }
-    }
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(idle, body.frame()).await {}
     drop(active);
 }

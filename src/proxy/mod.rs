@@ -133,7 +133,7 @@ async fn detached(
     conn: Arc<ClientConn>,
     listener: Arc<ListenerRuntime>,
     req: Request<Incoming>,
-    request_id: String,
+    request_id: HeaderValue,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let task = tokio::spawn(async move { serve(&conn, &listener, req, &request_id).await });
     task.await
@@ -144,7 +144,7 @@ async fn serve(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     req: Request<Incoming>,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     check_sizes(&req)?;
     if conn.state.is_h2() {
@@ -162,7 +162,7 @@ async fn dispatch(
     listener: &ListenerRuntime,
     parts: Parts,
     body: Option<Incoming>,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let host = request_host(&parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
@@ -333,7 +333,7 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
 
 /// A unique request id: 16 hex digits of a per-process random prefix and
 /// 16 of a counter.
-fn next_request_id() -> String {
+fn next_request_id() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| {
@@ -346,8 +346,14 @@ fn next_request_id() -> String {
         h.write_u32(std::process::id());
         h.finish()
     });
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // 32 hex digits written in place: no formatting machinery.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 32];
+    for (i, byte) in id.iter_mut().enumerate() {
+        let word = if i < 16 { prefix } else { counter };
+        let shift = 60 - 4 * (i % 16);
+        *byte = DIGITS[((word >> shift) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0"))
 }

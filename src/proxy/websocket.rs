@@ -16,14 +16,13 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::body::ResponseBody;
 use crate::balance::ActiveRequest;
 use crate::listener::ListenerSlot;
-use crate::upstream::PooledConn;
+use crate::upstream::h1::Upgraded;
 
 static SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
 static SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
@@ -82,13 +81,12 @@ impl WsUpgrade {
     /// the target is forwarded as usual, not through here.
     pub fn respond(
         self,
-        mut resp: Response<Incoming>,
-        upstream: PooledConn,
+        resp: &http::response::Parts,
+        target: Upgraded,
         active: ActiveRequest,
         idle: Duration,
         slot: Arc<ListenerSlot>,
     ) -> Response<ResponseBody> {
-        let target = hyper::upgrade::on(&mut resp);
         let mut answer = Response::new(ResponseBody::empty());
         *answer.status_mut() = if self.over_h2 {
             StatusCode::OK
@@ -97,12 +95,12 @@ impl WsUpgrade {
         };
         let headers = answer.headers_mut();
         for name in ["sec-websocket-protocol", "sec-websocket-extensions"] {
-            if let Some(v) = resp.headers().get(name) {
+            if let Some(v) = resp.headers.get(name) {
                 headers.insert(HeaderName::from_static(name), v.clone());
             }
         }
         if !self.over_h2 {
-            if let Some(v) = resp.headers().get(&SEC_WEBSOCKET_ACCEPT) {
+            if let Some(v) = resp.headers.get(&SEC_WEBSOCKET_ACCEPT) {
                 headers.insert(SEC_WEBSOCKET_ACCEPT.clone(), v.clone());
             }
             Self::restore_headers(headers);
@@ -114,15 +112,9 @@ impl WsUpgrade {
         tokio::spawn(async move {
             let _open = TunnelCount(slot);
             let _active = active;
-            let _upstream = upstream;
-            match tokio::try_join!(client, target) {
-                Ok((client, target)) => {
-                    crate::upstream::tunnel::splice(
-                        TokioIo::new(client),
-                        TokioIo::new(target),
-                        idle,
-                    )
-                    .await;
+            match client.await {
+                Ok(client) => {
+                    crate::upstream::tunnel::splice(TokioIo::new(client), target, idle).await;
                 }
                 Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
             }
