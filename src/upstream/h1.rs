@@ -13,6 +13,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -427,10 +428,19 @@ impl H1Conn {
     /// Parses a complete answer head at the front of the buffer, if there
     /// is one, and removes it from the buffer.
     fn parse_head(&mut self) -> Result<Option<AnswerHead>, ExchangeError> {
-        let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-        let mut answer = httparse::Response::new(&mut fields);
-        let len = match answer.parse(&self.rbuf) {
-            Ok(httparse::Status::Complete(len)) => len,
+        // Neither array is zeroed: a head is parsed per request.
+        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+        let mut answer = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut answer,
+            &self.rbuf,
+            &mut fields,
+        );
+        let len = match parsed {
+            Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+            Ok(httparse::Status::Complete(_)) => {
+                return Err(ExchangeError::Invalid("answer head over 32 KiB"));
+            }
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => {
                 return Err(ExchangeError::Invalid("too many header fields"));
@@ -446,18 +456,25 @@ impl H1Conn {
         } else {
             Version::HTTP_11
         };
-        // Header values are slices of the head's bytes: no copy.
+        // Header values are slices of the head's bytes: no copy. Offsets
+        // fit in u16 since the head is at most MAX_HEAD bytes.
         let base = self.rbuf.as_ptr() as usize;
-        let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_FIELDS];
+        let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
+        let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
         let count = answer.headers.len();
         for (span, field) in spans.iter_mut().zip(answer.headers.iter()) {
-            let name = field.name.as_ptr() as usize - base;
-            let value = field.value.as_ptr() as usize - base;
-            *span = (name, field.name.len(), value, field.value.len());
+            *span = (
+                offset(field.name.as_bytes()),
+                field.name.len() as u16,
+                offset(field.value),
+                field.value.len() as u16,
+            );
         }
         let head = self.rbuf.split_to(len).freeze();
         let mut headers = HeaderMap::with_capacity(count);
         for &(name, name_len, value, value_len) in &spans[..count] {
+            let (name, name_len) = (usize::from(name), usize::from(name_len));
+            let (value, value_len) = (usize::from(value), usize::from(value_len));
             let name = HeaderName::from_bytes(&head[name..name + name_len])
                 .map_err(|_| ExchangeError::Invalid("bad header name"))?;
             let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
