@@ -152,6 +152,22 @@ impl PemDir {
         write_atomic(&path, contents, 0o600).map_err(local)
     }
 
+    /// Removes the copies of keys not in `keep` (those of configurations
+    /// no longer run). Copies that cannot be removed are left.
+    pub fn retain(&self, keep: &BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if let Some(key) = self.key_of(&path)
+                && !keep.contains(&key)
+            {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
     /// Reads the copy of `key`.
     pub fn read(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         let path = self.path_of(key).ok_or_else(|| StoreError::Corrupt {

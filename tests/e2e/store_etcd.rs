@@ -141,6 +141,14 @@ async fn stopping_etcd_leaves_every_node_serving_and_they_catch_up_when_it_retur
             "a refused write changes nothing (node {i})"
         );
     }
+    // A node restarted during the outage starts from its cached copy.
+    cluster.nodes[2].crash_and_restart().await;
+    wait_listening(cluster.addr(2)).await;
+    assert_eq!(
+        cluster.get(2).await,
+        (200, "a".into()),
+        "restarted without etcd"
+    );
     cluster.etcd.spawn().await;
     let mut written = false;
     for _ in 0..100 {
@@ -238,4 +246,49 @@ async fn ip_hash_sends_a_client_to_the_same_target_on_every_node() {
         chosen.len() > 1,
         "the clients spread over the targets: {chosen:?}"
     );
+}
+
+#[tokio::test]
+async fn sighup_rereads_the_nodes_own_sections_and_keeps_the_shared_configuration() {
+    let a = Backend::start("a").await;
+    let Some(cluster) = Cluster::start("etcd: SIGHUP", |etcd, port| {
+        shared_file(etcd, port, "", &[a.addr], "")
+    })
+    .await
+    else {
+        return;
+    };
+    let node = &cluster.nodes[2];
+    let path = node.config_path();
+    let moved = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("\"{LB}\" = \"127.0.0.13\""),
+        &format!("\"{LB}\" = \"127.0.0.14\""),
+    );
+    std::fs::write(&path, moved).unwrap();
+    let pid = node.child.as_ref().unwrap().id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let new_addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 14)), cluster.port);
+    wait_listening(new_addr).await;
+    let got = send(new_addr, None, get_req(DOMAIN, "/")).await.unwrap();
+    assert_eq!(
+        got.text(),
+        "a",
+        "the shared rule serves on the node's new vip"
+    );
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(cluster.addr(2))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("node 2 still listens on its old vip");
 }

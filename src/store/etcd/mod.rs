@@ -277,6 +277,8 @@ impl Inner {
                     latest = latest.revision,
                     "another node changed the configuration first: running its revision and editing that"
                 );
+                // The edit is made again, uploads included.
+                self.remove_uploads(&extracted.read_files);
                 if let Err(e) = self.install(runtime, latest).await {
                     rollback(runtime, &current);
                     return Err(persist(e));
@@ -315,8 +317,11 @@ impl Inner {
     }
 
     /// Makes `revision` the one this node runs.
+    /// The copies of PEM contents it no longer names are removed (the
+    /// running snapshot read its certificates when it was compiled).
     fn record(&self, runtime: &Runtime, revision: Revision) {
         runtime.store_status().set_revision(revision.revision);
+        self.pems.retain(&revision.shared.pem_keys());
         *self.applied.lock().unwrap_or_else(|e| e.into_inner()) = revision;
         self.save_cache();
     }

@@ -125,6 +125,13 @@ fn a_copy_whose_contents_do_not_match_its_key_is_refused() {
     pems.write(&key, b"right").unwrap();
     assert!(pems.has(&key));
     assert_eq!(pems.read(&key).unwrap(), b"right");
+    let other = pem_key(b"other");
+    pems.write(&other, b"other").unwrap();
+    pems.retain(&BTreeSet::from([key.clone()]));
+    assert!(
+        pems.has(&key) && !pems.has(&other),
+        "copies no longer named go"
+    );
     assert!(pems.path_of("pem/../../etc/passwd").is_none());
     assert!(pems.key_of(Path::new("/etc/passwd")).is_none());
     let _ = std::fs::remove_dir_all(&dir);
