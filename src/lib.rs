@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod signals;
+pub mod store;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;

@@ -83,6 +83,12 @@ impl State {
         ))
     }
 
+    /// State with the given TLS ticket keys and sticky-cookie key (the
+    /// ones a shared configuration store holds for every node).
+    pub fn with_secrets(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
+        State::with(tickets, generated_sticky_secret)
+    }
+
     fn with(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
         State {
             generated_sticky_secret,

@@ -2,6 +2,7 @@
 //! on loopback.
 
 mod admin_support;
+mod etcd_support;
 mod pki;
 mod support;
 
@@ -17,5 +18,7 @@ mod hostile;
 mod redirects;
 mod reload;
 mod routing;
+mod store_etcd;
+mod store_etcd_tls;
 mod tls;
 mod websocket;
