@@ -117,13 +117,14 @@ pub async fn accept_loop(
         let slot = slot.clone();
         let drain = drain.clone();
         slot.connections.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
+        let serving = async move {
             let _open = OpenConnection {
                 slot: slot.clone(),
                 _per_ip: per_ip,
             };
             serve_accepted(stream, peer, local, runtime, slot, drain).await;
-        });
+        };
+        tokio::spawn(serving);
     }
 }
 
@@ -140,7 +141,8 @@ async fn serve_accepted(
     let header_timeout = runtime.custom.client_header_timeout;
     let mut remote = peer;
     if runtime.admission.proxy_protocol {
-        match tokio::time::timeout(header_timeout, proxy_protocol::read_header(&mut stream)).await {
+        let header = Box::pin(proxy_protocol::read_header(&mut stream));
+        match tokio::time::timeout(header_timeout, header).await {
             Ok(Ok(Some(client))) => remote = client,
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
@@ -160,20 +162,38 @@ async fn serve_accepted(
         local,
     };
     let Some(tls) = &runtime.tls else {
-        conn::serve(stream, peers, conn::Protocol::Sniff, None, slot, drain).await;
+        // Boxed, like the handshake below: the spawned task then stays small
+        // (moving a large future into its task costs a copy per move).
+        Box::pin(conn::serve(
+            stream,
+            peers,
+            conn::Protocol::Sniff,
+            None,
+            slot,
+            drain,
+        ))
+        .await;
         return;
     };
     // nginx bounds the handshake by client_header_timeout too.
-    let handshake = tls.accept(stream, |sni| {
+    let handshake = Box::pin(tls.accept(stream, |sni| {
         runtime
             .routes
             .domain_exact(sni)
             .and_then(|d| d.tls_identity)
-    });
+    }));
     match tokio::time::timeout(header_timeout, handshake).await {
         Ok(Ok((stream, info))) => {
             let protocol = conn::Protocol::Negotiated(info.h2);
-            conn::serve(stream, peers, protocol, Some(info), slot.clone(), drain).await;
+            Box::pin(conn::serve(
+                stream,
+                peers,
+                protocol,
+                Some(info),
+                slot,
+                drain,
+            ))
+            .await;
         }
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
