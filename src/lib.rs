@@ -6,6 +6,7 @@ pub mod demo;
 pub mod health;
 mod idle;
 pub mod listener;
+pub mod observe;
 pub mod proxy;
 pub mod routing;
 pub mod runtime;

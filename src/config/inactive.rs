@@ -1,16 +1,13 @@
 //! Settings that parse and validate but whose feature has not landed yet:
 //! each is named in a warning at load time, never silently ignored.
 
+use super::GlobalSettings;
 use super::model::ConfigFile;
-use super::{AccessLogTarget, GlobalSettings};
 
 /// One warning per configured setting that does not act yet.
-pub fn warnings(file: &ConfigFile, global: &GlobalSettings) -> Vec<String> {
+pub fn warnings(file: &ConfigFile, _global: &GlobalSettings) -> Vec<String> {
     let mut out = Vec::new();
     let mut say = |what: &str| out.push(format!("not yet active: {what}"));
-    if global.access_log != AccessLogTarget::Off {
-        say("global.access_log (no access log is written)");
-    }
     let rules = || {
         file.load_balancers
             .iter()

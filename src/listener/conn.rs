@@ -52,6 +52,10 @@ pub struct ConnState {
     refused_with: std::sync::atomic::AtomicU16,
     body_unread: AtomicBool,
     scan_off: AtomicBool,
+    /// An answer given without a request for it (access log): hyper's own
+    /// 400/431 for a head it could not parse, or 408 for a head that did
+    /// not arrive in time.
+    unanswered: std::sync::atomic::AtomicU16,
     /// Wakes the connection's timer when a stamp moves a deadline earlier
     /// (a request ends, a request's first byte, a write blocks).
     wake: tokio::sync::Notify,
@@ -71,6 +75,7 @@ impl ConnState {
             refused_with: std::sync::atomic::AtomicU16::new(0),
             body_unread: AtomicBool::new(false),
             scan_off: AtomicBool::new(false),
+            unanswered: std::sync::atomic::AtomicU16::new(0),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -132,6 +137,32 @@ impl ConnState {
             0 => None,
             s => Some(s),
         }
+    }
+
+    /// The status of an answer the connection gave without a parsed
+    /// request: a head the head scan refused, hyper's own 400/431, or a
+    /// header timeout (408, nothing sent).
+    pub fn unanswered(&self) -> Option<u16> {
+        self.refused_with()
+            .or(match self.unanswered.load(Ordering::Relaxed) {
+                0 => None,
+                s => Some(s),
+            })
+    }
+
+    /// When the next request's first byte arrived (call before
+    /// [`start_request`](Self::start_request)); now when unknown (HTTP/2,
+    /// pipelined requests).
+    pub fn head_started(&self) -> std::time::Instant {
+        match self.first_byte.load(Ordering::Relaxed) {
+            0 => std::time::Instant::now(),
+            stamp => (self.epoch + Duration::from_millis(stamp - 1)).into_std(),
+        }
+    }
+
+    /// Requests started on this connection so far.
+    pub fn requests_started(&self) -> u32 {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// Asks for a lingering close after the current answer.
@@ -281,6 +312,7 @@ pub async fn serve<T>(
         state: state.clone(),
     });
     let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
+    let client = conn.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let conn = conn.clone();
         async move { Ok::<_, Infallible>(proxy::handle(conn, req).await) }
@@ -303,6 +335,9 @@ pub async fn serve<T>(
             .header_read_timeout(None);
         let conn = builder.serve_connection(io, service).with_upgrades();
         drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+    }
+    if let Some(status) = state.unanswered() {
+        crate::observe::exchange::unanswered(&client, status, 0);
     }
 }
 
@@ -357,6 +392,10 @@ async fn drive<C>(
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "client connection ended with an error");
+                    let answered = if e.is_parse_too_large() { 431 } else { 400 };
+                    if e.is_parse() || e.is_parse_too_large() {
+                        state.unanswered.store(answered, Ordering::Relaxed);
+                    }
                 }
                 return;
             }
@@ -392,6 +431,10 @@ async fn drive<C>(
                     }
                     _ => {
                         tracing::debug!(?expiry, "closing client connection: timed out");
+                        if expiry == Expiry::Header && state.first_byte.load(Ordering::Relaxed) != 0 {
+                            // A head began but did not end in time: nginx logs 408.
+                            state.unanswered.store(408, Ordering::Relaxed);
+                        }
                         return;
                     }
                 }

@@ -10,17 +10,32 @@ use hyper::body::Incoming;
 use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
 use crate::idle::IdleTimer;
+use crate::listener::conn::RequestGuard;
+use crate::observe::Finish;
 use crate::upstream::PooledConn;
 
 /// Boxed error type of bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A response body: stgw's own bytes or a target's stream, possibly
-/// compressed.
+/// compressed. An observed body (the client's answer) counts the bytes it
+/// yields and, when dropped, tells its request's [`Finish`] (metrics and
+/// the access log).
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
     guard: Option<Box<dyn Send + Sync + std::fmt::Debug>>,
+    /// Data bytes yielded so far.
+    sent: u64,
+    observed: Option<Observed>,
+}
+
+/// The end of a request, waiting for its body to be over.
+#[derive(Debug)]
+struct Observed {
+    finish: Finish,
+    /// Dropped after `finish` is done.
+    _guard: RequestGuard,
 }
 
 #[derive(Debug)]
@@ -41,6 +56,8 @@ struct UpstreamStream {
     timer: IdleTimer,
     active: Option<ActiveRequest>,
     drain_on_drop: bool,
+    /// When the target's body ended (`upstream_response_time`).
+    ended: Option<std::time::Instant>,
 }
 
 impl ResponseBody {
@@ -49,6 +66,8 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Full(Some(bytes)).normalized(),
             guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
@@ -57,6 +76,8 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Full(None),
             guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
@@ -78,8 +99,11 @@ impl ResponseBody {
                 timer: IdleTimer::new(read_timeout),
                 active: Some(active),
                 drain_on_drop,
+                ended: None,
             }),
             guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
@@ -93,7 +117,20 @@ impl ResponseBody {
         ResponseBody {
             kind: Kind::Gzip(Box::new(GzipBody::new(self, level))),
             guard: None,
+            sent: 0,
+            observed: None,
         }
+    }
+
+    /// Counts this body's bytes and, when it is dropped (sent, or
+    /// abandoned), completes its request with `finish`; `guard` lives
+    /// until then.
+    pub fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
+        self.observed = Some(Observed {
+            finish,
+            _guard: guard,
+        });
+        self
     }
 
     /// Keeps `guard` alive until the body is dropped (after it was sent).
@@ -113,6 +150,23 @@ impl Kind {
             k => k,
         }
     }
+
+    /// When the target's body ended, if this is a target's body that did.
+    fn upstream_end(&self) -> Option<std::time::Instant> {
+        match self {
+            Kind::Full(_) => None,
+            Kind::Upstream(s) => s.ended,
+            Kind::Gzip(g) => g.inner().kind.upstream_end(),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let Some(observed) = self.observed.take() {
+            observed.finish.done(self.sent, self.kind.upstream_end());
+        }
+    }
 }
 
 impl Body for ResponseBody {
@@ -123,11 +177,18 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut self.get_mut().kind {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(s) => s.poll(cx),
             Kind::Gzip(g) => Pin::new(g.as_mut()).poll_frame(cx),
+        };
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.sent += data.len() as u64;
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -184,6 +245,7 @@ impl UpstreamStream {
     }
 
     fn release(&mut self) {
+        self.ended.get_or_insert_with(std::time::Instant::now);
         if let Some(conn) = self.conn.take() {
             conn.release();
         }

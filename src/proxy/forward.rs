@@ -16,6 +16,7 @@ use super::response_headers::rewrite_redirects;
 use super::set_header;
 use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
+use crate::observe::RouteTrace;
 use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
 use crate::upstream::{
@@ -98,6 +99,7 @@ pub async fn forward(
     mut parts: Parts,
     body: Option<Incoming>,
     facts: Facts<'_>,
+    trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
@@ -114,6 +116,9 @@ pub async fn forward(
         None => BodySource::Buffered(BufferedBody::Empty),
         Some(body) => read_body(body, conn, listener).await?,
     };
+    if let BodySource::Buffered(b) = &source {
+        trace.body_read(b.len());
+    }
 
     prepare_headers(
         &mut parts.headers,
@@ -173,15 +178,21 @@ pub async fn forward(
             return Err(last_error);
         };
         let target = &rule.upstream.targets[index];
+        trace.try_start(target);
         let active = target.load.start();
         let mut upstream = match target
             .pool
             .checkout(custom.proxy_connect_timeout, read_buffer(custom))
             .await
         {
-            Ok(c) => c,
+            Ok(c) => {
+                trace.connected();
+                c
+            }
             Err(e) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, error = %e, "cannot connect to target");
+                let timed_out = matches!(e, ConnectError::Timeout { .. });
+                trace.try_failed(if timed_out { 504 } else { 502 }, timed_out);
                 if matches!(e, ConnectError::Io { .. }) && rule.health_check.enabled {
                     // Passive detection: out of rotation until a probe succeeds.
                     target.health.set(crate::balance::HealthState::Dead);
@@ -210,9 +221,11 @@ pub async fn forward(
         match exchange(&mut upstream, request, &progress, custom).await {
             Err(phase) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, ?phase, "target timed out");
+                trace.try_failed(504, true);
                 return Err(ProxyError::GatewayTimeout);
             }
             Ok(Ok(resp)) => {
+                trace.answered(resp.status().as_u16());
                 let mut resp = response(resp, upstream, custom, gzip, active);
                 if let Some(table) = &rule.sticky
                     && let Some(cookie) =
@@ -233,12 +246,15 @@ pub async fn forward(
                     source.put_back(req.into_body().unwatched());
                 }
                 if !(was_unsent || (idempotent && source.replayable())) {
+                    trace.try_failed(502, false);
                     return Err(ProxyError::BadGateway(error.to_string()));
                 }
                 if upstream.reused() && stale < MAX_STALE {
                     stale += 1;
+                    trace.try_stale();
                     continue;
                 }
+                trace.try_failed(502, false);
                 tracing::warn!(target = %target.addr, rule = %rule.id, %error, "target failed before answering");
                 last_error = ProxyError::BadGateway(error.to_string());
                 tried.push(index);
