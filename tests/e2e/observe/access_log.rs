@@ -20,7 +20,11 @@ fn one_target(port: u16, target: SocketAddr, global: &str) -> String {
         "health_check = { enabled = false }",
         &[(target, 10)],
     );
-    toml.replacen("state_dir = \"var\"", &format!("state_dir = \"var\"\n{global}"), 1)
+    toml.replacen(
+        "state_dir = \"var\"",
+        &format!("state_dir = \"var\"\n{global}"),
+        1,
+    )
 }
 
 #[tokio::test]
@@ -46,13 +50,17 @@ async fn the_combined_format_is_nginx_s() {
         r#"^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "(.*)" (\d{3}) (\d+) "(.*)" "(.*)"$"#,
     )
     .unwrap();
-    let first = re.captures(&lines[0]).unwrap_or_else(|| panic!("{}", lines[0]));
+    let first = re
+        .captures(&lines[0])
+        .unwrap_or_else(|| panic!("{}", lines[0]));
     assert_eq!(&first[1], "GET /a?b=c HTTP/1.1");
     assert_eq!(&first[2], "200");
     assert_eq!(&first[3], "1", "body_bytes_sent: the body \"t\"");
     assert_eq!(&first[4], "http://r.test/");
     assert_eq!(&first[5], "Mozilla/5.0 \\x22quoted\\x22");
-    let second = re.captures(&lines[1]).unwrap_or_else(|| panic!("{}", lines[1]));
+    let second = re
+        .captures(&lines[1])
+        .unwrap_or_else(|| panic!("{}", lines[1]));
     assert_eq!((&second[4], &second[5]), ("-", "-"));
 }
 
@@ -99,7 +107,11 @@ fn paths(text: &str) -> Vec<String> {
 async fn a_logrotate_rename_and_sigusr1_continue_in_the_new_file_without_losing_a_record() {
     let target = Backend::start("t").await;
     let port = free_port();
-    let stgw = Process::start(&one_target(port, target.addr, "access_log = \"access.log\""));
+    let stgw = Process::start(&one_target(
+        port,
+        target.addr,
+        "access_log = \"access.log\"",
+    ));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_listening(addr).await;
     let log = stgw.dir.path().join("access.log");
@@ -136,7 +148,12 @@ async fn a_logrotate_rename_and_sigusr1_continue_in_the_new_file_without_losing_
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(!old.is_empty() && !new.is_empty(), "old {} new {}", old.len(), new.len());
+    assert!(
+        !old.is_empty() && !new.is_empty(),
+        "old {} new {}",
+        old.len(),
+        new.len()
+    );
     let all: Vec<String> = old.iter().chain(&new).cloned().collect();
     assert_eq!(all, sent, "every request logged once, in order");
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), sent.len());
@@ -151,7 +168,10 @@ async fn a_stalled_log_drops_records_and_never_slows_requests() {
     // A pipe nobody reads: once its buffer is full, every write blocks,
     // as on a stalled disk.
     let fifo = dir.path().join("stalled.log");
-    let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(status.success());
     let reader = std::fs::OpenOptions::new()
         .read(true)
@@ -162,9 +182,9 @@ async fn a_stalled_log_drops_records_and_never_slows_requests() {
         &one_target(port, target.addr, ""),
         "keepalive_requests 10000;",
     )
-        .split_once("[[load_balancer]]")
-        .map(|(_, lb)| format!("[[load_balancer]]{lb}"))
-        .unwrap();
+    .split_once("[[load_balancer]]")
+    .map(|(_, lb)| format!("[[load_balancer]]{lb}"))
+    .unwrap();
     let global = format!("access_log = \"{}\"", fifo.display());
     let stgw = Stgw::start(&config(admin_addr, &global, &rest));
     let _admin = admin(&stgw).await;
