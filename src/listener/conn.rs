@@ -155,6 +155,8 @@ impl ConnState {
     /// pipelined requests).
     pub fn head_started(&self) -> std::time::Instant {
         match self.first_byte.load(Ordering::Relaxed) {
+            // HTTP/2: reads stamp frames of any stream (or none).
+            _ if self.is_h2() => std::time::Instant::now(),
             0 => std::time::Instant::now(),
             stamp => (self.epoch + Duration::from_millis(stamp - 1)).into_std(),
         }

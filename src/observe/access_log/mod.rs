@@ -170,7 +170,14 @@ impl AccessLog {
     }
 }
 
+/// Opens `path` for appending, creating it (and its folder) if needed.
 fn open(path: &Path) -> Result<BufWriter<File>, AccessLogError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| AccessLogError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
     OpenOptions::new()
         .create(true)
         .append(true)

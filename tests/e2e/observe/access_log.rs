@@ -258,3 +258,83 @@ impl NonBlocking for std::fs::OpenOptions {
         self.custom_flags(libc::O_NONBLOCK)
     }
 }
+
+#[tokio::test]
+async fn https_and_http2_requests_log_their_tls_facts_and_protocol() {
+    use crate::pki::{Kind, Pki, connect};
+    let certs = TempDir::new();
+    let pki = Pki::new(certs.path());
+    let site = pki.server("site", &["tls.test"], Kind::Ecdsa);
+    let target = Backend::start("t").await;
+    let port = free_port();
+    let toml = format!(
+        r#"
+[global]
+state_dir = "var"
+access_log = "access.log"
+[[load_balancer]]
+name = "tls"
+vip = "127.0.0.1"
+  [[load_balancer.listener]]
+  protocol = "HTTPS"
+  port = {port}
+  certificate = {{ cert = {cert:?}, key = {key:?} }}
+    [[load_balancer.listener.domain]]
+    name = "tls.test"
+      [[load_balancer.listener.domain.rule]]
+      url = "/"
+      health_check = {{ enabled = false }}
+      targets = [{{ address = "{t}" }}]
+"#,
+        cert = site.cert,
+        key = site.key,
+        t = target.addr,
+    );
+    let stgw = Stgw::start(&toml);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    let h1 = connect(pki.client(&["http/1.1"]), addr, Some("tls.test"))
+        .await
+        .unwrap();
+    let mut sender = h1_client(h1).await;
+    for _ in 0..2 {
+        let got = collect(
+            sender
+                .send_request(get_req("tls.test", "/one"))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got.status, 200);
+    }
+    let h2 = connect(pki.client(&["h2"]), addr, Some("tls.test"))
+        .await
+        .unwrap();
+    let mut h2 = h2_client(h2).await;
+    let req = Request::get("https://tls.test/two")
+        .body(Full::default())
+        .unwrap();
+    assert_eq!(
+        collect(h2.send_request(req).await.unwrap()).await.status,
+        200
+    );
+
+    let log = records(&lines(&stgw.dir.path().join("access.log"), 3).await);
+    for r in &log {
+        assert_eq!(r["ssl_protocol"], "TLSv1.3", "{r}");
+        assert!(r["ssl_cipher"].as_str().unwrap().starts_with("TLS_"), "{r}");
+        assert_eq!(r["ssl_session_reused"], ".");
+        assert!(r["ssl_handshake_time"].as_f64().unwrap() < 5.0);
+        assert_eq!(r["server_name"], "tls.test");
+    }
+    assert_eq!(log[0]["protocol_type"], "https");
+    assert_eq!(log[0]["request"], "GET /one HTTP/1.1");
+    assert_eq!(log[0]["connection_requests"], 1);
+    assert_eq!(
+        log[1]["connection_requests"], 2,
+        "keep-alive: the second request"
+    );
+    assert_eq!(log[2]["protocol_type"], "http2");
+    assert_eq!(log[2]["request"], "GET /two HTTP/2.0");
+    assert_eq!(log[2]["http_host"], "tls.test");
+}
