@@ -164,6 +164,25 @@ impl RequestTrace {
         let websocket = headers
             .get(UPGRADE)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        // What only the log needs is kept only when it is on (shared
+        // buffers: reference counts, no copies).
+        let logging = listener.observe.log.enabled();
+        let header = |name| {
+            if logging {
+                headers.get(name).cloned()
+            } else {
+                None
+            }
+        };
+        let request = if logging {
+            RequestLine {
+                method: Some(req.method().clone()),
+                uri: Some(req.uri().clone()),
+                version: Some(req.version()),
+            }
+        } else {
+            RequestLine::default()
+        };
         RequestTrace {
             request_id,
             route: RouteTrace::default(),
@@ -179,14 +198,10 @@ impl RequestTrace {
             }),
             h2: conn.state.is_h2(),
             number,
-            request: RequestLine {
-                method: Some(req.method().clone()),
-                uri: Some(req.uri().clone()),
-                version: Some(req.version()),
-            },
-            host: headers.get(HOST).cloned(),
-            user_agent: headers.get(USER_AGENT).cloned(),
-            referer: headers.get(REFERER).cloned(),
+            request,
+            host: header(HOST),
+            user_agent: header(USER_AGENT),
+            referer: header(REFERER),
             websocket,
             head_len: request_head_len(req),
             content_length: headers
