@@ -30,10 +30,32 @@ enum Command {
     Check,
     /// Start two demo backends and the proxy with conf/demo.toml.
     Demo,
+    /// The shared configuration store (`[store] kind = "etcd"`).
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StoreAction {
+    /// Write the file's shared part (certificates, instances, load
+    /// balancers) into the etcd its [store] names, replacing what is there.
+    Import,
+    /// Print the shared configuration in the etcd the file's [store] names, as TOML.
+    Export {
+        /// Also write the certificates' PEM files into this folder and name
+        /// them in the output (an importable file).
+        #[arg(long)]
+        pem_dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Store { action }) = &cli.command {
+        return store_command(cli.config.as_deref(), action);
+    }
     let config = match (&cli.command, &cli.config) {
         (Some(Command::Demo), _) => stgw::demo::config(),
         (_, Some(path)) => Config::load(path),
@@ -53,8 +75,12 @@ fn main() -> ExitCode {
         return check(&config);
     }
     init_logging(&config.global.log_level);
-    for w in &config.warnings {
-        tracing::warn!("{w}");
+    // With etcd the warnings of the whole configuration are logged once
+    // its shared part is read.
+    if config.file.store.kind == stgw::config::model::StoreKind::File {
+        for w in &config.warnings {
+            tracing::warn!("{w}");
+        }
     }
     let runtime = match build_tokio(config.global.worker_threads) {
         Ok(rt) => rt,
@@ -96,6 +122,49 @@ fn main() -> ExitCode {
     runtime.block_on(run(config, demo, inherited, handoff))
 }
 
+/// `stgw store import|export --config FILE`.
+fn store_command(path: Option<&std::path::Path>, action: &StoreAction) -> ExitCode {
+    let Some(path) = path else {
+        eprintln!("stgw store: give --config FILE (its [store] names the etcd)");
+        return ExitCode::from(2);
+    };
+    init_logging("warn");
+    let runtime = match build_tokio(1) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stgw: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match action {
+            StoreAction::Import => stgw::store::cli::import(path).await.map(|done| {
+                for w in &done.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "{}: imported {} load balancers and {} certificates (revision {}, replacing revision {})",
+                    path.display(),
+                    done.load_balancers,
+                    done.certificates,
+                    done.revision,
+                    done.replaced
+                );
+            }),
+            StoreAction::Export { pem_dir } => stgw::store::cli::export(path, pem_dir.as_deref())
+                .await
+                .map(|text| print!("{text}")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stgw store: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn check(config: &Config) -> ExitCode {
     for w in &config.warnings {
         println!("warning: {w}");
@@ -111,6 +180,11 @@ fn check(config: &Config) -> ExitCode {
     if let Err(e) = Snapshot::compile(Arc::new(config.clone()), &state) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
+    }
+    if config.file.store.kind == stgw::config::model::StoreKind::Etcd {
+        println!(
+            "note: [store] kind = \"etcd\": this checked the node's own sections; `stgw store export` shows the shared configuration"
+        );
     }
     let listeners = config.listeners().count();
     println!(
@@ -157,20 +231,21 @@ async fn run(
         }
         tracing::info!("demo backends rs-1 (127.0.0.1:9001) and rs-2 (127.0.0.1:9002) started");
     }
-    let runtime: Arc<Runtime> = match Runtime::start_with(config, inherited) {
-        Ok(r) => r,
+    let store = match stgw::store::start(config, inherited).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    let runtime: Arc<Runtime> = store.runtime().clone();
     if demo {
         tracing::info!("try: curl http://127.0.0.1:8080/  (twice, to see round robin)");
     }
     let admin_settings = runtime.snapshot().config.admin.clone();
     // Held until exit: dropping it stops the admin listener.
     let _admin = match admin_settings {
-        Some(settings) => match stgw::admin::start(runtime.clone(), &settings).await {
+        Some(settings) => match stgw::admin::start(store.clone(), &settings).await {
             Ok(server) => Some(server),
             Err(e) => {
                 tracing::error!("{e}");
@@ -180,7 +255,7 @@ async fn run(
         None => None,
     };
     tokio::spawn(runtime.clone().serve_upgrades(handoff.clone()));
-    let code = stgw::signals::run(runtime.clone()).await;
+    let code = stgw::signals::run(store.clone()).await;
     if !runtime.was_handed_over() {
         let _ = std::fs::remove_file(&handoff);
     }

@@ -5,10 +5,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::runtime::Runtime;
+use crate::store::Store;
 
 /// Handles signals until the process should exit; returns its exit code.
-pub async fn run(runtime: Arc<Runtime>) -> ExitCode {
+/// SIGHUP reloads through `store` (the node's file, with the shared
+/// configuration where that lives in etcd).
+pub async fn run(store: Arc<Store>) -> ExitCode {
+    let runtime = store.runtime().clone();
     let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
@@ -21,8 +24,7 @@ pub async fn run(runtime: Arc<Runtime>) -> ExitCode {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let _serial = runtime.changes().lock().await;
-                match runtime.reload() {
+                match store.reload().await {
                     Ok(()) => tracing::info!("configuration reloaded"),
                     Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
                 }

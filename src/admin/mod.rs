@@ -6,10 +6,11 @@
 //! * [`params`] / [`envelope`] / [`error`]: parameters in, the product's
 //!   JSON envelope and error codes out.
 //! * [`actions`]: one file per group of actions, every write through
-//!   [`store::ConfigStore::write`] (edit → validate → apply → persist).
+//!   [`store::ConfigStore::write`] (edit → validate → apply → store).
 //!
 //! Every object maps onto the configuration file of `CONFIG.md`: the API
-//! edits that same file, and the file is what survives a restart.
+//! edits that same model, and its store (the file, or etcd for several
+//! nodes: [`crate::store`]) is what survives a restart.
 
 pub mod actions;
 pub mod certs;
@@ -30,7 +31,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use crate::config::{AdminSettings, SecretSource};
-use crate::runtime::Runtime;
+use crate::store::Store;
 
 /// Why the admin listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +69,11 @@ impl Drop for AdminServer {
 /// Resolves the credentials of `settings` (reading the environment for
 /// `secret_key_env`), binds `settings.listen` (or takes the socket a
 /// previous process handed over in a binary upgrade) and serves the API
-/// for `runtime` until the returned server is dropped or a newer process
-/// takes over. Must run inside a tokio runtime.
-pub async fn start(
-    runtime: Arc<Runtime>,
-    settings: &AdminSettings,
-) -> Result<AdminServer, AdminError> {
+/// for the proxy of `store`, writing through `store`, until the returned
+/// server is dropped or a newer process takes over. Must run inside a
+/// tokio runtime.
+pub async fn start(store: Arc<Store>, settings: &AdminSettings) -> Result<AdminServer, AdminError> {
+    let runtime = store.runtime().clone();
     let key = match &settings.secret_key {
         SecretSource::Inline(k) => k.clone(),
         SecretSource::Env(var) => std::env::var(var)
@@ -102,7 +102,7 @@ pub async fn start(
         tracing::warn!(%addr, "the admin API listens beyond loopback: put TLS and a firewall in front of it (README, \"Exposing the admin API\")");
     }
     runtime.hand_over_too(settings.listen, listener.as_raw_fd());
-    let api = Arc::new(actions::Api::new(runtime));
+    let api = Arc::new(actions::Api::new(store));
     let task = tokio::spawn(server::serve(listener, api, Arc::new(creds)));
     tracing::info!(%addr, "admin API listening");
     Ok(AdminServer { addr, task })

@@ -1,86 +1,105 @@
 //! The one path every API write takes: edit the file model, validate it,
-//! apply it to the running proxy, persist it, answer.
+//! publish it through the configuration store, answer.
 //!
-//! * Writers are serialised by one lock, so two concurrent calls never
-//!   edit the same base.
+//! * Writers are serialised by one lock ([`Runtime::changes`]), shared
+//!   with SIGHUP reloads and with changes arriving from a shared store, so
+//!   two changes never edit the same base on one node.
 //! * The edited model is validated exactly like the file
 //!   ([`Config::from_model`]); a refused edit changes nothing.
-//! * It is applied with [`Runtime::apply`], the snapshot swap a reload
-//!   uses: no connection is dropped. If applying fails (a port cannot be
-//!   bound) nothing is persisted.
-//! * It is then written over the configuration file atomically
-//!   ([`write_atomic`]); if that fails the running configuration is rolled
-//!   back to the previous one, so the file and the proxy agree.
+//! * It is published with [`Store::publish`]: applied with
+//!   [`Runtime::apply`], the snapshot swap a reload uses (no connection is
+//!   dropped), then stored: written over the configuration file
+//!   atomically, or committed to etcd in a transaction that compares the
+//!   revision this node runs. If applying fails (a port cannot be bound)
+//!   nothing is stored; if storing fails the running configuration is
+//!   rolled back, so the store and the proxy agree.
+//! * When another node wrote first (etcd), this node runs the store's
+//!   latest configuration and the edit is made again on it, so concurrent
+//!   writes on different nodes never lose one another.
 //!
 //! Only then does the action answer, so an acknowledged write survives a
 //! crash (`kill -9`) at any later moment.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::error::ApiError;
-use super::persist::write_atomic;
+use super::error::{ApiError, Code};
 use crate::config::{Config, ConfigFile};
 use crate::runtime::Runtime;
+use crate::store::{PublishError, Store};
 
-/// The first line of a file written by the API.
-const HEADER: &str =
-    "# stgw configuration, last written by the management API (comments are not kept).\n\n";
+/// How many times an edit is made again after losing a race with another
+/// node's write before the call gives up.
+const ATTEMPTS: usize = 10;
 
-/// The configuration as the API sees it: the running proxy and its file.
+/// The configuration as the API sees it: the running proxy and its store.
 #[derive(Debug)]
 pub struct ConfigStore {
-    runtime: Arc<Runtime>,
+    store: Arc<Store>,
 }
 
 impl ConfigStore {
-    /// A store over `runtime`, whose configuration file is the one it
-    /// was started (or last reloaded) from.
-    pub fn new(runtime: Arc<Runtime>) -> ConfigStore {
-        ConfigStore { runtime }
+    /// The API's view of `store`.
+    pub fn new(store: Arc<Store>) -> ConfigStore {
+        ConfigStore { store }
     }
 
     /// The running proxy.
     pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
+        self.store.runtime()
+    }
+
+    /// The configuration store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
     }
 
     /// The configuration serving now.
     pub fn current(&self) -> Arc<Config> {
-        self.runtime.snapshot().config.clone()
+        self.runtime().snapshot().config.clone()
     }
 
     /// Runs `edit` on a copy of the running file model (ids filled in) and
-    /// makes the result the running and persisted configuration, as the
-    /// module documentation describes. Returns what `edit` returned; on any
-    /// error nothing changed.
+    /// makes the result the running and stored configuration, as the
+    /// module documentation describes. `edit` may run more than once (on
+    /// a fresher base each time). Returns what its last run returned; on
+    /// any error nothing changed.
     pub async fn write<T>(
         &self,
-        edit: impl FnOnce(&mut ConfigFile, &Config) -> Result<T, ApiError>,
+        mut edit: impl FnMut(&mut ConfigFile, &Config) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let _serial = self.runtime.changes().lock().await;
-        let current = self.current();
-        let mut file = current.file.clone();
-        let out = edit(&mut file, &current)?;
-        let next = Config::from_model(file, &current.path)?;
-        let text = toml::to_string(&next.file).map_err(ApiError::internal)?;
-        let path: PathBuf = current.path.clone();
-        self.runtime.apply(next)?;
-        let persisted = tokio::task::spawn_blocking(move || {
-            write_atomic(&path, format!("{HEADER}{text}").as_bytes(), 0o600)
-        })
-        .await;
-        let failure = match persisted {
-            Ok(Ok(())) => return Ok(out),
-            Ok(Err(e)) => format!("cannot write {}: {e}", current.path.display()),
-            Err(e) => format!(
-                "the write of {} did not finish: {e}",
-                current.path.display()
-            ),
-        };
-        if let Err(e) = self.runtime.apply((*current).clone()) {
-            tracing::error!("rollback after a failed write also failed: {e}");
+        for _ in 0..ATTEMPTS {
+            let _serial = self.runtime().changes().lock().await;
+            let current = self.current();
+            let mut file = current.file.clone();
+            let out = edit(&mut file, &current)?;
+            let next = Config::from_model(file, &current.path)?;
+            match self.store.publish(current, next).await {
+                Ok(()) => return Ok(out),
+                Err(PublishError::Conflict) => continue,
+                Err(e) => return Err(publish_error(e)),
+            }
         }
-        Err(ApiError::internal(failure))
+        Err(ApiError::new(
+            Code::FailedOperation,
+            format!(
+                "the shared configuration kept changing on other nodes ({ATTEMPTS} attempts); nothing was changed, try again"
+            ),
+        ))
+    }
+}
+
+/// The API's answer to a failed publication.
+fn publish_error(e: PublishError) -> ApiError {
+    match e {
+        PublishError::Invalid(e) => ApiError::from(e),
+        PublishError::Apply(e) => ApiError::from(e),
+        PublishError::Unavailable(e) => {
+            tracing::warn!("API write refused: {e}");
+            ApiError::new(
+                Code::FailedOperation,
+                "The configuration store (etcd) cannot be reached; nothing was changed. Try again when it is back.",
+            )
+        }
+        PublishError::Conflict | PublishError::Persist(_) => ApiError::internal(e),
     }
 }

@@ -8,7 +8,6 @@
 //! a fresh one is issued.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,11 +33,7 @@ pub fn token(secret: &[u8], addr: SocketAddr) -> String {
     mac.update(b"stgw-sticky-v1:");
     mac.update(addr.to_string().as_bytes());
     let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::encoding::hex(&digest[..16])
 }
 
 impl StickyTable {

@@ -89,7 +89,16 @@ pub(super) fn validate(
         }
     }
     for (id, _) in file.node.vip.iter() {
-        if !lb_ids.contains(id) {
+        if lb_ids.contains(id) {
+            continue;
+        }
+        if file.store.kind == model::StoreKind::Etcd {
+            // The shared configuration may gain or lose that load
+            // balancer at any time: the override waits for it.
+            v.warnings.push(format!(
+                "node.vip: no load balancer has id {id:?} (yet): the override applies when one has"
+            ));
+        } else {
             v.issue(
                 &root.key("node").key("vip"),
                 format!("no load balancer has id {id:?}"),
@@ -109,7 +118,6 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
-    v.warnings.extend(super::inactive::warnings(&file, &global));
     Ok(Config {
         path: path.to_owned(),
         file,
@@ -296,9 +304,12 @@ impl Validator<'_> {
                         "kind = \"etcd\" needs at least one endpoint",
                     );
                 }
-                self.warnings.push(
-                    "store kind \"etcd\" is not yet active: the configuration is read from this file".into(),
-                );
+                if s.endpoints.iter().any(|e| e.trim().is_empty()) {
+                    self.issue(&at.key("endpoints"), "an endpoint must not be empty");
+                }
+                if s.prefix.as_deref().is_some_and(str::is_empty) {
+                    self.issue(&at.key("prefix"), "must not be empty (default \"/stgw/\")");
+                }
             }
         }
     }

@@ -262,6 +262,8 @@ pub struct ClientConn {
     pub remote: SocketAddr,
     /// The local address it connected to.
     pub local: SocketAddr,
+    /// `remote`'s address as a header value (rendered once).
+    pub remote_ip: http::HeaderValue,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// What the TLS handshake established (HTTPS listeners).
@@ -308,6 +310,8 @@ pub async fn serve<T>(
         peer: peers.tcp,
         remote: peers.client,
         local: peers.local,
+        remote_ip: http::HeaderValue::from_str(&peers.client.ip().to_string())
+            .unwrap_or(http::HeaderValue::from_static("")),
         scheme: if tls.is_some() { "https" } else { "http" },
         tls,
         slot: slot.clone(),
@@ -324,6 +328,9 @@ pub async fn serve<T>(
         builder
             .timer(TokioTimer::new())
             .max_concurrent_streams(128)
+            .enable_connect_protocol()
+            .max_pending_accept_reset_streams(Some(20))
+            .max_local_error_reset_streams(Some(256))
             .max_header_list_size(MAX_HEAD as u32)
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(2 << 20);

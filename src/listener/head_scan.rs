@@ -46,29 +46,34 @@ impl HeadScan {
         self.active
     }
 
-    /// Feeds bytes of the head; stops at its end.
-    pub fn feed(&mut self, bytes: &[u8]) -> Verdict {
-        for &b in bytes {
-            if !self.active {
-                return Verdict::Fine;
-            }
-            if b == b'\n' {
-                if let Verdict::Refuse(s) = self.end_line() {
-                    return Verdict::Refuse(s);
-                }
-                continue;
-            }
-            if b != b'\r' {
-                if self.len < self.start.len() {
-                    self.start[self.len] = b.to_ascii_lowercase();
-                }
-                self.len += 1;
-            }
+    /// Feeds bytes of the head; stops at its end. Works a line piece at a
+    /// time (memchr), looking only at line starts and lengths.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Verdict {
+        while self.active && !bytes.is_empty() {
+            let (piece, rest, ends) = match memchr::memchr(b'\n', bytes) {
+                Some(i) => (&bytes[..i], &bytes[i + 1..], true),
+                None => (bytes, &b""[..], false),
+            };
+            self.take(piece);
             if self.line == 0 && self.len > MAX_LINE {
                 return Verdict::Refuse(414);
             }
+            if ends && let Verdict::Refuse(s) = self.end_line() {
+                return Verdict::Refuse(s);
+            }
+            bytes = rest;
         }
         Verdict::Fine
+    }
+
+    /// Counts a piece of the current line (without its `\n`).
+    fn take(&mut self, piece: &[u8]) {
+        let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
+        let at = self.len.min(self.start.len());
+        for (dst, src) in self.start[at..].iter_mut().zip(piece) {
+            *dst = src.to_ascii_lowercase();
+        }
+        self.len += piece.len();
     }
 
     fn end_line(&mut self) -> Verdict {

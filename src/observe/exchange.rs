@@ -129,7 +129,7 @@ impl RouteTrace {
 #[derive(Debug)]
 pub struct RequestTrace {
     /// stgw's id for the request (`Stgw-request-id`).
-    pub request_id: String,
+    pub request_id: HeaderValue,
     /// Filled in by routing and forwarding.
     pub route: RouteTrace,
     started: Instant,
@@ -158,7 +158,7 @@ impl RequestTrace {
         req: &Request<B>,
         number: u32,
         started: Instant,
-        request_id: String,
+        request_id: HeaderValue,
     ) -> RequestTrace {
         let headers = req.headers();
         let websocket = headers
@@ -263,7 +263,7 @@ impl RequestTrace {
                 connection_requests: self.number,
                 user_agent: self.user_agent.take(),
                 referer: self.referer.take(),
-                request_id: std::mem::take(&mut self.request_id),
+                request_id: std::mem::replace(&mut self.request_id, HeaderValue::from_static("")),
                 listener_id: self.listener.id.clone(),
                 location_id: route.location_id.clone(),
             })
@@ -385,7 +385,7 @@ pub fn unanswered(conn: &ClientConn, status: u16, sent: u64) {
         connection_requests: conn.state.requests_started() + 1,
         user_agent: None,
         referer: None,
-        request_id: String::new(),
+        request_id: HeaderValue::from_static(""),
         listener_id: listener.id.clone(),
         location_id: None,
     });

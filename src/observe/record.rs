@@ -167,7 +167,7 @@ pub struct Record {
     /// `http_referer`.
     pub referer: Option<HeaderValue>,
     /// stgw's request id (`request_id`); empty for refused heads.
-    pub request_id: String,
+    pub request_id: HeaderValue,
     /// `listener_id`.
     pub listener_id: Arc<str>,
     /// The matched rule's id (`location_id`).

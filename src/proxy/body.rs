@@ -5,17 +5,15 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
-use crate::idle::IdleTimer;
 use crate::listener::conn::RequestGuard;
 use crate::observe::Finish;
-use crate::upstream::PooledConn;
+use crate::upstream::UpstreamBody;
 
 /// Boxed error type of bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::upstream::BoxError;
 
 /// A response body: stgw's own bytes or a target's stream, possibly
 /// compressed. An observed body (the client's answer) counts the bytes it
@@ -24,7 +22,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
-    guard: Option<Box<dyn Send + Sync + std::fmt::Debug>>,
     /// Data bytes yielded so far.
     sent: u64,
     observed: Option<Observed>,
@@ -45,15 +42,13 @@ enum Kind {
     Gzip(Box<GzipBody<ResponseBody>>),
 }
 
-/// A target's response body: read with `proxy_read_timeout` between pieces;
-/// at its end the connection returns to its pool. Dropped before its end
-/// (the client went away), it closes the target connection, or, with
+/// A target's response body. Dropped before its end (the client went
+/// away), it closes the target connection, or, with
 /// `proxy_ignore_client_abort on`, reads the rest in the background.
 #[derive(Debug)]
 struct UpstreamStream {
-    body: Option<Incoming>,
-    conn: Option<PooledConn>,
-    timer: IdleTimer,
+    body: Option<UpstreamBody>,
+    idle: std::time::Duration,
     active: Option<ActiveRequest>,
     drain_on_drop: bool,
     /// When the target's body ended (`upstream_response_time`).
@@ -65,7 +60,6 @@ impl ResponseBody {
     pub fn full(bytes: Bytes) -> ResponseBody {
         ResponseBody {
             kind: Kind::Full(Some(bytes)).normalized(),
-            guard: None,
             sent: 0,
             observed: None,
         }
@@ -75,33 +69,29 @@ impl ResponseBody {
     pub fn empty() -> ResponseBody {
         ResponseBody {
             kind: Kind::Full(None),
-            guard: None,
             sent: 0,
             observed: None,
         }
     }
 
-    /// A target's body. `conn` goes back to its pool at the end;
-    /// `read_timeout` bounds the wait for each piece. With
-    /// `drain_on_drop`, a body dropped before its end is read to the end in
-    /// a background task (`proxy_ignore_client_abort on`).
+    /// A target's body (which bounds each read by `proxy_read_timeout`
+    /// itself). With `drain_on_drop`, a body dropped before its end is read
+    /// to the end in a background task, giving up after `idle` without
+    /// data (`proxy_ignore_client_abort on`).
     pub fn upstream(
-        body: Incoming,
-        conn: PooledConn,
-        read_timeout: std::time::Duration,
+        body: UpstreamBody,
+        idle: std::time::Duration,
         active: ActiveRequest,
         drain_on_drop: bool,
     ) -> ResponseBody {
         ResponseBody {
             kind: Kind::Upstream(UpstreamStream {
                 body: Some(body),
-                conn: Some(conn),
-                timer: IdleTimer::new(read_timeout),
+                idle,
                 active: Some(active),
                 drain_on_drop,
                 ended: None,
             }),
-            guard: None,
             sent: 0,
             observed: None,
         }
@@ -116,7 +106,6 @@ impl ResponseBody {
     pub fn gzip(self, level: u32) -> ResponseBody {
         ResponseBody {
             kind: Kind::Gzip(Box::new(GzipBody::new(self, level))),
-            guard: None,
             sent: 0,
             observed: None,
         }
@@ -130,15 +119,6 @@ impl ResponseBody {
             finish,
             _guard: guard,
         });
-        self
-    }
-
-    /// Keeps `guard` alive until the body is dropped (after it was sent).
-    pub fn with_guard(
-        mut self,
-        guard: impl Send + Sync + std::fmt::Debug + 'static,
-    ) -> ResponseBody {
-        self.guard = Some(Box::new(guard));
         self
     }
 }
@@ -216,39 +196,12 @@ impl UpstreamStream {
         let Some(body) = self.body.as_mut() else {
             return Poll::Ready(None);
         };
-        match Pin::new(&mut *body).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                self.timer.activity();
-                if body.is_end_stream() {
-                    self.release();
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                self.conn = None;
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                self.release();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if self.timer.poll_expired(cx) {
-                    self.conn = None;
-                    return Poll::Ready(Some(Err(
-                        "upstream read timed out (proxy_read_timeout)".into()
-                    )));
-                }
-                Poll::Pending
-            }
+        let polled = Pin::new(&mut *body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.body = None;
+            self.ended = Some(std::time::Instant::now());
         }
-    }
-
-    fn release(&mut self) {
-        self.ended.get_or_insert_with(std::time::Instant::now);
-        if let Some(conn) = self.conn.take() {
-            conn.release();
-        }
+        polled
     }
 }
 
@@ -257,36 +210,20 @@ impl Drop for UpstreamStream {
         if !self.drain_on_drop {
             return;
         }
-        let (Some(conn), Some(body)) = (self.conn.take(), self.body.take()) else {
+        let Some(body) = self.body.take() else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let idle = self.timer.duration();
-        let active = self.active.take();
-        runtime.spawn(drain(body, conn, idle, active));
+        runtime.spawn(drain(body, self.idle, self.active.take()));
     }
 }
 
-/// Reads a target's body to its end (nothing to send it to) and returns the
-/// connection to its pool; gives up after `idle` without data.
-async fn drain(
-    mut body: Incoming,
-    conn: PooledConn,
-    idle: std::time::Duration,
-    active: Option<ActiveRequest>,
-) {
+/// Reads a target's body to its end (nothing to send it to), so that its
+/// connection can go back to its pool; gives up after `idle` without data.
+async fn drain(mut body: UpstreamBody, idle: std::time::Duration, active: Option<ActiveRequest>) {
     use http_body_util::BodyExt;
-    loop {
-        match tokio::time::timeout(idle, body.frame()).await {
-            Ok(Some(Ok(_))) => {}
-            Ok(None) => {
-                conn.release();
-                break;
-            }
-            Ok(Some(Err(_))) | Err(_) => break,
-        }
-    }
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(idle, body.frame()).await {}
     drop(active);
 }

@@ -14,6 +14,7 @@
 //!   fails, the answer is stgw's page for *that* failure, with no further
 //!   `error_page` (nginx's `recursive_error_pages off`).
 
+use http::HeaderValue;
 use http::header::{self, HeaderMap};
 use http::{Method, StatusCode, Uri, Version};
 
@@ -53,7 +54,7 @@ pub async fn answer(
     page: &ErrorPage,
     status: StatusCode,
     origin: Origin,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) -> http::Response<ResponseBody> {
     match &page.target {
         ErrorPageTarget::Redirect(url) => {
@@ -91,7 +92,7 @@ async fn internal(
     listener: &ListenerRuntime,
     target: &str,
     origin: Origin,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) -> Result<http::Response<ResponseBody>, ProxyError> {
     let path_and_query: Uri = target
         .parse()

@@ -14,13 +14,16 @@ use super::gzip::GzipRequest;
 use super::headers::{ClientFacts, add_forwarding, join_cookies, remove_hop_by_hop};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
+use super::websocket::WsUpgrade;
 use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
 use crate::observe::RouteTrace;
 use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
+use crate::upstream::h1::{ExchangeError, H1Body, H1Conn, encode_head};
 use crate::upstream::{
     BodyError, BufferedBody, ConnectError, Phase, PooledConn, RequestBody, SendProgress,
+    UpstreamBody,
 };
 
 /// Attempts on other targets, at most (DECISIONS: upstream retries).
@@ -82,7 +85,7 @@ fn body_error(e: &BodyError) -> ProxyError {
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
     /// stgw's request id.
-    pub request_id: &'a str,
+    pub request_id: &'a HeaderValue,
     /// The request's host, normalised (`$host`), else the domain's name.
     pub host: &'a str,
     /// The client's address as believed (scheduling, X-Real-IP).
@@ -91,7 +94,8 @@ pub struct Facts<'a> {
 
 /// Forwards a request by `rule`: reads or streams the body (`None`: no
 /// body, as for an `error_page` request), picks a target, retries per
-/// DECISIONS.md, and streams the answer back.
+/// DECISIONS.md, and streams the answer back. The body's length and each
+/// attempt are told to `trace`.
 pub async fn forward(
     conn: &ClientConn,
     listener: &ListenerRuntime,
@@ -103,6 +107,15 @@ pub async fn forward(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
+    // A WebSocket upgrade has no body to read (over HTTP/2 the stream is
+    // the tunnel itself).
+    let mut websocket = WsUpgrade::take(&mut parts);
+    let body = if websocket.is_some() {
+        conn.state.body_pending(false);
+        None
+    } else {
+        body
+    };
     if body.is_some() && content_length(&parts.headers).is_some_and(|len| len > limit) {
         return Err(ProxyError::PayloadTooLarge);
     }
@@ -114,12 +127,19 @@ pub async fn forward(
     );
     let mut source = match body {
         None => BodySource::Buffered(BufferedBody::Empty),
-        Some(body) => read_body(body, conn, listener).await?,
+        // gRPC streams both ways and carries trailers: never buffered.
+        Some(body) => read_body(body, conn, listener, rule.forward_type.is_h2()).await?,
     };
     if let BodySource::Buffered(b) = &source {
         trace.body_read(b.len());
     }
 
+    let te_trailers = parts.headers.get_all(header::TE).iter().any(|v| {
+        v.to_str().is_ok_and(|t| {
+            t.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        })
+    });
     prepare_headers(
         &mut parts.headers,
         &parts.uri,
@@ -139,7 +159,7 @@ pub async fn forward(
             local: conn.local,
             vport: listener.addr.port(),
             lb_id: &listener.lb_id,
-            request_id: facts.request_id,
+            request_id: facts.request_id.to_str().unwrap_or(""),
             method: parts.method.as_str(),
             host: facts.host,
             scheme: conn.scheme,
@@ -148,7 +168,21 @@ pub async fn forward(
         };
         set_header::apply(&mut parts.headers, &listener.http.proxy_set_headers, &vars);
     }
+    if websocket.is_some() {
+        WsUpgrade::restore_headers(&mut parts.headers);
+    }
     let uri = origin_form(&parts.uri);
+    let h2_target = rule.forward_type.is_h2().then(|| {
+        // HTTP/2 carries the host as :authority and keeps `te: trailers`
+        // (gRPC needs it).
+        let authority = parts.headers.remove(header::HOST);
+        if te_trailers || is_grpc(&parts.headers) {
+            parts
+                .headers
+                .insert(header::TE, HeaderValue::from_static("trailers"));
+        }
+        absolute_uri(rule, authority.as_ref(), &uri)
+    });
     let idempotent = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
@@ -161,6 +195,7 @@ pub async fn forward(
         .count()
         .min(MAX_TRIES);
     let mut tried: Vec<usize> = Vec::new();
+    let mut head = Vec::with_capacity(512);
     let mut stale = 0;
     let mut last_error = ProxyError::NoTarget;
     // A valid sticky cookie names the first target to try.
@@ -180,7 +215,7 @@ pub async fn forward(
         let target = &rule.upstream.targets[index];
         trace.try_start(target);
         let active = target.load.start();
-        let mut upstream = match target
+        let upstream = match target
             .pool
             .checkout(custom.proxy_connect_timeout, read_buffer(custom))
             .await
@@ -211,22 +246,31 @@ pub async fn forward(
         let Some(body) = source.take() else {
             return Err(last_error);
         };
-        let (body, progress) = body.watched();
-        let mut request = Request::new(body);
-        *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = uri.clone();
-        *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = parts.headers.clone();
-
-        match exchange(&mut upstream, request, &progress, custom).await {
-            Err(phase) => {
-                tracing::warn!(target = %target.addr, rule = %rule.id, ?phase, "target timed out");
-                trace.try_failed(504, true);
-                return Err(ProxyError::GatewayTimeout);
+        let reused = upstream.reused();
+        let attempt = match upstream {
+            PooledConn::H1 { conn: h1, .. } => {
+                attempt_h1(h1, body, &mut head, &parts, &uri, custom, &target.pool).await
             }
-            Ok(Ok(resp)) => {
-                trace.answered(resp.status().as_u16());
-                let mut resp = response(resp, upstream, custom, gzip, active);
+            PooledConn::H2 { sender, .. } => {
+                let target_uri = h2_target.clone().unwrap_or_else(|| uri.clone());
+                attempt_h2(sender, body, &parts, target_uri, custom).await
+            }
+        };
+        match attempt {
+            Attempt::Answer(head, AnswerBody::Upgraded(target_io)) => {
+                let Some(ws) = websocket.take() else {
+                    trace.try_failed(502, false);
+                    return Err(ProxyError::BadGateway(
+                        "a 101 to a request that asked for no upgrade".into(),
+                    ));
+                };
+                trace.answered(head.status.as_u16());
+                let idle = custom.proxy_read_timeout;
+                return Ok(ws.respond(&head, target_io, active, idle, conn.slot.clone()));
+            }
+            Attempt::Answer(head, AnswerBody::Stream(body)) => {
+                trace.answered(head.status.as_u16());
+                let mut resp = response(head, body, custom, gzip, active);
                 if let Some(table) = &rule.sticky
                     && let Some(cookie) =
                         table.set_cookie(&listener.sticky_cookie, index, conn.tls.is_some())
@@ -237,30 +281,158 @@ pub async fn forward(
                 }
                 return Ok(resp);
             }
-            Ok(Err((error, unsent))) => {
+            Attempt::Timeout(which) => {
+                tracing::warn!(target = %target.addr, rule = %rule.id, which, "target timed out");
+                trace.try_failed(504, true);
+                return Err(ProxyError::GatewayTimeout);
+            }
+            Attempt::Invalid(why) => {
+                tracing::warn!(target = %target.addr, rule = %rule.id, why, "invalid answer from target");
+                trace.try_failed(502, false);
+                return Err(ProxyError::BadGateway(why.to_owned()));
+            }
+            Attempt::Failed {
+                error,
+                unsent,
+                answered,
+                sent,
+            } => {
                 if let Some(client) = source.client_failure() {
                     return Err(client);
                 }
-                let was_unsent = unsent.is_some();
-                if let Some(req) = unsent {
-                    source.put_back(req.into_body().unwatched());
+                if let Some(body) = unsent {
+                    source.put_back(body);
                 }
-                if !(was_unsent || (idempotent && source.replayable())) {
+                // Never after an answer byte; otherwise when idempotent or
+                // nothing was sent, and the body can be sent again.
+                let retryable = !answered && (idempotent || !sent) && source.replayable();
+                if !retryable {
                     trace.try_failed(502, false);
-                    return Err(ProxyError::BadGateway(error.to_string()));
+                    return Err(ProxyError::BadGateway(error));
                 }
-                if upstream.reused() && stale < MAX_STALE {
+                if reused && stale < MAX_STALE {
                     stale += 1;
                     trace.try_stale();
                     continue;
                 }
                 trace.try_failed(502, false);
                 tracing::warn!(target = %target.addr, rule = %rule.id, %error, "target failed before answering");
-                last_error = ProxyError::BadGateway(error.to_string());
+                last_error = ProxyError::BadGateway(error);
                 tried.push(index);
                 if tried.len() >= max_tries {
                     return Err(last_error);
                 }
+            }
+        }
+    }
+}
+
+/// The outcome of one attempt on one target.
+enum Attempt {
+    /// The target answered.
+    Answer(http::response::Parts, AnswerBody),
+    /// `proxy_send_timeout` or `proxy_read_timeout` fired.
+    Timeout(&'static str),
+    /// The target's answer is not valid HTTP.
+    Invalid(&'static str),
+    /// The connection failed; `unsent` is the body when none of it was
+    /// taken; `answered`: a byte of an answer had arrived; `sent`: a byte
+    /// of the request had been written.
+    Failed {
+        error: String,
+        unsent: Option<RequestBody>,
+        answered: bool,
+        sent: bool,
+    },
+}
+
+/// What follows an answer's head.
+enum AnswerBody {
+    /// A body to stream to the client.
+    Stream(UpstreamBody),
+    /// After a 101: the target connection, for a tunnel.
+    Upgraded(crate::upstream::h1::Upgraded),
+}
+
+/// One attempt over HTTP/1.1 (stgw's own client, in this task).
+async fn attempt_h1(
+    mut h1: H1Conn,
+    mut body: RequestBody,
+    head: &mut Vec<u8>,
+    parts: &Parts,
+    uri: &Uri,
+    custom: &CustomConfig,
+    pool: &Arc<crate::upstream::Pool>,
+) -> Attempt {
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    encode_head(head, &parts.method, target, &parts.headers, &body);
+    let (send_t, read_t) = (custom.proxy_send_timeout, custom.proxy_read_timeout);
+    match h1
+        .exchange(head, &mut body, &parts.method, send_t, read_t)
+        .await
+    {
+        Ok(answer) if answer.parts.status == http::StatusCode::SWITCHING_PROTOCOLS => {
+            let head = answer.parts;
+            Attempt::Answer(head, AnswerBody::Upgraded(h1.into_upgraded()))
+        }
+        Ok(answer) => {
+            let body = H1Body::new(h1, pool.clone(), &answer, &parts.method, read_t);
+            Attempt::Answer(answer.parts, AnswerBody::Stream(UpstreamBody::H1(body)))
+        }
+        Err(ExchangeError::Timeout(which)) => Attempt::Timeout(which),
+        Err(ExchangeError::Invalid(why)) => Attempt::Invalid(why),
+        Err(e @ ExchangeError::ClientBody(_)) => Attempt::Failed {
+            error: e.to_string(),
+            unsent: None,
+            answered: true,
+            sent: true,
+        },
+        Err(ExchangeError::Io {
+            source,
+            answered,
+            sent,
+            body_taken,
+        }) => Attempt::Failed {
+            error: source.to_string(),
+            unsent: (!body_taken).then_some(body),
+            answered,
+            sent,
+        },
+    }
+}
+
+/// One attempt over HTTP/2 (hyper's client on the shared connection).
+async fn attempt_h2(
+    mut sender: hyper::client::conn::http2::SendRequest<RequestBody>,
+    body: RequestBody,
+    parts: &Parts,
+    uri: Uri,
+    custom: &CustomConfig,
+) -> Attempt {
+    let (body, progress) = body.watched();
+    let mut request = Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_2;
+    *request.headers_mut() = parts.headers.clone();
+    match exchange_h2(&mut sender, request, &progress, custom).await {
+        Err(Phase::Send) => Attempt::Timeout("proxy_send_timeout"),
+        Err(_) => Attempt::Timeout("proxy_read_timeout"),
+        Ok(Ok(resp)) => {
+            let (parts, body) = resp.into_parts();
+            let body = UpstreamBody::h2(body, custom.proxy_read_timeout);
+            Attempt::Answer(parts, AnswerBody::Stream(body))
+        }
+        Ok(Err((error, unsent))) => {
+            // A stream the target refused (REFUSED_STREAM, or past its
+            // GOAWAY) was not processed: as good as unsent.
+            let refused = refused_stream(&error);
+            let unprocessed = unsent.is_some() || refused;
+            Attempt::Failed {
+                error: error.to_string(),
+                answered: false,
+                sent: !unprocessed,
+                unsent: unsent.map(|r| r.into_body().unwatched()),
             }
         }
     }
@@ -279,14 +451,14 @@ fn read_buffer(custom: &CustomConfig) -> usize {
 /// `proxy_send_timeout` between two pieces of the body taken by the target
 /// and `proxy_read_timeout` from the end of the body to the answer. `Err`
 /// names the timeout that fired.
-async fn exchange(
-    upstream: &mut PooledConn,
+async fn exchange_h2(
+    sender: &mut hyper::client::conn::http2::SendRequest<RequestBody>,
     request: Request<RequestBody>,
     progress: &SendProgress,
     custom: &CustomConfig,
 ) -> Result<Result<Response<Incoming>, (hyper::Error, Option<Request<RequestBody>>)>, Phase> {
     let (send_t, read_t) = (custom.proxy_send_timeout, custom.proxy_read_timeout);
-    let send = upstream.send(request);
+    let send = send_h2(sender, request);
     let mut send = std::pin::pin!(send);
     let mut timer = std::pin::pin!(tokio::time::sleep_until(
         progress.deadline(send_t, read_t).0
@@ -306,16 +478,32 @@ async fn exchange(
     }
 }
 
+/// Sends a request on an HTTP/2 connection; the request comes back when
+/// it was not sent at all.
+async fn send_h2(
+    sender: &mut hyper::client::conn::http2::SendRequest<RequestBody>,
+    req: Request<RequestBody>,
+) -> Result<Response<Incoming>, (hyper::Error, Option<Request<RequestBody>>)> {
+    if let Err(e) = sender.ready().await {
+        return Err((e, Some(req)));
+    }
+    sender.try_send_request(req).await.map_err(|mut e| {
+        let req = e.take_message();
+        (e.into_error(), req)
+    })
+}
+
 /// Reads the body completely (`proxy_request_buffering on`) or prepares it
 /// for streaming.
 async fn read_body(
     body: Incoming,
     conn: &ClientConn,
     listener: &ListenerRuntime,
+    always_stream: bool,
 ) -> Result<BodySource, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
-    Ok(if custom.proxy_request_buffering {
+    Ok(if custom.proxy_request_buffering && !always_stream {
         let buffered = if http_body::Body::is_end_stream(&body) {
             BufferedBody::Empty
         } else {
@@ -356,6 +544,46 @@ fn origin_form(uri: &Uri) -> Uri {
     }
 }
 
+/// Whether the request is gRPC.
+fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/grpc"))
+}
+
+/// The request target for an HTTP/2 target: scheme (http for GRPC, https
+/// for GRPCS), the client's host as authority, the path and query.
+fn absolute_uri(rule: &RuleRuntime, host: Option<&HeaderValue>, origin: &Uri) -> Uri {
+    let scheme = if rule.forward_type.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let authority = host
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_owned)
+        .or_else(|| rule.upstream.targets.first().map(|t| t.addr.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let pq = origin.path_and_query().map_or("/", |pq| pq.as_str());
+    format!("{scheme}://{authority}{pq}")
+        .parse()
+        .unwrap_or_else(|_| origin.clone())
+}
+
+/// Whether an error is an HTTP/2 stream the target refused unprocessed.
+fn refused_stream(error: &hyper::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM) || h2.is_go_away();
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// The headers a target receives: the client's, minus hop-by-hop ones and
 /// framing (hyper frames the body itself: exactly one framing), with Host
 /// from the authority when the request carried one, and stgw's additions.
@@ -364,7 +592,7 @@ fn prepare_headers(
     uri: &Uri,
     conn: &ClientConn,
     rule: &RuleRuntime,
-    request_id: &str,
+    request_id: &HeaderValue,
     client: std::net::IpAddr,
 ) {
     remove_hop_by_hop(headers);
@@ -379,6 +607,7 @@ fn prepare_headers(
         headers,
         &ClientFacts {
             ip: conn.remote.ip(),
+            ip_value: &conn.remote_ip,
             real_ip: client,
             scheme: conn.scheme,
             request_id,
@@ -391,13 +620,12 @@ fn prepare_headers(
 /// `proxy_redirect` applied, its body streamed and, when eligible,
 /// compressed.
 fn response(
-    resp: Response<Incoming>,
-    upstream: PooledConn,
+    mut parts: http::response::Parts,
+    body: UpstreamBody,
     custom: &CustomConfig,
     gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
-    let (mut parts, body) = resp.into_parts();
     remove_hop_by_hop(&mut parts.headers);
     if custom.proxy_redirect_https {
         rewrite_redirects(&mut parts.headers);
@@ -405,7 +633,6 @@ fn response(
     let level = gzip.and_then(|g| g.respond(parts.status, &mut parts.headers));
     let body = ResponseBody::upstream(
         body,
-        upstream,
         custom.proxy_read_timeout,
         active,
         custom.proxy_ignore_client_abort,

@@ -29,17 +29,32 @@ pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-id");
 
 /// Removes hop-by-hop headers, those the `Connection` header names, and
-/// `Upgrade` (tunnels are handled separately).
+/// `Upgrade` (tunnels are handled separately). Most messages have none:
+/// one pass over the names finds that out without touching the map.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+    let hop = |n: &HeaderName| HOP_BY_HOP.contains(n) || n == header::UPGRADE;
+    if !headers.keys().any(hop) {
+        return;
+    }
+    // Names listed in Connection (`keep-alive`, `close` and `upgrade` are
+    // tokens, or removed below anyway). Cloning the values is a reference
+    // count; removing by `&str` allocates nothing.
+    let listed: Vec<HeaderValue> = headers
         .get_all(header::CONNECTION)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .cloned()
         .collect();
-    for name in named {
-        headers.remove(name);
+    for value in &listed {
+        let Ok(text) = value.to_str() else { continue };
+        for token in text.split(',').map(str::trim) {
+            if !token.is_empty()
+                && !token.eq_ignore_ascii_case("close")
+                && !token.eq_ignore_ascii_case("keep-alive")
+                && !token.eq_ignore_ascii_case("upgrade")
+            {
+                headers.remove(token);
+            }
+        }
     }
     for name in &HOP_BY_HOP {
         headers.remove(name);
@@ -67,27 +82,31 @@ pub fn join_cookies(headers: &mut HeaderMap) {
 pub struct ClientFacts<'a> {
     /// The address the connection came from (appended to X-Forwarded-For).
     pub ip: IpAddr,
+    /// `ip`, rendered once per connection.
+    pub ip_value: &'a HeaderValue,
     /// The client's address as believed (X-Real-IP): `ip`, or from a
     /// trusted proxy's X-Forwarded-For.
     pub real_ip: IpAddr,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The request id.
-    pub request_id: &'a str,
+    pub request_id: &'a HeaderValue,
     /// Append X-Forwarded-For and set X-Real-IP.
     pub client_ip: bool,
 }
 
-/// Adds stgw's forwarding headers.
+/// Adds stgw's forwarding headers. In the common case (no prior
+/// X-Forwarded-For, the client is the connection's peer) this allocates
+/// nothing: the values are shared.
 pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
     let scheme = HeaderValue::from_static(facts.scheme);
     headers.insert(X_CLIENT_PROTO.clone(), scheme.clone());
     headers.insert(X_FORWARDED_PROTO.clone(), scheme);
-    if let Ok(id) = HeaderValue::from_str(facts.request_id) {
-        headers.insert(STGW_REQUEST_ID.clone(), id);
+    headers.insert(STGW_REQUEST_ID.clone(), facts.request_id.clone());
+    if !facts.client_ip {
+        return;
     }
-    if facts.client_ip {
-        let ip = facts.ip.to_string();
+    let xff = if headers.contains_key(&X_FORWARDED_FOR) {
         // Several X-Forwarded-For lines are one list: fold them, then append.
         let mut chain = Vec::with_capacity(64);
         for prior in headers
@@ -98,13 +117,21 @@ pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
             chain.extend_from_slice(prior.as_bytes());
             chain.extend_from_slice(b", ");
         }
-        chain.extend_from_slice(ip.as_bytes());
-        if let Ok(v) = HeaderValue::from_bytes(&chain) {
-            headers.insert(X_FORWARDED_FOR.clone(), v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&facts.real_ip.to_string()) {
-            headers.insert(X_REAL_IP.clone(), v);
-        }
+        chain.extend_from_slice(facts.ip_value.as_bytes());
+        HeaderValue::from_bytes(&chain).ok()
+    } else {
+        Some(facts.ip_value.clone())
+    };
+    if let Some(v) = xff {
+        headers.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    let real = if facts.real_ip == facts.ip {
+        Some(facts.ip_value.clone())
+    } else {
+        HeaderValue::from_str(&facts.real_ip.to_string()).ok()
+    };
+    if let Some(v) = real {
+        headers.insert(X_REAL_IP.clone(), v);
     }
 }
 
@@ -150,9 +177,10 @@ mod tests {
             &mut h,
             &ClientFacts {
                 ip: "192.0.2.1".parse().unwrap(),
+                ip_value: &HeaderValue::from_static("192.0.2.1"),
                 real_ip: "192.0.2.1".parse().unwrap(),
                 scheme: "https",
-                request_id: "abc",
+                request_id: &HeaderValue::from_static("abc"),
                 client_ip: true,
             },
         );
@@ -170,9 +198,10 @@ mod tests {
             &mut h,
             &ClientFacts {
                 ip: "192.0.2.1".parse().unwrap(),
+                ip_value: &HeaderValue::from_static("192.0.2.1"),
                 real_ip: "192.0.2.1".parse().unwrap(),
                 scheme: "http",
-                request_id: "abc",
+                request_id: &HeaderValue::from_static("abc"),
                 client_ip: false,
             },
         );

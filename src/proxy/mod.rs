@@ -21,6 +21,7 @@ mod redirect;
 pub mod response_headers;
 mod set_header;
 pub mod settings;
+mod websocket;
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -70,13 +71,8 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
     let h1 = !conn.state.is_h2();
     let has_body = h1 && !http_body::Body::is_end_stream(req.body());
     let served = if listener.custom.proxy_ignore_client_abort {
-        let (served, route) = detached(
-            conn.clone(),
-            listener.clone(),
-            req,
-            trace.request_id.clone(),
-        )
-        .await;
+        let id = trace.request_id.clone();
+        let (served, route) = detached(conn.clone(), listener.clone(), req, id).await;
         trace.route = route;
         served
     } else {
@@ -86,13 +82,11 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
     let mut source = Source::Proxy;
     let mut resp = match served {
         Ok(mut resp) => {
-            if resp.body().is_own() {
-                if has_body {
-                    // A redirect answered without reading the body.
-                    early_close(&conn, &mut resp);
-                }
-            } else {
+            if !resp.body().is_own() {
                 source = Source::Target;
+            } else if has_body {
+                // A redirect answered without reading the body.
+                early_close(&conn, &mut resp);
             }
             resp
         }
@@ -159,7 +153,7 @@ async fn detached(
     conn: Arc<ClientConn>,
     listener: Arc<ListenerRuntime>,
     req: Request<Incoming>,
-    request_id: String,
+    request_id: HeaderValue,
 ) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
     let task = tokio::spawn(async move {
         let mut route = RouteTrace::default();
@@ -167,10 +161,8 @@ async fn detached(
         (served, route)
     });
     task.await.unwrap_or_else(|e| {
-        (
-            Err(ProxyError::Internal(e.to_string())),
-            RouteTrace::default(),
-        )
+        let failed = Err(ProxyError::Internal(e.to_string()));
+        (failed, RouteTrace::default())
     })
 }
 
@@ -178,7 +170,7 @@ async fn serve(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     req: Request<Incoming>,
-    request_id: &str,
+    request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     check_sizes(&req)?;
@@ -197,7 +189,7 @@ async fn dispatch(
     listener: &ListenerRuntime,
     parts: Parts,
     body: Option<Incoming>,
-    request_id: &str,
+    request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let host = request_host(&parts)?;
@@ -377,7 +369,7 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
 
 /// A unique request id: 16 hex digits of a per-process random prefix and
 /// 16 of a counter.
-fn next_request_id() -> String {
+fn next_request_id() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| {
@@ -390,8 +382,14 @@ fn next_request_id() -> String {
         h.write_u32(std::process::id());
         h.finish()
     });
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // 32 hex digits written in place: no formatting machinery.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 32];
+    for (i, byte) in id.iter_mut().enumerate() {
+        let word = if i < 16 { prefix } else { counter };
+        let shift = 60 - 4 * (i % 16);
+        *byte = DIGITS[((word >> shift) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0"))
 }

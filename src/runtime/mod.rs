@@ -25,6 +25,7 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use crate::health::HealthChecker;
 use crate::listener::{self, ListenerSlot};
+use crate::store::StoreStatus;
 use snapshot::{Snapshot, State};
 
 /// Why a configuration could not be started or applied.
@@ -72,6 +73,8 @@ pub struct Runtime {
     /// Listening sockets besides the proxy's (the admin listener), handed
     /// over with them.
     other_sockets: Mutex<Vec<(SocketAddr, std::os::fd::RawFd)>>,
+    /// Whether the configuration store is reachable, and what it applied.
+    store_status: StoreStatus,
 }
 
 #[derive(Debug)]
@@ -95,6 +98,16 @@ impl Runtime {
         inherited: HashMap<SocketAddr, std::net::TcpListener>,
     ) -> Result<Arc<Runtime>, RuntimeError> {
         let state = State::new(&config.global.state_dir)?;
+        Runtime::start_with_state(config, inherited, state)
+    }
+
+    /// Like [`start_with`](Self::start_with), with `state` built by the
+    /// caller (a shared configuration store supplies its secrets).
+    pub fn start_with_state(
+        config: Config,
+        inherited: HashMap<SocketAddr, std::net::TcpListener>,
+        state: State,
+    ) -> Result<Arc<Runtime>, RuntimeError> {
         state
             .observe
             .log
@@ -115,6 +128,7 @@ impl Runtime {
             inherited: Mutex::new(inherited),
             handed_over: watch::channel(false).0,
             other_sockets: Mutex::new(Vec::new()),
+            store_status: StoreStatus::default(),
         });
         runtime.install(snapshot)?;
         tokio::spawn(maintain(Arc::downgrade(&runtime)));
@@ -127,6 +141,19 @@ impl Runtime {
     /// re-apply a file the other is about to replace).
     pub fn changes(&self) -> &tokio::sync::Mutex<()> {
         &self.changes
+    }
+
+    /// The configuration store's health and the revision this node runs
+    /// (for metrics and the status page).
+    pub fn store_status(&self) -> &StoreStatus {
+        &self.store_status
+    }
+
+    /// Whether the configuration store is reachable: always true for the
+    /// file; false while etcd cannot be reached (the node then serves its
+    /// last good configuration).
+    pub fn store_healthy(&self) -> bool {
+        self.store_status.healthy()
     }
 
     /// The snapshot serving now.

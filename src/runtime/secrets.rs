@@ -9,7 +9,7 @@ pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec
     let path = dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            if let Some(bytes) = from_hex(text.trim())
+            if let Some(bytes) = crate::encoding::from_hex(text.trim())
                 && !bytes.is_empty()
             {
                 return Ok(bytes);
@@ -31,8 +31,7 @@ pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(&path)?;
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    f.write_all(hex.as_bytes())?;
+    f.write_all(crate::encoding::hex(&secret).as_bytes())?;
     f.sync_all()?;
     Ok(secret)
 }
@@ -42,16 +41,6 @@ pub fn ephemeral(len: usize) -> Vec<u8> {
     let mut secret = vec![0u8; len];
     let _ = aws_lc_rs::rand::fill(&mut secret);
     secret
-}
-
-fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct PoolKey {
     pub addr: SocketAddr,
     /// TLS settings: verify, CA, SNI, h2 (None = cleartext).
     pub tls: Option<(bool, Option<PathBuf>, Option<String>, bool)>,
+    /// HTTP/2 (GRPC / GRPCS) rather than HTTP/1.1.
+    pub h2: bool,
 }
 
 /// A rule's round-robin identity: its id and its (target, weight) list.
@@ -82,6 +84,12 @@ impl State {
             TicketKeys::ephemeral()?,
             super::secrets::ephemeral(32),
         ))
+    }
+
+    /// State with the given TLS ticket keys and sticky-cookie key (the
+    /// ones a shared configuration store holds for every node).
+    pub fn with_secrets(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
+        State::with(tickets, generated_sticky_secret)
     }
 
     fn with(tickets: TicketKeys, generated_sticky_secret: Vec<u8>) -> State {
@@ -387,6 +395,7 @@ fn compile_rule(
         .map(|t| {
             let key = PoolKey {
                 addr: t.addr,
+                h2: r.forward_type.is_h2(),
                 tls: r.forward_type.is_tls().then(|| {
                     let u = &r.upstream_tls;
                     (
@@ -397,9 +406,14 @@ fn compile_rule(
                     )
                 }),
             };
-            let pool = state
-                .pools
-                .get_or_insert_with(key, || Pool::new(t.addr, connector.clone(), pool_settings));
+            let pool = state.pools.get_or_insert_with(key, || {
+                Pool::new(
+                    t.addr,
+                    connector.clone(),
+                    r.forward_type.is_h2(),
+                    pool_settings,
+                )
+            });
             pool.configure(pool_settings);
             let health = state.health.get_or_insert_with((id.clone(), t.addr), || {
                 if r.health_check.enabled {

@@ -1,6 +1,8 @@
 //! TLS session-ticket keys shared by every certificate configuration of the
 //! process, kept in `state_dir` so tickets survive reloads and restarts, and
-//! rotated so a leaked key exposes little.
+//! rotated so a leaked key exposes little. With a shared configuration
+//! store (etcd) the keys live in the store instead, so every node resumes
+//! the sessions of every other ([`TicketKeys::shared`]).
 //!
 //! Tickets are AES-256-GCM: `key id (4) | nonce (12) | ciphertext+tag`.
 //! Two keys are live: the current one encrypts, the previous one still
@@ -32,6 +34,9 @@ pub enum TicketKeyError {
     /// The system random generator failed.
     #[error("cannot generate a TLS ticket key")]
     Random,
+    /// Keys given as text (from a configuration store) hold no valid key.
+    #[error("TLS ticket keys from the configuration store hold no valid key")]
+    Malformed,
 }
 
 #[derive(Clone)]
@@ -70,8 +75,12 @@ impl Key {
     }
 
     fn to_line(&self) -> String {
-        let hex: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{:08x} {} {hex}\n", self.id, self.created)
+        format!(
+            "{:08x} {} {}\n",
+            self.id,
+            self.created,
+            crate::encoding::hex(&self.secret)
+        )
     }
 
     fn from_line(line: &str) -> Option<Key> {
@@ -100,10 +109,32 @@ struct Keys {
     previous: Option<Key>,
 }
 
+impl Keys {
+    fn to_text(&self) -> String {
+        let mut t = self.current.to_line();
+        if let Some(p) = &self.previous {
+            t.push_str(&p.to_line());
+        }
+        t
+    }
+
+    fn from_text(text: &str) -> Option<Keys> {
+        let mut lines = text.lines().filter_map(Key::from_line);
+        let current = lines.next()?;
+        Some(Keys {
+            current,
+            previous: lines.next(),
+        })
+    }
+}
+
 /// The process's ticket keys (a rustls [`ProducesTickets`]).
 #[derive(Debug)]
 pub struct TicketKeys {
     path: Option<PathBuf>,
+    /// Kept in a configuration store shared by several nodes: the store
+    /// rotates them, never this process on its own.
+    shared: bool,
     keys: RwLock<Keys>,
 }
 
@@ -143,6 +174,7 @@ impl TicketKeys {
         };
         let tickets = TicketKeys {
             path: Some(path),
+            shared: false,
             keys: RwLock::new(keys),
         };
         tickets.rotate_if_due(now)?;
@@ -154,6 +186,7 @@ impl TicketKeys {
     pub fn ephemeral() -> Result<TicketKeys, TicketKeyError> {
         Ok(TicketKeys {
             path: None,
+            shared: false,
             keys: RwLock::new(Keys {
                 current: Key::generate(unix_now())?,
                 previous: None,
@@ -161,8 +194,59 @@ impl TicketKeys {
         })
     }
 
+    /// Keys kept in a configuration store for several nodes, from their
+    /// text form ([`new_shared_text`](Self::new_shared_text)). They live in
+    /// memory only; [`rotate_if_due`](Self::rotate_if_due) leaves them
+    /// alone, and the store replaces them with
+    /// [`set_shared`](Self::set_shared) when one node has rotated them.
+    pub fn shared(text: &str) -> Result<TicketKeys, TicketKeyError> {
+        Ok(TicketKeys {
+            path: None,
+            shared: true,
+            keys: RwLock::new(Keys::from_text(text).ok_or(TicketKeyError::Malformed)?),
+        })
+    }
+
+    /// Replaces the keys with `text` (the store's current keys). On error
+    /// the keys in use stay.
+    pub fn set_shared(&self, text: &str) -> Result<(), TicketKeyError> {
+        let fresh = Keys::from_text(text).ok_or(TicketKeyError::Malformed)?;
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The text form of a fresh key (what a store holds at first).
+    pub fn new_shared_text(now: u64) -> Result<String, TicketKeyError> {
+        Ok(Keys {
+            current: Key::generate(now)?,
+            previous: None,
+        }
+        .to_text())
+    }
+
+    /// The text form of `text` rotated (a new current key, the current one
+    /// kept as the previous) when its current key is older than
+    /// [`ROTATION`] at `now`; `None` when no rotation is due.
+    pub fn rotated_shared_text(text: &str, now: u64) -> Result<Option<String>, TicketKeyError> {
+        let keys = Keys::from_text(text).ok_or(TicketKeyError::Malformed)?;
+        if now.saturating_sub(keys.current.created) < ROTATION.as_secs() {
+            return Ok(None);
+        }
+        Ok(Some(
+            Keys {
+                current: Key::generate(now)?,
+                previous: Some(keys.current),
+            }
+            .to_text(),
+        ))
+    }
+
     /// Starts a new key when the current one is older than [`ROTATION`].
+    /// Shared keys ([`shared`](Self::shared)) are never rotated here.
     pub fn rotate_if_due(&self, now: u64) -> Result<bool, TicketKeyError> {
+        if self.shared {
+            return Ok(false);
+        }
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         if now.saturating_sub(keys.current.created) < ROTATION.as_secs() {
             return Ok(false);
@@ -182,14 +266,11 @@ impl TicketKeys {
             path: path.clone(),
             source,
         };
-        let text = {
-            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-            let mut t = keys.current.to_line();
-            if let Some(p) = &keys.previous {
-                t.push_str(&p.to_line());
-            }
-            t
-        };
+        let text = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .to_text();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -269,6 +350,44 @@ mod tests {
         bad[last] ^= 1;
         assert!(k.decrypt(&bad).is_none());
         assert!(k.decrypt(&t[..10]).is_none());
+    }
+
+    #[test]
+    fn shared_keys_rotate_only_through_their_text() {
+        let now = unix_now();
+        let text = TicketKeys::new_shared_text(now).unwrap();
+        let a = TicketKeys::shared(&text).unwrap();
+        let b = TicketKeys::shared(&text).unwrap();
+        let t = a.encrypt(b"s").unwrap();
+        assert_eq!(
+            b.decrypt(&t).unwrap(),
+            b"s",
+            "nodes with the same text agree"
+        );
+        let later = now + ROTATION.as_secs() + 1;
+        assert!(!a.rotate_if_due(later).unwrap(), "never rotated locally");
+        assert!(
+            TicketKeys::rotated_shared_text(&text, now)
+                .unwrap()
+                .is_none()
+        );
+        let rotated = TicketKeys::rotated_shared_text(&text, later)
+            .unwrap()
+            .unwrap();
+        b.set_shared(&rotated).unwrap();
+        assert_eq!(
+            b.decrypt(&t).unwrap(),
+            b"s",
+            "the previous key still decrypts"
+        );
+        assert_ne!(b.encrypt(b"x").unwrap()[..4], t[..4]);
+        assert!(TicketKeys::shared("garbage").is_err());
+        assert!(b.set_shared("").is_err());
+        assert_eq!(
+            b.decrypt(&t).unwrap(),
+            b"s",
+            "a refused text changes nothing"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! HTTP/1.1 keep-alive pools.
+//! Connections to one target: HTTP/1.1 keep-alive pools (stgw's own
+//! client, [`super::h1`]), or one multiplexed HTTP/2 connection
+//! (`forward_type` GRPC / GRPCS, hyper's client).
 
 use std::io;
 use std::net::SocketAddr;
@@ -6,18 +8,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::RequestBody;
+use super::h1::{H1Conn, UpstreamIo};
 use crate::tls::UpstreamConnector;
 
 /// Largest response head accepted from a target (DECISIONS: over 32 KiB → 502).
 const MAX_RESPONSE_HEAD: usize = 32 * 1024;
 
 /// The smallest read buffer a connection to a target gets: a maximal
-/// response head plus 8 KiB (hyper refuses a head that fills the buffer).
+/// response head plus 8 KiB.
 pub const MIN_READ_BUFFER: usize = MAX_RESPONSE_HEAD + 8 * 1024;
 
 /// Why a new connection to a target failed.
@@ -47,7 +50,7 @@ pub enum ConnectError {
         /// The error.
         source: io::Error,
     },
-    /// The HTTP handshake failed.
+    /// The HTTP/2 handshake failed.
     #[error("handshake with {addr}: {source}")]
     Handshake {
         /// The target.
@@ -66,11 +69,14 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
 }
 
-/// The idle connections to one target.
+/// The connections to one target.
 #[derive(Debug)]
 pub struct Pool {
     addr: SocketAddr,
     tls: Option<UpstreamConnector>,
+    /// Speak HTTP/2 (one connection, many streams) instead of HTTP/1.1.
+    h2: bool,
+    shared: Mutex<Option<http2::SendRequest<RequestBody>>>,
     idle: Mutex<Vec<Idle>>,
     max_idle: AtomicUsize,
     idle_timeout_ms: AtomicU64,
@@ -78,24 +84,53 @@ pub struct Pool {
 
 #[derive(Debug)]
 struct Idle {
-    sender: http1::SendRequest<RequestBody>,
+    conn: H1Conn,
     since: Instant,
 }
 
 /// A connection checked out of a pool for one request.
 #[derive(Debug)]
-pub struct PooledConn {
-    sender: http1::SendRequest<RequestBody>,
-    pool: Arc<Pool>,
-    reused: bool,
+pub enum PooledConn {
+    /// An HTTP/1.1 connection, owned by the request until its answer ends.
+    H1 {
+        /// The connection.
+        conn: H1Conn,
+        /// Whether it served a request before.
+        reused: bool,
+    },
+    /// A handle on the shared HTTP/2 connection.
+    H2 {
+        /// The handle.
+        sender: http2::SendRequest<RequestBody>,
+        /// Whether the connection existed before.
+        reused: bool,
+    },
+}
+
+impl PooledConn {
+    /// Whether the connection had been used before (a stale one may have
+    /// been closed by the target meanwhile).
+    pub fn reused(&self) -> bool {
+        match self {
+            PooledConn::H1 { reused, .. } | PooledConn::H2 { reused, .. } => *reused,
+        }
+    }
 }
 
 impl Pool {
-    /// An empty pool for `addr`, speaking TLS through `tls` when given.
-    pub fn new(addr: SocketAddr, tls: Option<UpstreamConnector>, settings: PoolSettings) -> Pool {
+    /// An empty pool for `addr`, speaking TLS through `tls` when given, and
+    /// HTTP/2 when `h2` (else HTTP/1.1).
+    pub fn new(
+        addr: SocketAddr,
+        tls: Option<UpstreamConnector>,
+        h2: bool,
+        settings: PoolSettings,
+    ) -> Pool {
         let pool = Pool {
             addr,
             tls,
+            h2,
+            shared: Mutex::new(None),
             idle: Mutex::new(Vec::new()),
             max_idle: AtomicUsize::new(0),
             idle_timeout_ms: AtomicU64::new(0),
@@ -120,25 +155,28 @@ impl Pool {
         Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
     }
 
-    /// An idle connection if one is alive, else a new one whose read
-    /// buffer holds at most `read_buffer` bytes (at least [`MIN_READ_BUFFER`]).
+    /// An idle connection if one is alive, else a new one whose reads run
+    /// at most `read_buffer` bytes ahead of the client (at least
+    /// [`MIN_READ_BUFFER`]).
     pub async fn checkout(
         self: &Arc<Self>,
         connect_timeout: Duration,
         read_buffer: usize,
     ) -> Result<PooledConn, ConnectError> {
-        if let Some(sender) = self.take_idle() {
-            return Ok(PooledConn {
-                sender,
-                pool: self.clone(),
-                reused: true,
-            });
+        if self.h2 {
+            if let Some(sender) = self.shared_h2() {
+                return Ok(PooledConn::H2 {
+                    sender,
+                    reused: true,
+                });
+            }
+        } else if let Some(conn) = self.take_idle() {
+            return Ok(PooledConn::H1 { conn, reused: true });
         }
         self.connect(connect_timeout, read_buffer).await
     }
 
-    /// A new connection, never from the pool; its read buffer holds at most
-    /// `read_buffer` bytes (at least [`MIN_READ_BUFFER`]).
+    /// A new connection, never from the pool.
     pub async fn connect(
         self: &Arc<Self>,
         timeout: Duration,
@@ -151,53 +189,72 @@ impl Pool {
             Err(_) => return Err(ConnectError::Timeout { addr, timeout }),
         };
         let _ = stream.set_nodelay(true);
-        let sender = match &self.tls {
-            None => handshake(TokioIo::new(stream), addr, read_buffer).await?,
+        let io = match &self.tls {
+            None => UpstreamIo::Plain(stream),
             Some(tls) => {
                 let stream = tokio::time::timeout(timeout, tls.connect(stream, addr))
                     .await
                     .map_err(|_| ConnectError::Timeout { addr, timeout })?
                     .map_err(|source| ConnectError::Tls { addr, source })?;
-                handshake(TokioIo::new(stream), addr, read_buffer).await?
+                UpstreamIo::Tls(Box::new(stream))
             }
         };
-        Ok(PooledConn {
+        if !self.h2 {
+            let conn = H1Conn::new(io, read_buffer.max(MIN_READ_BUFFER));
+            return Ok(PooledConn::H1 {
+                conn,
+                reused: false,
+            });
+        }
+        let sender = h2_handshake(io, addr).await?;
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender.clone());
+        Ok(PooledConn::H2 {
             sender,
-            pool: self.clone(),
             reused: false,
         })
     }
 
-    fn take_idle(&self) -> Option<http1::SendRequest<RequestBody>> {
+    /// The shared HTTP/2 connection, if it is still open.
+    fn shared_h2(&self) -> Option<http2::SendRequest<RequestBody>> {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match shared.as_ref() {
+            Some(s) if !s.is_closed() => Some(s.clone()),
+            _ => {
+                *shared = None;
+                None
+            }
+        }
+    }
+
+    /// The most recently used idle connection that still looks usable.
+    fn take_idle(&self) -> Option<H1Conn> {
         let timeout = self.idle_timeout();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(entry) = idle.pop() {
-            if entry.since.elapsed() < timeout && !entry.sender.is_closed() {
-                return Some(entry.sender);
+            if entry.since.elapsed() < timeout && entry.conn.looks_alive() {
+                return Some(entry.conn);
             }
         }
         None
     }
 
-    fn put_back(&self, sender: http1::SendRequest<RequestBody>) {
-        if sender.is_closed() {
-            return;
-        }
+    /// Keeps a connection whose answer was read to its end, if there is room.
+    pub(super) fn put_back_h1(&self, conn: H1Conn) {
         let max = self.max_idle.load(Ordering::Relaxed);
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < max {
             idle.push(Idle {
-                sender,
+                conn,
                 since: Instant::now(),
             });
         }
     }
 
-    /// Closes idle connections past the idle timeout or already closed.
+    /// Closes idle connections past the idle timeout or closed by the target.
     pub fn reap(&self) {
         let timeout = self.idle_timeout();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|e| e.since.elapsed() < timeout && !e.sender.is_closed());
+        idle.retain(|e| e.since.elapsed() < timeout && e.conn.looks_alive());
     }
 
     /// Idle connections now.
@@ -206,56 +263,25 @@ impl Pool {
     }
 }
 
-/// HTTP/1.1 on an established stream; the connection runs on its own task.
-async fn handshake<T>(
-    io: T,
+/// HTTP/2 on an established stream; the connection runs on its own task.
+async fn h2_handshake(
+    io: UpstreamIo,
     addr: SocketAddr,
-    read_buffer: usize,
-) -> Result<http1::SendRequest<RequestBody>, ConnectError>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, conn) = http1::Builder::new()
-        .max_header_size(MAX_RESPONSE_HEAD)
-        .max_buf_size(read_buffer.max(MIN_READ_BUFFER))
-        .handshake(io)
+) -> Result<http2::SendRequest<RequestBody>, ConnectError> {
+    let (sender, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_header_list_size(MAX_RESPONSE_HEAD as u32)
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|source| ConnectError::Handshake { addr, source })?;
     tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!(%addr, error = %e, "upstream connection ended");
+        if let Err(e) = conn.await {
+            tracing::debug!(%addr, error = %e, "upstream HTTP/2 connection ended");
         }
     });
     Ok(sender)
-}
-
-impl PooledConn {
-    /// Whether this connection had served a request before.
-    pub fn reused(&self) -> bool {
-        self.reused
-    }
-
-    /// Sends a request. On failure, the request comes back when it was not
-    /// written at all (the connection was already closed).
-    pub async fn send(
-        &mut self,
-        req: hyper::Request<RequestBody>,
-    ) -> Result<
-        hyper::Response<hyper::body::Incoming>,
-        (hyper::Error, Option<hyper::Request<RequestBody>>),
-    > {
-        if let Err(e) = self.sender.ready().await {
-            return Err((e, Some(req)));
-        }
-        self.sender.try_send_request(req).await.map_err(|mut e| {
-            let req = e.take_message();
-            (e.into_error(), req)
-        })
-    }
-
-    /// Returns the connection to its pool (after the response was read to
-    /// the end).
-    pub fn release(self) {
-        self.pool.put_back(self.sender);
-    }
 }

@@ -2,6 +2,7 @@
 //! on loopback.
 
 mod admin_support;
+mod etcd_support;
 mod pki;
 mod support;
 
@@ -18,4 +19,7 @@ mod observe;
 mod redirects;
 mod reload;
 mod routing;
+mod store_etcd;
+mod store_etcd_tls;
 mod tls;
+mod websocket;

@@ -25,7 +25,7 @@ use super::params::read;
 use super::store::ConfigStore;
 use super::tasks::TaskLog;
 use crate::config::Config;
-use crate::runtime::Runtime;
+use crate::store::Store;
 
 /// What every action works on.
 #[derive(Debug)]
@@ -37,10 +37,10 @@ pub struct Api {
 }
 
 impl Api {
-    /// The API over `runtime`.
-    pub fn new(runtime: Arc<Runtime>) -> Api {
+    /// The API over the proxy and configuration store of `store`.
+    pub fn new(store: Arc<Store>) -> Api {
         Api {
-            store: ConfigStore::new(runtime),
+            store: ConfigStore::new(store),
             tasks: TaskLog::default(),
         }
     }

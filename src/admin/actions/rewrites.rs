@@ -219,7 +219,7 @@ pub async fn manual(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
     api.store
         .write(|file, _| {
             let lb = lb_mut(file, &input.load_balancer_id, "LoadBalancerId")?;
-            for (i, (info, code)) in input.rewrite_infos.iter().zip(codes).enumerate() {
+            for (i, (info, code)) in input.rewrite_infos.iter().zip(codes.iter().copied()).enumerate() {
                 let p = format!("RewriteInfos.{i}.");
                 let source = end_of(lb, &input.source_listener_id, &info.source_location_id, &format!("{p}SourceLocationId"), "SourceListenerId")?;
                 let target = end_of(lb, &input.target_listener_id, &info.target_location_id, &format!("{p}TargetLocationId"), "TargetListenerId")?;

@@ -205,7 +205,7 @@ pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
             let dir = cert_dir(config);
             let mut ids: Vec<String> = Vec::new();
             for (i, (r, (sched, session, fwd, health))) in
-                input.rules.iter().zip(checked).enumerate()
+                input.rules.iter().zip(checked.iter().cloned()).enumerate()
             {
                 let p = format!("Rules.{i}.");
                 let cert = match &r.certificate {

@@ -344,7 +344,12 @@ pub async fn batch_modify_weight(
     api.store
         .write(|file, _| {
             let instances = file.instances.clone();
-            for (i, (m, weight)) in input.modify_list.iter().zip(weights).enumerate() {
+            for (i, (m, weight)) in input
+                .modify_list
+                .iter()
+                .zip(weights.iter().copied())
+                .enumerate()
+            {
                 let prefix = format!("ModifyList.{i}.");
                 let resolved = resolve_all(&m.targets, file, &prefix)?;
                 let sel = selector(&m.location_id, &m.domain, &m.url);

@@ -90,7 +90,8 @@ code = 301
 pub async fn admin(stgw: &Stgw) -> stgw::admin::AdminServer {
     let snapshot = stgw.runtime.snapshot();
     let settings = snapshot.config.admin.as_ref().expect("an [admin] section");
-    stgw::admin::start(stgw.runtime.clone(), settings)
+    let store = std::sync::Arc::new(stgw::store::Store::file(stgw.runtime.clone()));
+    stgw::admin::start(store, settings)
         .await
         .expect("admin listener")
 }

@@ -51,7 +51,7 @@ fn record() -> Record {
         connection_requests: 2,
         user_agent: Some(HeaderValue::from_bytes(b"curl/8 \xff\"").unwrap()),
         referer: None,
-        request_id: "abc".into(),
+        request_id: HeaderValue::from_static("abc"),
         listener_id: Arc::from("lbl-1"),
         location_id: Some(Arc::from("loc-1")),
     }

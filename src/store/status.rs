@@ -1,0 +1,66 @@
+//! What the configuration store looks like from this node: reachable or
+//! not, and which revision of the shared configuration it runs. Read by
+//! metrics and the status page; written by the store's backend.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+/// The store's health as this node sees it. Starts healthy at revision 0
+/// (the file store never changes that).
+#[derive(Debug)]
+pub struct StoreStatus {
+    healthy: AtomicBool,
+    revision: AtomicI64,
+    apply_error: Mutex<Option<String>>,
+}
+
+impl Default for StoreStatus {
+    fn default() -> Self {
+        StoreStatus {
+            healthy: AtomicBool::new(true),
+            revision: AtomicI64::new(0),
+            apply_error: Mutex::new(None),
+        }
+    }
+}
+
+impl StoreStatus {
+    /// Whether the store answered the last time it was asked (always true
+    /// for the file store). While false the node serves its last good
+    /// configuration.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// The store revision of the shared configuration this node runs
+    /// (etcd's mod_revision of the configuration key; 0 for the file store
+    /// or an empty etcd store).
+    pub fn revision(&self) -> i64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// Why the store's latest configuration could not be applied on this
+    /// node (it then runs an older revision), if it could not.
+    pub fn apply_error(&self) -> Option<String> {
+        self.apply_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records reachability; returns the previous value.
+    pub fn set_healthy(&self, healthy: bool) -> bool {
+        self.healthy.swap(healthy, Ordering::Relaxed)
+    }
+
+    /// Records the revision now running, clearing any apply error.
+    pub fn set_revision(&self, revision: i64) {
+        self.revision.store(revision, Ordering::Relaxed);
+        *self.apply_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Records that the store's latest configuration could not be applied.
+    pub fn set_apply_error(&self, error: String) {
+        *self.apply_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+}

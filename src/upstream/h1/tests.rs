@@ -1,0 +1,283 @@
+//! stgw's HTTP/1.1 client against scripted targets on loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+use crate::upstream::pool::{Pool, PoolSettings};
+
+/// A target that reads one request head (and `body_len` bytes) per
+/// connection, then writes `answer`.
+async fn target(
+    answer: &'static [u8],
+    body_len: usize,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n")
+                && got.len() >= end + 4 + body_len
+            {
+                break;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        s.write_all(answer).await.unwrap();
+        // Keep the connection open briefly so keep-alive can be seen.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        got
+    });
+    (addr, task)
+}
+
+async fn conn(addr: std::net::SocketAddr) -> H1Conn {
+    H1Conn::new(
+        UpstreamIo::Plain(TcpStream::connect(addr).await.unwrap()),
+        64 * 1024,
+    )
+}
+
+fn pool(addr: std::net::SocketAddr) -> Arc<Pool> {
+    Arc::new(Pool::new(
+        addr,
+        None,
+        false,
+        PoolSettings {
+            max_idle: 8,
+            idle_timeout: Duration::from_secs(60),
+        },
+    ))
+}
+
+const T: Duration = Duration::from_secs(5);
+
+async fn get(
+    answer: &'static [u8],
+    method: Method,
+) -> (
+    Result<(AnswerHead, Bytes, HeaderMap), ExchangeError>,
+    Arc<Pool>,
+) {
+    let (addr, _task) = target(answer, 0).await;
+    let mut c = conn(addr).await;
+    let mut head = Vec::new();
+    let mut body = RequestBody::Empty;
+    let mut headers = HeaderMap::new();
+    headers.insert("host", "t".parse().unwrap());
+    encode_head(&mut head, &method, "/", &headers, &body);
+    let pool = pool(addr);
+    let answer = match c.exchange(&head, &mut body, &method, T, T).await {
+        Ok(a) => a,
+        Err(e) => return (Err(e), pool),
+    };
+    let mut b = H1Body::new(c, pool.clone(), &answer, &method, T);
+    let mut data = Vec::new();
+    let mut trailers = HeaderMap::new();
+    while let Some(frame) = b.frame().await {
+        match frame {
+            Ok(f) => match f.into_data() {
+                Ok(d) => data.extend_from_slice(&d),
+                Err(f) => trailers = f.into_trailers().unwrap_or_default(),
+            },
+            Err(e) => return (Err(ExchangeError::ClientBody(e.to_string())), pool),
+        }
+    }
+    (Ok((answer, Bytes::from(data), trailers)), pool)
+}
+
+#[tokio::test]
+async fn a_content_length_answer_is_read_and_the_connection_pooled() {
+    let (got, pool) = get(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\n\r\nhello",
+        Method::GET,
+    )
+    .await;
+    let (head, body, _) = got.unwrap();
+    assert_eq!(head.parts.status, 200);
+    assert_eq!(head.parts.headers["x-a"], "1");
+    assert_eq!(&body[..], b"hello");
+    assert_eq!(pool.idle_count(), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_answer_is_decoded_with_extensions() {
+    let (got, pool) = get(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-T: y\r\n\r\n",
+        Method::GET,
+    )
+    .await;
+    let (_, body, _) = got.unwrap();
+    assert_eq!(&body[..], b"hello world");
+    assert_eq!(pool.idle_count(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_without_length_runs_until_close_and_is_not_pooled() {
+    let (addr, task) = target(b"HTTP/1.1 200 OK\r\n\r\nuntil close", 0).await;
+    let mut c = conn(addr).await;
+    let mut head = Vec::new();
+    let mut body = RequestBody::Empty;
+    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    let answer = c
+        .exchange(&head, &mut body, &Method::GET, T, T)
+        .await
+        .unwrap();
+    let pool = pool(addr);
+    let b = H1Body::new(c, pool.clone(), &answer, &Method::GET, T);
+    let collected = tokio::spawn(async move { b.collect().await.map(|c| c.to_bytes()) });
+    task.await.unwrap(); // the target closes
+    assert_eq!(&collected.await.unwrap().unwrap()[..], b"until close");
+    assert_eq!(pool.idle_count(), 0);
+}
+
+#[tokio::test]
+async fn head_answers_have_no_body_whatever_their_length_says() {
+    let (got, pool) = get(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n",
+        Method::HEAD,
+    )
+    .await;
+    let (_, body, _) = got.unwrap();
+    assert!(body.is_empty());
+    assert_eq!(pool.idle_count(), 1);
+}
+
+#[tokio::test]
+async fn interim_answers_are_skipped() {
+    let (got, _) = get(
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        Method::GET,
+    )
+    .await;
+    assert_eq!(got.unwrap().0.parts.status, 204);
+}
+
+#[tokio::test]
+async fn invalid_answers_are_refused() {
+    for answer in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+        b"NOT HTTP\r\n\r\n",
+    ] {
+        let (got, _) = get(answer, Method::GET).await;
+        assert!(
+            matches!(got, Err(ExchangeError::Invalid(_))),
+            "{:?}",
+            String::from_utf8_lossy(answer)
+        );
+    }
+    let (got, _) = get(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        Method::GET,
+    )
+    .await;
+    assert!(got.is_err());
+}
+
+#[tokio::test]
+async fn a_buffered_body_is_sent_with_its_length_in_one_write() {
+    let (addr, task) = target(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 11).await;
+    let mut c = conn(addr).await;
+    let mut head = Vec::new();
+    let mut body = RequestBody::Memory(Some(Bytes::from_static(b"hello world")));
+    encode_head(
+        &mut head,
+        &Method::POST,
+        "/up?x=1",
+        &HeaderMap::new(),
+        &body,
+    );
+    let answer = c
+        .exchange(&head, &mut body, &Method::POST, T, T)
+        .await
+        .unwrap();
+    assert_eq!(answer.parts.status, 200);
+    let seen = String::from_utf8(task.await.unwrap()).unwrap();
+    assert!(seen.starts_with("POST /up?x=1 HTTP/1.1\r\n"), "{seen}");
+    assert!(seen.contains("content-length: 11\r\n"), "{seen}");
+    assert!(seen.ends_with("\r\n\r\nhello world"), "{seen}");
+}
+
+#[tokio::test]
+async fn a_target_that_closes_before_answering_is_an_unanswered_failure() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        drop(s);
+    });
+    let mut c = conn(addr).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut head = Vec::new();
+    let mut body = RequestBody::Empty;
+    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    match c.exchange(&head, &mut body, &Method::GET, T, T).await {
+        Err(ExchangeError::Io {
+            answered: false, ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn no_answer_within_the_read_timeout_is_a_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(s);
+    });
+    let mut c = conn(addr).await;
+    let mut head = Vec::new();
+    let mut body = RequestBody::Empty;
+    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    let started = std::time::Instant::now();
+    let got = c
+        .exchange(
+            &head,
+            &mut body,
+            &Method::GET,
+            T,
+            Duration::from_millis(300),
+        )
+        .await;
+    assert!(
+        matches!(got, Err(ExchangeError::Timeout("proxy_read_timeout"))),
+        "{got:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[test]
+fn chunk_sizes_parse_as_hex_with_extensions() {
+    assert_eq!(chunk_size(b"1a"), Some(26));
+    assert_eq!(chunk_size(b"0;foo=bar"), Some(0));
+    assert_eq!(chunk_size(b"FF "), Some(255));
+    assert_eq!(chunk_size(b""), None);
+    assert_eq!(chunk_size(b"-1"), None);
+    assert_eq!(chunk_size(b"1234567890abcdef0"), None);
+}
+
+#[test]
+fn decimals_are_written_without_formatting() {
+    for n in [0u64, 7, 10, 1234567890, u64::MAX] {
+        let mut out = Vec::new();
+        push_decimal(&mut out, n);
+        assert_eq!(out, n.to_string().into_bytes());
+    }
+}

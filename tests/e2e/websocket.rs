@@ -1,0 +1,509 @@
+//! WebSockets (ws, wss, and RFC 8441 over HTTP/2), gRPC-style HTTP/2 to
+//! targets with trailers, and HTTP/2 abuse.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body::{Body, Frame};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame as WsFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+
+use crate::pki::{Kind, Pki, connect};
+use crate::support::*;
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+fn big_config() -> WebSocketConfig {
+    let mut c = WebSocketConfig::default();
+    c.max_message_size = Some(64 << 20);
+    c.max_frame_size = Some(64 << 20);
+    c
+}
+
+/// A WebSocket echo server; returns its address.
+async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                // Health probes are plain GETs: answer them and stop.
+                let mut peek = [0u8; 512];
+                let n = stream.peek(&mut peek).await.unwrap_or(0);
+                if !String::from_utf8_lossy(&peek[..n])
+                    .to_ascii_lowercase()
+                    .contains("upgrade: websocket")
+                {
+                    use tokio::io::AsyncWriteExt;
+                    let mut s = stream;
+                    let _ = s
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    return;
+                }
+                let Ok(mut ws) =
+                    tokio_tungstenite::accept_async_with_config(stream, Some(big_config())).await
+                else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    match msg {
+                        Message::Close(_) => {
+                            // The library queued the echo of the close frame: send it.
+                            let _ = ws.flush().await;
+                            while let Some(Ok(_)) = ws.next().await {}
+                            return;
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        m => {
+                            if ws.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn ws_config(port: u16, target: SocketAddr, custom: &str) -> String {
+    let toml = one_rule(port, "ws.test", "/", "", &[(target, 10)]);
+    if custom.is_empty() {
+        toml
+    } else {
+        with_custom(&toml, custom)
+    }
+}
+
+/// Every kind of message crosses unchanged.
+async fn exchange_everything<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let big: Vec<u8> = (0..16 << 20).map(|i: u32| (i * 31 % 253) as u8).collect();
+    let messages = vec![
+        Message::text("hello"),
+        Message::binary(vec![0u8, 1, 2, 255]),
+        Message::binary(big.clone()),
+    ];
+    for m in messages {
+        ws.send(m.clone()).await.unwrap();
+        assert_eq!(ws.next().await.unwrap().unwrap(), m);
+    }
+    // A fragmented text message arrives whole.
+    ws.send(Message::Frame(WsFrame::message(
+        "frag",
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::Frame(WsFrame::message(
+        "mented",
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("fragmented")
+    );
+    // Ping gets its pong (answered by the echo server's library).
+    ws.send(Message::Ping(Bytes::from_static(b"p")))
+        .await
+        .unwrap();
+    match ws.next().await.unwrap().unwrap() {
+        Message::Pong(p) => assert_eq!(&p[..], b"p"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    // The close code comes back.
+    ws.send(Message::Close(Some(CloseFrame {
+        code: CloseCode::Away,
+        reason: "bye".into(),
+    })))
+    .await
+    .unwrap();
+    match ws.next().await.unwrap().unwrap() {
+        Message::Close(Some(f)) => {
+            assert_eq!((f.code, f.reason.as_str()), (CloseCode::Away, "bye"))
+        }
+        other => panic!("expected the close frame, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_messages_pass_unchanged_over_ws() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let (mut ws, resp) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://ws.test:{port}/chat")
+            .as_str()
+            .replace("ws.test", "127.0.0.1"),
+        Some(big_config()),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 101);
+    exchange_everything(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_messages_pass_unchanged_over_wss() {
+    let echo = echo_server().await;
+    let dir = TempDir::new();
+    let pki = Pki::new(dir.path());
+    let cert = pki.server("ws", &["ws.test"], Kind::Ecdsa);
+    let port = free_port();
+    let toml = ws_config(port, echo, "")
+        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
+        .replace(
+            "port = ",
+            &format!(
+                "certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
+                cert.cert, cert.key
+            ),
+        );
+    let _stgw = Stgw::start(&toml);
+    let tls = connect(pki.client(&["http/1.1"]), local(port), Some("ws.test"))
+        .await
+        .unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async_with_config(
+        format!("wss://ws.test:{port}/chat"),
+        tls,
+        Some(big_config()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 101);
+    exchange_everything(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_tunnel_closes_after_proxy_read_timeout_and_an_active_one_does_not() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, echo, "proxy_read_timeout 30s;"));
+    let url = format!("ws://127.0.0.1:{port}/");
+    let (mut idle, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let (mut active, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let idle_closed = tokio::spawn(async move {
+        // Returns when the server side goes away.
+        let _ = idle.next().await;
+        Instant::now()
+    });
+    while started.elapsed() < Duration::from_secs(36) {
+        active.send(Message::text("still here")).await.unwrap();
+        assert_eq!(
+            active.next().await.unwrap().unwrap(),
+            Message::text("still here")
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let closed_at = idle_closed.await.unwrap().duration_since(started);
+    assert!(
+        closed_at >= Duration::from_secs(29) && closed_at < Duration::from_secs(35),
+        "{closed_at:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_survives_a_reload() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let toml = ws_config(port, echo, "");
+    let stgw = Stgw::start(&toml);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/"))
+        .await
+        .unwrap();
+    ws.send(Message::text("before")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+    stgw.reload(&toml.replace("weight = 10", "weight = 20"));
+    stgw.reload(&toml);
+    ws.send(Message::text("after")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("after"));
+}
+
+/// A masked client frame (RFC 6455 §5.2) with a short payload.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [1u8, 2, 3, 4];
+    let mut f = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let tcp = TcpStream::connect(local(port)).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let mut req = Request::builder()
+        .method("CONNECT")
+        .uri(format!("http://ws.test:{port}/chat"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    send.send_data(Bytes::from(client_frame(0x1, b"over h2")), false)
+        .unwrap();
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    while got.len() < 2 + 7 {
+        let chunk = body.data().await.unwrap().unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+/// A gRPC-style body: echoes the request's data frames as they come, then
+/// ends with `grpc-status` trailers.
+struct EchoWithTrailers {
+    inner: Incoming,
+    done: bool,
+}
+
+impl Body for EchoWithTrailers {
+    type Data = Bytes;
+    type Error = hyper::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(f))) => match f.into_data() {
+                Ok(d) => Poll::Ready(Some(Ok(Frame::data(d)))),
+                Err(_trailers) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+            },
+            Poll::Ready(None) => {
+                self.done = true;
+                let mut t = HeaderMap::new();
+                t.insert("grpc-status", HeaderValue::from_static("0"));
+                t.insert("grpc-message", HeaderValue::from_static("ok"));
+                Poll::Ready(Some(Ok(Frame::trailers(t))))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// An HTTP/2 target (h2c, or TLS when `tls` is given) with the echo body.
+async fn grpc_target(tls: Option<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = tls.map(|mut c| {
+        c.alpn_protocols = vec![b"h2".to_vec()];
+        tokio_rustls::TlsAcceptor::from(Arc::new(c))
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    let mut resp = Response::new(EchoWithTrailers {
+                        inner: req.into_body(),
+                        done: false,
+                    });
+                    resp.headers_mut()
+                        .insert("content-type", HeaderValue::from_static("application/grpc"));
+                    Ok::<_, std::convert::Infallible>(resp)
+                });
+                let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                match tls {
+                    None => {
+                        let _ = builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(stream).await {
+                            let _ = builder.serve_connection(TokioIo::new(s), service).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Streams three messages through stgw over h2c and checks the echo and
+/// the trailers.
+async fn grpc_stream_through(port: u16) {
+    let tcp = TcpStream::connect(local(port)).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let req = Request::post(format!("http://grpc.test:{port}/pkg.Echo/Stream"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    send.send_data(Bytes::from_static(b"\0\0\0\0\x05first"), false)
+        .unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // The first message comes back before the client sends the second: it streams.
+    let first = body.data().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"\0\0\0\0\x05first");
+    let _ = body.flow_control().release_capacity(first.len());
+    send.send_data(Bytes::from_static(b"\0\0\0\0\x06second"), true)
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        rest.extend_from_slice(&chunk);
+    }
+    assert_eq!(&rest[..], b"\0\0\0\0\x06second");
+    let trailers = body.trailers().await.unwrap().expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert_eq!(trailers["grpc-message"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_streams_with_trailers_over_h2c_and_over_tls() {
+    let h2c = grpc_target(None).await;
+    let port = free_port();
+    let extra = "forward_type = \"GRPC\"\n      health_check = { enabled = false }";
+    let _plain = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]));
+    grpc_stream_through(port).await;
+
+    let dir = TempDir::new();
+    let pki = Pki::new(dir.path());
+    let cert = pki.self_signed("grpc", &["grpc.internal"]);
+    let server = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der.clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(pem_key(&cert.key_pem)).unwrap(),
+        )
+        .unwrap();
+    let h2s = grpc_target(Some(server)).await;
+    let port = free_port();
+    let extra = "forward_type = \"GRPCS\"\n      health_check = { enabled = false }";
+    let _tls = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2s, 10)]));
+    grpc_stream_through(port).await;
+}
+
+fn pem_key(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .secret_der()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_share_few_connections_to_an_h2_target() {
+    let h2c = grpc_target(None).await;
+    let port = free_port();
+    let extra = "forward_type = \"GRPC\"\n      health_check = { enabled = false }";
+    let _stgw = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]));
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        tasks.push(tokio::spawn(async move {
+            let req = Request::post("/pkg.Echo/Unary")
+                .header("host", "grpc.test")
+                .header("content-type", "application/grpc")
+                .body(Full::new(Bytes::from(format!("m{i}"))))
+                .unwrap();
+            send(local(port), None, req).await.unwrap()
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let got = t.await.unwrap();
+        assert_eq!(got.status, 200);
+        assert_eq!(got.text(), format!("m{i}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rapid_reset_client_is_cut_off_while_others_are_served() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "rr.test", "/", "", &[(b.addr, 10)]));
+    let attacker = tokio::spawn(async move {
+        let tcp = TcpStream::connect(local(port)).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let mut client = client;
+        for _ in 0..100_000 {
+            let Ok(mut ready) = client.ready().await else {
+                break;
+            };
+            let req = Request::get(format!("http://rr.test:{port}/"))
+                .body(())
+                .unwrap();
+            let Ok((_resp, mut stream)) = ready.send_request(req, true) else {
+                break;
+            };
+            stream.send_reset(h2::Reason::CANCEL);
+            client = ready;
+        }
+        match conn.await.unwrap() {
+            Err(e) => e.is_go_away() || e.is_io(),
+            Ok(()) => true,
+        }
+    });
+    // Another client keeps being served meanwhile.
+    for _ in 0..20 {
+        assert_eq!(get(local(port), "rr.test", "/").await.status, 200);
+    }
+    let cut_off = tokio::time::timeout(Duration::from_secs(20), attacker)
+        .await
+        .expect("the attacker was cut off")
+        .unwrap();
+    assert!(cut_off);
+    assert_eq!(get(local(port), "rr.test", "/").await.status, 200);
+}
