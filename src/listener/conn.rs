@@ -119,6 +119,13 @@ impl ConnState {
             && self.first_byte.load(Ordering::Relaxed) == 0
     }
 
+    /// The connection becomes a tunnel (an upgrade was answered): what the
+    /// client sends from now on is the tunnel's, never a request head, so
+    /// the head scan stops for good.
+    pub fn tunnel(&self) {
+        self.scan_off.store(true, Ordering::Relaxed);
+    }
+
     /// The current request has a body that has not been read to its end
     /// yet. If it ends so, the bytes after it are not a known head
     /// boundary, and head scanning stops for this connection.

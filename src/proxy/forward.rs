@@ -265,6 +265,8 @@ pub async fn forward(
                     ));
                 };
                 trace.answered(head.status.as_u16());
+                // The client's next bytes are WebSocket frames.
+                conn.state.tunnel();
                 let idle = custom.proxy_read_timeout;
                 return Ok(ws.respond(&head, target_io, active, idle, conn.slot.clone()));
             }

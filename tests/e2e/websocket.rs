@@ -252,6 +252,41 @@ async fn a_tunnel_survives_a_reload() {
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("after"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnel_bytes_are_never_scanned_as_a_request_head() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let echo = echo_server().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let mut tcp = TcpStream::connect(local(port)).await.unwrap();
+    tcp.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    // A binary frame of 50,000 bytes with no line feed, under a zero mask:
+    // as a request head it would be a request line far over the limit.
+    let payload = vec![b'a'; 50_000];
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(&payload);
+    tcp.write_all(&frame).await.unwrap();
+    let mut echoed = vec![0u8; 4 + payload.len()];
+    tcp.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed[..4], &[0x82, 126, 0xc3, 0x50], "the echo's header");
+    assert!(echoed[4..] == payload[..], "the echo's payload");
+}
+
 /// A masked client frame (RFC 6455 §5.2) with a short payload.
 fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     assert!(payload.len() < 126);
