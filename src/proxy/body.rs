@@ -5,6 +5,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
 
 use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
@@ -40,6 +41,27 @@ enum Kind {
     Full(Option<Bytes>),
     Upstream(UpstreamStream),
     Gzip(Box<GzipBody<ResponseBody>>),
+    /// The (empty) body of an answer that opens a tunnel: its request is
+    /// finished by the tunnel when it closes, through this sender.
+    Tunnel(Option<oneshot::Sender<Observed>>),
+}
+
+/// The tunnel's side of a [`ResponseBody::tunnel`]: once the tunnel has
+/// closed, it finishes the request that opened it, so that its metrics and
+/// access-log record cover the tunnel's life (as nginx's do). Until then
+/// the request stays in flight on its connection: an HTTP/2 connection
+/// whose only stream is a tunnel is not idle.
+#[derive(Debug)]
+pub struct TunnelEnd(oneshot::Receiver<Observed>);
+
+impl TunnelEnd {
+    /// The tunnel closed after sending `sent` bytes to the client: counts
+    /// and logs its request (once the answer that opened it is done with).
+    pub async fn closed(self, sent: u64) {
+        if let Ok(observed) = self.0.await {
+            observed.finish.done(sent, None);
+        }
+    }
 }
 
 /// A target's response body. Dropped before its end (the client went
@@ -97,6 +119,20 @@ impl ResponseBody {
         }
     }
 
+    /// The empty body of an answer that opens a tunnel (a 101, or HTTP/2's
+    /// 200 to a CONNECT). When it is dropped, its request's [`Finish`]
+    /// (and its place among the connection's requests in flight) goes to
+    /// the returned [`TunnelEnd`] instead of being done at once.
+    pub fn tunnel() -> (ResponseBody, TunnelEnd) {
+        let (tx, rx) = oneshot::channel();
+        let body = ResponseBody {
+            kind: Kind::Tunnel(Some(tx)),
+            sent: 0,
+            observed: None,
+        };
+        (body, TunnelEnd(rx))
+    }
+
     /// Whether this is stgw's own answer (not a target's body).
     pub fn is_own(&self) -> bool {
         matches!(self.kind, Kind::Full(_))
@@ -134,7 +170,7 @@ impl Kind {
     /// When the target's body ended, if this is a target's body that did.
     fn upstream_end(&self) -> Option<std::time::Instant> {
         match self {
-            Kind::Full(_) => None,
+            Kind::Full(_) | Kind::Tunnel(_) => None,
             Kind::Upstream(s) => s.ended,
             Kind::Gzip(g) => g.inner().kind.upstream_end(),
         }
@@ -143,9 +179,20 @@ impl Kind {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if let Some(observed) = self.observed.take() {
-            observed.finish.done(self.sent, self.kind.upstream_end());
+        let Some(mut observed) = self.observed.take() else {
+            return;
+        };
+        if let Kind::Tunnel(tunnel) = &mut self.kind
+            && let Some(tunnel) = tunnel.take()
+        {
+            match tunnel.send(observed) {
+                // The tunnel finishes the request when it closes.
+                Ok(()) => return,
+                // The tunnel is already gone.
+                Err(unsent) => observed = unsent,
+            }
         }
+        observed.finish.done(self.sent, self.kind.upstream_end());
     }
 }
 
@@ -162,6 +209,7 @@ impl Body for ResponseBody {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(s) => s.poll(cx),
             Kind::Gzip(g) => Pin::new(g.as_mut()).poll_frame(cx),
+            Kind::Tunnel(_) => Poll::Ready(None),
         };
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
@@ -176,6 +224,7 @@ impl Body for ResponseBody {
             Kind::Full(b) => b.is_none(),
             Kind::Upstream(s) => s.body.as_ref().is_none_or(Body::is_end_stream),
             Kind::Gzip(g) => g.is_end_stream(),
+            Kind::Tunnel(_) => true,
         }
     }
 
@@ -187,6 +236,7 @@ impl Body for ResponseBody {
                 .as_ref()
                 .map_or_else(SizeHint::default, Body::size_hint),
             Kind::Gzip(g) => g.size_hint(),
+            Kind::Tunnel(_) => SizeHint::with_exact(0),
         }
     }
 }

@@ -236,6 +236,59 @@ async fn an_idle_tunnel_closes_after_proxy_read_timeout_and_an_active_one_does_n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_is_logged_when_it_closes_with_its_life_and_the_bytes_it_carried() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let toml = ws_config(port, echo, "").replacen(
+        "state_dir = \"var\"",
+        "state_dir = \"var\"\naccess_log = \"access.log\"",
+        1,
+    );
+    let stgw = Stgw::start(&toml);
+    let log = stgw.dir.path().join("access.log");
+    let opened = Instant::now();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/chat"))
+        .await
+        .unwrap();
+    let big = Message::binary(vec![7u8; 100_000]);
+    ws.send(big.clone()).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), big);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The tunnel is open: its request is not over, nothing is logged yet.
+    let early = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(early.is_empty(), "logged before the tunnel closed: {early}");
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    // Both directions end: the tunnel closes.
+    drop(ws);
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    let lived = opened.elapsed().as_secs_f64();
+    assert_eq!(record["status"], 101, "{record}");
+    assert_eq!(record["protocol_type"], "ws", "{record}");
+    assert_eq!(record["upstream_status"], "101", "{record}");
+    assert_eq!(record["request"], "GET /chat HTTP/1.1", "{record}");
+    let request_time = record["request_time"].as_f64().unwrap();
+    assert!(
+        (0.6..=lived).contains(&request_time),
+        "request_time {request_time} covers the tunnel's {lived} s"
+    );
+    let upstream_time: f64 = record["upstream_response_time"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(upstream_time >= 0.6, "{record}");
+    // The echo of 100,000 bytes (a 10-byte frame header) and of the close
+    // frame (2 bytes), after the 101's head.
+    let carried = 100_000 + 10 + 2;
+    let sent = record["bytes_sent"].as_u64().unwrap();
+    assert!(
+        (carried + 100..carried + 600).contains(&sent),
+        "bytes_sent {sent}: the 101's head and {carried} tunnel bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_survives_a_reload() {
     let echo = echo_server().await;
     let port = free_port();
@@ -327,6 +380,79 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
         got.extend_from_slice(&chunk);
     }
     assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_over_http2_outlives_keepalive_timeout_and_is_logged_when_it_closes() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let toml = ws_config(port, echo, "keepalive_timeout 1s;").replacen(
+        "state_dir = \"var\"",
+        "state_dir = \"var\"\naccess_log = \"access.log\"",
+        1,
+    );
+    let stgw = Stgw::start(&toml);
+    let log = stgw.dir.path().join("access.log");
+    let opened = Instant::now();
+    let tcp = TcpStream::connect(local(port)).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let mut req = Request::builder()
+        .method("CONNECT")
+        .uri(format!("http://ws.test:{port}/chat"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    let resp = resp.await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // The only stream is the tunnel: the connection is not idle, however
+    // long the tunnel is (keep-alive 1 s, then 5 s of lingering).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let early = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(early.is_empty(), "logged before the tunnel closed: {early}");
+    send.send_data(Bytes::from(client_frame(0x1, b"still here")), false)
+        .unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 + 10 {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.data())
+            .await
+            .expect("the tunnel's echo")
+            .expect("the tunnel is open")
+            .unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(&got[..], b"\x81\x0astill here");
+    // A close frame, then the end of the stream: the echo server answers
+    // the close and goes away, and the tunnel closes.
+    send.send_data(Bytes::from(client_frame(0x8, b"")), true)
+        .unwrap();
+    while let Some(Ok(chunk)) = body.data().await {
+        let _ = body.flow_control().release_capacity(chunk.len());
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(&got[12..], b"\x88\x00", "the close frame's echo");
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    let lived = opened.elapsed().as_secs_f64();
+    assert_eq!(record["status"], 200, "{record}");
+    assert_eq!(record["protocol_type"], "http2", "{record}");
+    assert_eq!(record["upstream_status"], "101", "{record}");
+    let request_time = record["request_time"].as_f64().unwrap();
+    assert!(
+        (7.0..=lived).contains(&request_time),
+        "request_time {request_time} covers the tunnel's {lived} s"
+    );
+    // The echoes (12 + 2 bytes) after the answer's head.
+    let sent = record["bytes_sent"].as_u64().unwrap();
+    assert!(
+        (14 + 10..14 + 300).contains(&sent),
+        "bytes_sent {sent}: {record}"
+    );
 }
 
 /// A gRPC-style body: echoes the request's data frames as they come, then
