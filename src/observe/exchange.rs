@@ -15,6 +15,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::header::{HOST, REFERER, UPGRADE, USER_AGENT};
@@ -43,7 +44,21 @@ pub struct RouteTrace {
     /// The target whose answer is passed to the client.
     target: Option<Arc<TargetStats>>,
     try_started: Option<Instant>,
-    body_len: Option<u64>,
+    body: BodyLen,
+}
+
+/// How much of the request body was read.
+#[derive(Debug, Default, Clone)]
+enum BodyLen {
+    /// Not read by stgw (no target: redirects, 404…): its Content-Length
+    /// is taken at its word.
+    #[default]
+    Unknown,
+    /// Read completely before it was sent.
+    Read(u64),
+    /// Streamed to the target: the data bytes read so far, counted as
+    /// they are read (the stream may go on after the answer's head).
+    Streamed(Arc<AtomicU64>),
 }
 
 impl RouteTrace {
@@ -62,7 +77,13 @@ impl RouteTrace {
 
     /// The request body was read completely: `len` bytes.
     pub fn body_read(&mut self, len: u64) {
-        self.body_len = Some(len);
+        self.body = BodyLen::Read(len);
+    }
+
+    /// The request body streams to the target; `read` counts its data
+    /// bytes read from the client so far.
+    pub fn body_streamed(&mut self, read: Arc<AtomicU64>) {
+        self.body = BodyLen::Streamed(read);
     }
 
     /// An attempt at `target` starts (before getting a connection).
@@ -242,7 +263,10 @@ impl RequestTrace {
     ) -> Finish {
         let observe = &self.listener.observe;
         let route = std::mem::take(&mut self.route);
-        let request_length = self.head_len + route.body_len.or(self.content_length).unwrap_or(0);
+        let request_body = match route.body {
+            BodyLen::Unknown => BodyLen::Read(self.content_length.unwrap_or(0)),
+            known => known,
+        };
         let record = observe.log.enabled().then(|| {
             Box::new(Record {
                 time: SystemTime::UNIX_EPOCH,
@@ -255,7 +279,7 @@ impl RequestTrace {
                 status,
                 bytes_sent: 0,
                 body_bytes_sent: 0,
-                request_length,
+                request_length: 0,
                 request_time: Duration::ZERO,
                 upstream: route.tries,
                 tls: self.tls,
@@ -277,7 +301,8 @@ impl RequestTrace {
             status,
             started: self.started,
             head_bytes,
-            request_length,
+            request_head: self.head_len,
+            request_body,
         }
     }
 }
@@ -310,7 +335,9 @@ pub struct Finish {
     status: u16,
     started: Instant,
     head_bytes: u64,
-    request_length: u64,
+    /// The request head's bytes.
+    request_head: u64,
+    request_body: BodyLen,
 }
 
 impl Finish {
@@ -320,8 +347,14 @@ impl Finish {
         let now = Instant::now();
         let took = now.saturating_duration_since(self.started);
         let sent = self.head_bytes + body_bytes;
+        let request_length = self.request_head
+            + match &self.request_body {
+                BodyLen::Unknown => 0,
+                BodyLen::Read(len) => *len,
+                BodyLen::Streamed(read) => read.load(Ordering::Relaxed),
+            };
         self.stats
-            .record(self.source, self.status, took, self.request_length, sent);
+            .record(self.source, self.status, took, request_length, sent);
         let mut upstream_took = None;
         if let Some((target, try_started)) = self.target.take() {
             let end = upstream_end.unwrap_or(now);
@@ -335,6 +368,7 @@ impl Finish {
             record.time = SystemTime::now();
             record.bytes_sent = sent;
             record.body_bytes_sent = body_bytes;
+            record.request_length = request_length;
             record.request_time = took;
             if let (Some(t), Some(last)) = (upstream_took, record.upstream.last_mut()) {
                 last.response = Some(t);

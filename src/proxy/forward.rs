@@ -130,8 +130,10 @@ pub async fn forward(
         // gRPC streams both ways and carries trailers: never buffered.
         Some(body) => read_body(body, conn, listener, rule.forward_type.is_h2()).await?,
     };
-    if let BodySource::Buffered(b) = &source {
-        trace.body_read(b.len());
+    match &source {
+        BodySource::Buffered(b) => trace.body_read(b.len()),
+        BodySource::Stream(Some(RequestBody::Stream(s)), _) => trace.body_streamed(s.read_count()),
+        BodySource::Stream(..) => {}
     }
 
     let te_trailers = parts.headers.get_all(header::TE).iter().any(|v| {

@@ -577,8 +577,20 @@ async fn grpc_streams_with_trailers_over_h2c_and_over_tls() {
     let h2c = grpc_target(None).await;
     let port = free_port();
     let extra = "forward_type = \"GRPC\"\n      health_check = { enabled = false }";
-    let _plain = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]));
+    let toml = one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]).replacen(
+        "state_dir = \"var\"",
+        "state_dir = \"var\"\naccess_log = \"access.log\"",
+        1,
+    );
+    let plain = Stgw::start(&toml);
     grpc_stream_through(port).await;
+    // The second message (11 bytes) was read after the answer's head: it
+    // counts in request_length all the same.
+    let log = plain.dir.path().join("access.log");
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    // "POST /pkg.Echo/Stream HTTP/1.1", content-type and te (80 bytes as
+    // HTTP/1.1 would frame them), then the two messages.
+    assert_eq!(record["request_length"], 80 + 10 + 11, "{record}");
 
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());

@@ -338,3 +338,58 @@ vip = "127.0.0.1"
     assert_eq!(log[2]["request"], "GET /two HTTP/2.0");
     assert_eq!(log[2]["http_host"], "tls.test");
 }
+
+#[tokio::test]
+async fn request_length_counts_a_streamed_body_as_it_was_read() {
+    use tokio::io::AsyncReadExt;
+    let target = Backend::start("t").await;
+    let port = free_port();
+    let toml = with_custom(
+        &one_target(port, target.addr, "access_log = \"access.log\""),
+        "proxy_request_buffering off;",
+    );
+    let stgw = Stgw::start(&toml);
+    let log = stgw.dir.path().join("access.log");
+
+    // Chunked: no Content-Length to go by, 300,000 bytes in ten chunks.
+    let head = "POST /chunked HTTP/1.1\r\nhost: log.test\r\ntransfer-encoding: chunked\r\n\r\n";
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'c'; 30_000];
+    for _ in 0..10 {
+        stream.write_all(b"7530\r\n").await.unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        stream.write_all(b"\r\n").await.unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    let mut answer = [0u8; 12];
+    stream.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    let record = &records(&lines(&log, 1).await)[0];
+    let length = record["request_length"].as_u64().unwrap();
+    // The head and the body's data (its chunk framing, 85 bytes, is not
+    // counted).
+    let expected = head.len() as u64 + 300_000;
+    assert!(
+        (expected..=expected + 85).contains(&length),
+        "request_length {length}, not the head and 300,000 body bytes: {record}"
+    );
+    drop(stream);
+
+    // A Content-Length of 1,000,000 but 200,000 bytes before the client
+    // goes away: what was read counts, not what was announced.
+    let head = "POST /short HTTP/1.1\r\nhost: log.test\r\ncontent-length: 1000000\r\n\r\n";
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![b's'; 200_000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(stream);
+    let record = &records(&lines(&log, 2).await)[1];
+    assert_eq!(record["request"], "POST /short HTTP/1.1", "{record}");
+    let length = record["request_length"].as_u64().unwrap();
+    assert_eq!(length, head.len() as u64 + 200_000, "{record}");
+}
