@@ -56,8 +56,15 @@ pub struct ConnState {
     /// 400/431 for a head it could not parse, or 408 for a head that did
     /// not arrive in time.
     unanswered: std::sync::atomic::AtomicU16,
-    /// Wakes the connection's timer when a stamp moves a deadline earlier
-    /// (a request ends, a request's first byte, a write blocks).
+    /// The stamp the connection's timer is armed for (0 while it is being
+    /// armed). A stamp that implies an earlier deadline wakes the timer;
+    /// later ones are found when it fires, so a request costs no wake-up.
+    armed: AtomicU64,
+    /// The timeouts the timer was last armed with, in ms.
+    header_ms: AtomicU64,
+    keepalive_ms: AtomicU64,
+    send_ms: AtomicU64,
+    /// Wakes the connection's timer (see `armed`).
     wake: tokio::sync::Notify,
 }
 
@@ -76,6 +83,10 @@ impl ConnState {
             body_unread: AtomicBool::new(false),
             scan_off: AtomicBool::new(false),
             unanswered: std::sync::atomic::AtomicU16::new(0),
+            armed: AtomicU64::new(0),
+            header_ms: AtomicU64::new(0),
+            keepalive_ms: AtomicU64::new(0),
+            send_ms: AtomicU64::new(0),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -89,9 +100,36 @@ impl ConnState {
         if self.in_flight.load(Ordering::Relaxed) == 0
             && self.first_byte.load(Ordering::Relaxed) == 0
         {
-            self.first_byte.store(self.now(), Ordering::Relaxed);
+            let now = self.now();
+            self.first_byte.store(now, Ordering::Relaxed);
+            if !self.is_h2() {
+                self.wake_before(now + self.header_ms.load(Ordering::Relaxed));
+            }
+        }
+    }
+
+    /// Wakes the timer if `deadline` comes before the one it is armed for.
+    fn wake_before(&self, deadline: u64) {
+        // Pairs with the fence in `arm`: either the timer sees our stamp,
+        // or we see the stamp it was armed for (or 0, and wake it).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if deadline < self.armed.load(Ordering::Relaxed) {
             self.wake.notify_one();
         }
+    }
+
+    /// Computes the next deadline with `t` and records it as the one the
+    /// timer is armed for.
+    fn arm(&self, t: &Timeouts) -> (u64, Expiry) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        self.header_ms.store(ms(t.header), Ordering::Relaxed);
+        self.keepalive_ms.store(ms(t.keepalive), Ordering::Relaxed);
+        self.send_ms.store(ms(t.send), Ordering::Relaxed);
+        self.armed.store(0, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let (stamp, expiry) = self.deadline(t);
+        self.armed.store(stamp, Ordering::Relaxed);
+        (stamp, expiry)
     }
 
     /// A write was attempted: `blocked` starts the send clock, progress stops it.
@@ -101,8 +139,9 @@ impl ConnState {
                 self.write_blocked.store(0, Ordering::Relaxed);
             }
         } else if self.write_blocked.load(Ordering::Relaxed) == 0 {
-            self.write_blocked.store(self.now(), Ordering::Relaxed);
-            self.wake.notify_one();
+            let now = self.now();
+            self.write_blocked.store(now, Ordering::Relaxed);
+            self.wake_before(now + self.send_ms.load(Ordering::Relaxed));
         }
     }
 
@@ -228,9 +267,11 @@ impl Drop for RequestGuard {
         if s.body_unread.swap(false, Ordering::Relaxed) {
             s.scan_off.store(true, Ordering::Relaxed);
         }
-        s.idle_since.store(s.now(), Ordering::Relaxed);
-        s.in_flight.fetch_sub(1, Ordering::Relaxed);
-        s.wake.notify_one();
+        let now = s.now();
+        s.idle_since.store(now, Ordering::Relaxed);
+        if s.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            s.wake_before(now + s.keepalive_ms.load(Ordering::Relaxed));
+        }
     }
 }
 
@@ -392,12 +433,13 @@ async fn drive<C>(
     // already be on its way is waited for.
     let mut waiting: Option<Instant> = None;
     let at = |stamp: u64| state.epoch + Duration::from_millis(stamp.saturating_sub(1));
-    let mut timer = pin!(tokio::time::sleep_until(at(state
-        .deadline(&timeouts(slot))
-        .0)));
+    let mut timer = pin!(tokio::time::sleep_until(at(state.arm(&timeouts(slot)).0)));
     if *drain.borrow() {
         waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
     }
+    // Made once: a fresh one per loop turn would register with the watch
+    // each time.
+    let mut drained = pin!(drain.changed());
     loop {
         if waiting.is_some() {
             // Poll the drain wait briefly: it ends within a second.
@@ -415,11 +457,11 @@ async fn drive<C>(
                 }
                 return;
             }
-            _ = drain.changed(), if !closing && waiting.is_none() => {
+            _ = drained.as_mut(), if !closing && waiting.is_none() => {
                 waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
             }
             () = state.wake.notified(), if !closing && waiting.is_none() => {
-                timer.as_mut().reset(at(state.deadline(&timeouts(slot)).0));
+                timer.as_mut().reset(at(state.arm(&timeouts(slot)).0));
             }
             () = timer.as_mut() => {
                 if let Some(until) = waiting {
@@ -433,7 +475,7 @@ async fn drive<C>(
                     }
                     continue;
                 }
-                let (deadline, expiry) = state.deadline(&timeouts(slot));
+                let (deadline, expiry) = state.arm(&timeouts(slot));
                 if expiry == Expiry::Recheck || state.now() < deadline {
                     timer.as_mut().reset(at(deadline));
                     continue;

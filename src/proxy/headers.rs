@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Headers that describe one connection and never cross a proxy
-/// (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive` and `Proxy-Connection`).
-const HOP_BY_HOP: [HeaderName; 8] = [
+/// (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive` and `Proxy-Connection`),
+/// and `Upgrade`, which tunnels handle separately.
+static HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -15,6 +16,7 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TE,
     header::TRAILER,
     header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// `X-Client-Proto`.
@@ -32,34 +34,53 @@ pub static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-i
 /// `Upgrade` (tunnels are handled separately). Most messages have none:
 /// one pass over the names finds that out without touching the map.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let hop = |n: &HeaderName| HOP_BY_HOP.contains(n) || n == header::UPGRADE;
-    if !headers.keys().any(hop) {
+    // Bit i: HOP_BY_HOP[i] is present.
+    let mut present = 0u16;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
-    // Names listed in Connection (`keep-alive`, `close` and `upgrade` are
-    // tokens, or removed below anyway). Cloning the values is a reference
-    // count; removing by `&str` allocates nothing.
-    let listed: Vec<HeaderValue> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .cloned()
-        .collect();
-    for value in &listed {
-        let Ok(text) = value.to_str() else { continue };
-        for token in text.split(',').map(str::trim) {
-            if !token.is_empty()
-                && !token.eq_ignore_ascii_case("close")
-                && !token.eq_ignore_ascii_case("keep-alive")
-                && !token.eq_ignore_ascii_case("upgrade")
-            {
+    // Names listed in Connection besides its own tokens. Cloning the values
+    // is a reference count; removing by `&str` allocates nothing.
+    if headers.get_all(header::CONNECTION).iter().any(lists_fields) {
+        let listed: Vec<HeaderValue> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .cloned()
+            .collect();
+        for value in &listed {
+            for token in connection_tokens(value).filter(|t| !is_connection_option(t)) {
                 headers.remove(token);
             }
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
-    headers.remove(header::UPGRADE);
+}
+
+/// The comma-separated tokens of a `Connection` value (none if not text).
+fn connection_tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
+    let text = value.to_str().unwrap_or("");
+    text.split(',').map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// `close`, `keep-alive` and `upgrade`: options, or fields removed anyway.
+fn is_connection_option(token: &str) -> bool {
+    ["close", "keep-alive", "upgrade"]
+        .iter()
+        .any(|o| token.eq_ignore_ascii_case(o))
+}
+
+/// Whether a `Connection` value names fields to remove.
+fn lists_fields(value: &HeaderValue) -> bool {
+    connection_tokens(value).any(|t| !is_connection_option(t))
 }
 
 /// Joins HTTP/2's split `cookie` fields into one, as HTTP/1.1 requires.
@@ -99,6 +120,8 @@ pub struct ClientFacts<'a> {
 /// X-Forwarded-For, the client is the connection's peer) this allocates
 /// nothing: the values are shared.
 pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
+    // Grow the map at most once for the fields added below.
+    headers.reserve(6);
     let scheme = HeaderValue::from_static(facts.scheme);
     headers.insert(X_CLIENT_PROTO.clone(), scheme.clone());
     headers.insert(X_FORWARDED_PROTO.clone(), scheme);

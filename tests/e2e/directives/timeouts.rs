@@ -44,6 +44,28 @@ async fn client_header_timeout_closes_a_connection_whose_head_does_not_arrive() 
 }
 
 #[tokio::test]
+async fn client_header_timeout_bounds_the_next_head_on_a_keep_alive_connection() {
+    // The header clock starts at the next request's first byte, earlier
+    // than the 100 s keep-alive deadline the idle connection waits for.
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let custom = "client_header_timeout 30s; keepalive_timeout 100s;";
+    let _stgw = Stgw::start(&configured(port, b.addr, custom));
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: h.test\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_response(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: h.t").await.unwrap();
+    let (out, waited) = read_until_close(&mut s, Duration::from_secs(60)).await;
+    assert!(about_30s(waited), "{waited:?}");
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    assert_eq!(b.hits(), 1);
+}
+
+#[tokio::test]
 async fn client_body_timeout_answers_408_and_closes_buffered_or_streamed() {
     let b = Backend::start("b").await;
     let (buffered, streamed) = (free_port(), free_port());
