@@ -121,19 +121,30 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Sends `up` from `client` to `server` and `down` back, through a
+    /// tunnel between them, and checks both arrive whole.
+    async fn exchange(
+        client: &mut tokio::io::DuplexStream,
+        server: &mut tokio::io::DuplexStream,
+        up: &[u8],
+        down: &[u8],
+    ) {
+        client.write_all(up).await.unwrap();
+        let mut buf = vec![0u8; up.len()];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, up);
+        server.write_all(down).await.unwrap();
+        let mut buf = vec![0u8; down.len()];
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, down);
+    }
+
     #[tokio::test]
     async fn bytes_cross_both_ways_until_close() {
         let (mut client, a) = tokio::io::duplex(64);
         let (b, mut server) = tokio::io::duplex(64);
         let task = tokio::spawn(splice(a, b, Duration::from_secs(5)));
-        client.write_all(b"ping").await.unwrap();
-        let mut buf = [0u8; 4];
-        server.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ping");
-        server.write_all(b"pong!").await.unwrap();
-        let mut buf = [0u8; 5];
-        client.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"pong!");
+        exchange(&mut client, &mut server, b"ping", b"pong!").await;
         drop(client);
         drop(server);
         assert_eq!(task.await.unwrap(), (4, 5));
@@ -153,12 +164,7 @@ mod tests {
         let (mut client, a) = tokio::io::duplex(64);
         let (b, mut server) = tokio::io::duplex(64);
         let task = tokio::spawn(splice(a, b, Duration::from_secs(30)));
-        client.write_all(b"hello").await.unwrap();
-        let mut buf = [0u8; 5];
-        server.read_exact(&mut buf).await.unwrap();
-        server.write_all(b"hi").await.unwrap();
-        let mut buf = [0u8; 2];
-        client.read_exact(&mut buf).await.unwrap();
+        exchange(&mut client, &mut server, b"hello", b"hi").await;
         // Both ends stay open: only the idle timeout ends the tunnel.
         assert_eq!(task.await.unwrap(), (5, 2));
     }

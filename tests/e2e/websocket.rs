@@ -239,12 +239,7 @@ async fn an_idle_tunnel_closes_after_proxy_read_timeout_and_an_active_one_does_n
 async fn a_tunnel_is_logged_when_it_closes_with_its_life_and_the_bytes_it_carried() {
     let echo = echo_server().await;
     let port = free_port();
-    let toml = ws_config(port, echo, "").replacen(
-        "state_dir = \"var\"",
-        "state_dir = \"var\"\naccess_log = \"access.log\"",
-        1,
-    );
-    let stgw = Stgw::start(&toml);
+    let stgw = Stgw::start(&with_access_log(&ws_config(port, echo, "")));
     let log = stgw.dir.path().join("access.log");
     let opened = Instant::now();
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/chat"))
@@ -355,6 +350,17 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
     let echo = echo_server().await;
     let port = free_port();
     let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let (mut send, mut body) = h2_websocket(port).await;
+    send.send_data(Bytes::from(client_frame(0x1, b"over h2")), false)
+        .unwrap();
+    let mut got = Vec::new();
+    read_at_least(&mut body, 2 + 7, &mut got).await;
+    assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+/// Opens a WebSocket over HTTP/2 (extended CONNECT) to `/chat` on `port`:
+/// the stream's sending half and the body of its 200.
+async fn h2_websocket(port: u16) -> (h2::SendStream<Bytes>, h2::RecvStream) {
     let tcp = TcpStream::connect(local(port)).await.unwrap();
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
@@ -367,49 +373,46 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
         .unwrap();
     req.extensions_mut()
         .insert(h2::ext::Protocol::from_static("websocket"));
-    let (resp, mut send) = client.send_request(req, false).unwrap();
+    let (resp, send) = client.send_request(req, false).unwrap();
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
-    send.send_data(Bytes::from(client_frame(0x1, b"over h2")), false)
-        .unwrap();
-    let mut body = resp.into_body();
-    let mut got = Vec::new();
-    while got.len() < 2 + 7 {
-        let chunk = body.data().await.unwrap().unwrap();
+    (send, resp.into_body())
+}
+
+/// Reads `body` into `got` until it holds `n` bytes (5 s at the most).
+async fn read_at_least(body: &mut h2::RecvStream, n: usize, got: &mut Vec<u8>) {
+    while got.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.data())
+            .await
+            .expect("data within 5 s")
+            .expect("the stream is open")
+            .unwrap();
         let _ = body.flow_control().release_capacity(chunk.len());
         got.extend_from_slice(&chunk);
     }
-    assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+/// `toml` with the access log on, to `access.log` in stgw's directory.
+fn with_access_log(toml: &str) -> String {
+    toml.replacen(
+        "state_dir = \"var\"",
+        "state_dir = \"var\"\naccess_log = \"access.log\"",
+        1,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_over_http2_outlives_keepalive_timeout_and_is_logged_when_it_closes() {
     let echo = echo_server().await;
     let port = free_port();
-    let toml = ws_config(port, echo, "keepalive_timeout 1s;").replacen(
-        "state_dir = \"var\"",
-        "state_dir = \"var\"\naccess_log = \"access.log\"",
-        1,
-    );
-    let stgw = Stgw::start(&toml);
+    let stgw = Stgw::start(&with_access_log(&ws_config(
+        port,
+        echo,
+        "keepalive_timeout 1s;",
+    )));
     let log = stgw.dir.path().join("access.log");
     let opened = Instant::now();
-    let tcp = TcpStream::connect(local(port)).await.unwrap();
-    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(conn);
-    let mut client = client.ready().await.unwrap();
-    let mut req = Request::builder()
-        .method("CONNECT")
-        .uri(format!("http://ws.test:{port}/chat"))
-        .header("sec-websocket-version", "13")
-        .body(())
-        .unwrap();
-    req.extensions_mut()
-        .insert(h2::ext::Protocol::from_static("websocket"));
-    let (resp, mut send) = client.send_request(req, false).unwrap();
-    let resp = resp.await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let mut body = resp.into_body();
+    let (mut send, mut body) = h2_websocket(port).await;
     // The only stream is the tunnel: the connection is not idle, however
     // long the tunnel is (keep-alive 1 s, then 5 s of lingering).
     tokio::time::sleep(Duration::from_secs(7)).await;
@@ -418,15 +421,7 @@ async fn a_tunnel_over_http2_outlives_keepalive_timeout_and_is_logged_when_it_cl
     send.send_data(Bytes::from(client_frame(0x1, b"still here")), false)
         .unwrap();
     let mut got = Vec::new();
-    while got.len() < 2 + 10 {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), body.data())
-            .await
-            .expect("the tunnel's echo")
-            .expect("the tunnel is open")
-            .unwrap();
-        let _ = body.flow_control().release_capacity(chunk.len());
-        got.extend_from_slice(&chunk);
-    }
+    read_at_least(&mut body, 2 + 10, &mut got).await;
     assert_eq!(&got[..], b"\x81\x0astill here");
     // A close frame, then the end of the stream: the echo server answers
     // the close and goes away, and the tunnel closes.
@@ -577,12 +572,8 @@ async fn grpc_streams_with_trailers_over_h2c_and_over_tls() {
     let h2c = grpc_target(None).await;
     let port = free_port();
     let extra = "forward_type = \"GRPC\"\n      health_check = { enabled = false }";
-    let toml = one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]).replacen(
-        "state_dir = \"var\"",
-        "state_dir = \"var\"\naccess_log = \"access.log\"",
-        1,
-    );
-    let plain = Stgw::start(&toml);
+    let toml = one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]);
+    let plain = Stgw::start(&with_access_log(&toml));
     grpc_stream_through(port).await;
     // The second message (11 bytes) was read after the answer's head: it
     // counts in request_length all the same.
