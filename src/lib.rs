@@ -7,6 +7,7 @@ pub mod encoding;
 pub mod health;
 mod idle;
 pub mod listener;
+pub mod observe;
 pub mod proxy;
 pub mod routing;
 pub mod runtime;

@@ -1,4 +1,5 @@
-//! Process signals: SIGHUP reloads, SIGTERM and SIGINT drain and exit.
+//! Process signals: SIGHUP reloads, SIGUSR1 reopens the access log,
+//! SIGTERM and SIGINT drain and exit.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,10 +12,11 @@ use crate::store::Store;
 /// configuration where that lives in etcd).
 pub async fn run(store: Arc<Store>) -> ExitCode {
     let runtime = store.runtime().clone();
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut usr1)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::user_defined1()),
     ) else {
         tracing::error!("cannot install signal handlers");
         return ExitCode::FAILURE;
@@ -27,6 +29,7 @@ pub async fn run(store: Arc<Store>) -> ExitCode {
                     Err(e) => tracing::error!("reload refused, the running configuration stays:\n{e}"),
                 }
             }
+            _ = usr1.recv() => runtime.reopen_access_log(),
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = runtime.handed_over() => break,

@@ -3,8 +3,9 @@
 //! `/` takes API calls (POST JSON with `X-TC-*` headers and a TC3
 //! signature, or GET / form POST with v1 parameters). Every call is
 //! authenticated before anything else is looked at. `/metrics`,
-//! `/status` and `/status.json` are reserved for the observability
-//! handlers (issue 8) and answer 404 until they land.
+//! `/status` and `/status.json` are the observability pages
+//! ([`crate::observe::admin`]): open on a loopback listener, HTTP basic
+//! with the API credentials otherwise.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -48,6 +49,7 @@ pub struct Credentials {
 /// binary upgrade), so writes go to the new process only.
 pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>) {
     let runtime = api.store.runtime().clone();
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -70,7 +72,7 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>
             let service = service_fn(move |req| {
                 let api = api.clone();
                 let creds = creds.clone();
-                async move { Ok::<_, Infallible>(route(&api, &creds, peer, req).await) }
+                async move { Ok::<_, Infallible>(route(&api, &creds, peer, loopback, req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -86,13 +88,20 @@ async fn route(
     api: &Api,
     creds: &Credentials,
     peer: SocketAddr,
+    loopback: bool,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     match req.uri().path() {
         "/" => api_call(api, creds, peer, req).await,
-        // Reserved for the observability handlers (issue 8): add their arms
-        // here, e.g. `"/metrics" => metrics(api, req).await`.
-        "/metrics" | "/status" | "/status.json" => plain(StatusCode::NOT_FOUND, "not found\n"),
+        path @ ("/metrics" | "/status" | "/status.json") => {
+            let page = crate::observe::admin::PageRequest {
+                path,
+                query: req.uri().query(),
+                headers: req.headers(),
+                loopback,
+            };
+            crate::observe::admin::serve(api.store.runtime(), &creds.keys, page)
+        }
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

@@ -8,7 +8,6 @@
 
 pub mod custom;
 pub mod error;
-mod inactive;
 pub mod model;
 pub mod units;
 mod validate;
@@ -37,7 +36,7 @@ pub struct Config {
     pub admin: Option<AdminSettings>,
     /// Load balancer instances.
     pub load_balancers: Vec<LoadBalancerConfig>,
-    /// Things worth saying at load time (ignored values, inactive features).
+    /// Things worth saying at load time (ignored values).
     pub warnings: Vec<String>,
 }
 

@@ -118,7 +118,6 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
-    v.warnings.extend(super::inactive::warnings(&global));
     Ok(Config {
         path: path.to_owned(),
         file,

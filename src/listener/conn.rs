@@ -52,6 +52,10 @@ pub struct ConnState {
     refused_with: std::sync::atomic::AtomicU16,
     body_unread: AtomicBool,
     scan_off: AtomicBool,
+    /// An answer given without a request for it (access log): hyper's own
+    /// 400/431 for a head it could not parse, or 408 for a head that did
+    /// not arrive in time.
+    unanswered: std::sync::atomic::AtomicU16,
     /// The stamp the connection's timer is armed for (0 while it is being
     /// armed). A stamp that implies an earlier deadline wakes the timer;
     /// later ones are found when it fires, so a request costs no wake-up.
@@ -78,6 +82,7 @@ impl ConnState {
             refused_with: std::sync::atomic::AtomicU16::new(0),
             body_unread: AtomicBool::new(false),
             scan_off: AtomicBool::new(false),
+            unanswered: std::sync::atomic::AtomicU16::new(0),
             armed: AtomicU64::new(0),
             header_ms: AtomicU64::new(0),
             keepalive_ms: AtomicU64::new(0),
@@ -153,6 +158,13 @@ impl ConnState {
             && self.first_byte.load(Ordering::Relaxed) == 0
     }
 
+    /// The connection becomes a tunnel (an upgrade was answered): what the
+    /// client sends from now on is the tunnel's, never a request head, so
+    /// the head scan stops for good.
+    pub fn tunnel(&self) {
+        self.scan_off.store(true, Ordering::Relaxed);
+    }
+
     /// The current request has a body that has not been read to its end
     /// yet. If it ends so, the bytes after it are not a known head
     /// boundary, and head scanning stops for this connection.
@@ -171,6 +183,34 @@ impl ConnState {
             0 => None,
             s => Some(s),
         }
+    }
+
+    /// The status of an answer the connection gave without a parsed
+    /// request: a head the head scan refused, hyper's own 400/431, or a
+    /// header timeout (408, nothing sent).
+    pub fn unanswered(&self) -> Option<u16> {
+        self.refused_with()
+            .or(match self.unanswered.load(Ordering::Relaxed) {
+                0 => None,
+                s => Some(s),
+            })
+    }
+
+    /// When the next request's first byte arrived (call before
+    /// [`start_request`](Self::start_request)); now when unknown (HTTP/2,
+    /// pipelined requests).
+    pub fn head_started(&self) -> std::time::Instant {
+        match self.first_byte.load(Ordering::Relaxed) {
+            // HTTP/2: reads stamp frames of any stream (or none).
+            _ if self.is_h2() => std::time::Instant::now(),
+            0 => std::time::Instant::now(),
+            stamp => (self.epoch + Duration::from_millis(stamp - 1)).into_std(),
+        }
+    }
+
+    /// Requests started on this connection so far.
+    pub fn requests_started(&self) -> u32 {
+        self.served.load(Ordering::Relaxed)
     }
 
     /// Asks for a lingering close after the current answer.
@@ -326,6 +366,7 @@ pub async fn serve<T>(
         state: state.clone(),
     });
     let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
+    let client = conn.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let conn = conn.clone();
         async move { Ok::<_, Infallible>(proxy::handle(conn, req).await) }
@@ -351,6 +392,9 @@ pub async fn serve<T>(
             .header_read_timeout(None);
         let conn = builder.serve_connection(io, service).with_upgrades();
         drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+    }
+    if let Some(status) = state.unanswered() {
+        crate::observe::exchange::unanswered(&client, status, 0);
     }
 }
 
@@ -406,6 +450,10 @@ async fn drive<C>(
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "client connection ended with an error");
+                    let answered = if e.is_parse_too_large() { 431 } else { 400 };
+                    if e.is_parse() || e.is_parse_too_large() {
+                        state.unanswered.store(answered, Ordering::Relaxed);
+                    }
                 }
                 return;
             }
@@ -441,6 +489,10 @@ async fn drive<C>(
                     }
                     _ => {
                         tracing::debug!(?expiry, "closing client connection: timed out");
+                        if expiry == Expiry::Header && state.first_byte.load(Ordering::Relaxed) != 0 {
+                            // A head began but did not end in time: nginx logs 408.
+                            state.unanswered.store(408, Ordering::Relaxed);
+                        }
                         return;
                     }
                 }

@@ -21,6 +21,7 @@ use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::observe::Refusal;
 use crate::runtime::snapshot::ListenerRuntime;
 
 /// Pending connections the kernel queues per listener.
@@ -35,6 +36,8 @@ pub struct ListenerSlot {
     pub connections: AtomicUsize,
     /// Connections open now per client address.
     pub per_ip: Arc<admission::PerIp>,
+    /// Connections admitted and refused (metrics).
+    pub counters: crate::observe::ConnCounters,
 }
 
 impl ListenerSlot {
@@ -44,6 +47,7 @@ impl ListenerSlot {
             runtime: ArcSwap::new(runtime),
             connections: AtomicUsize::new(0),
             per_ip: Arc::default(),
+            counters: Default::default(),
         })
     }
 }
@@ -95,21 +99,26 @@ pub async fn accept_loop(
         // Refuse fast: nothing is read from a refused connection.
         if rules.is_blocked(peer.ip()) {
             tracing::debug!(%peer, "refused: blocked address");
+            slot.counters.refused(Refusal::Blocked);
             continue;
         }
         let open = slot.connections.load(Ordering::Relaxed);
         if rules.max_connections > 0 && open >= rules.max_connections as usize {
             tracing::debug!(%peer, open, "refused: max_connections");
+            slot.counters.refused(Refusal::MaxConnections);
             continue;
         }
         let Some(per_ip) = slot.per_ip.admit(peer.ip(), rules.max_per_ip) else {
             tracing::debug!(%peer, "refused: max_connections_per_ip");
+            slot.counters.refused(Refusal::MaxPerIp);
             continue;
         };
         if rules.proxy_protocol && !rules.is_trusted(peer.ip()) {
             tracing::debug!(%peer, "refused: PROXY protocol from an untrusted address");
+            slot.counters.refused(Refusal::UntrustedProxy);
             continue;
         }
+        slot.counters.accepted();
         let _ = stream.set_nodelay(true);
         let local = stream
             .local_addr()
@@ -147,12 +156,17 @@ async fn serve_accepted(
             Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "closing: bad PROXY header");
+                slot.counters.refused(Refusal::BadProxyHeader);
                 return;
             }
-            Err(_) => return,
+            Err(_) => {
+                slot.counters.refused(Refusal::BadProxyHeader);
+                return;
+            }
         }
         if runtime.admission.is_blocked(remote.ip()) {
             tracing::debug!(%peer, client = %remote, "refused: blocked address");
+            slot.counters.refused(Refusal::Blocked);
             return;
         }
     }
@@ -195,8 +209,14 @@ async fn serve_accepted(
             ))
             .await;
         }
-        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            slot.counters.refused(Refusal::TlsHandshake);
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            slot.counters.refused(Refusal::TlsHandshake);
+        }
     }
 }
 

@@ -5,20 +5,35 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
 
 use super::gzip::GzipBody;
 use crate::balance::ActiveRequest;
+use crate::listener::conn::RequestGuard;
+use crate::observe::Finish;
 use crate::upstream::UpstreamBody;
 
 /// Boxed error type of bodies.
 pub use crate::upstream::BoxError;
 
 /// A response body: stgw's own bytes or a target's stream, possibly
-/// compressed.
+/// compressed. An observed body (the client's answer) counts the bytes it
+/// yields and, when dropped, tells its request's [`Finish`] (metrics and
+/// the access log).
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
-    guard: Option<Box<dyn Send + Sync + std::fmt::Debug>>,
+    /// Data bytes yielded so far.
+    sent: u64,
+    observed: Option<Observed>,
+}
+
+/// The end of a request, waiting for its body to be over.
+#[derive(Debug)]
+struct Observed {
+    finish: Finish,
+    /// Dropped after `finish` is done.
+    _guard: RequestGuard,
 }
 
 #[derive(Debug)]
@@ -26,6 +41,27 @@ enum Kind {
     Full(Option<Bytes>),
     Upstream(UpstreamStream),
     Gzip(Box<GzipBody<ResponseBody>>),
+    /// The (empty) body of an answer that opens a tunnel: its request is
+    /// finished by the tunnel when it closes, through this sender.
+    Tunnel(Option<oneshot::Sender<Observed>>),
+}
+
+/// The tunnel's side of a [`ResponseBody::tunnel`]: once the tunnel has
+/// closed, it finishes the request that opened it, so that its metrics and
+/// access-log record cover the tunnel's life (as nginx's do). Until then
+/// the request stays in flight on its connection: an HTTP/2 connection
+/// whose only stream is a tunnel is not idle.
+#[derive(Debug)]
+pub struct TunnelEnd(oneshot::Receiver<Observed>);
+
+impl TunnelEnd {
+    /// The tunnel closed after sending `sent` bytes to the client: counts
+    /// and logs its request (once the answer that opened it is done with).
+    pub async fn closed(self, sent: u64) {
+        if let Ok(observed) = self.0.await {
+            observed.finish.done(sent, None);
+        }
+    }
 }
 
 /// A target's response body. Dropped before its end (the client went
@@ -37,6 +73,8 @@ struct UpstreamStream {
     idle: std::time::Duration,
     active: Option<ActiveRequest>,
     drain_on_drop: bool,
+    /// When the target's body ended (`upstream_response_time`).
+    ended: Option<std::time::Instant>,
 }
 
 impl ResponseBody {
@@ -44,7 +82,8 @@ impl ResponseBody {
     pub fn full(bytes: Bytes) -> ResponseBody {
         ResponseBody {
             kind: Kind::Full(Some(bytes)).normalized(),
-            guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
@@ -52,7 +91,8 @@ impl ResponseBody {
     pub fn empty() -> ResponseBody {
         ResponseBody {
             kind: Kind::Full(None),
-            guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
@@ -72,9 +112,25 @@ impl ResponseBody {
                 idle,
                 active: Some(active),
                 drain_on_drop,
+                ended: None,
             }),
-            guard: None,
+            sent: 0,
+            observed: None,
         }
+    }
+
+    /// The empty body of an answer that opens a tunnel (a 101, or HTTP/2's
+    /// 200 to a CONNECT). When it is dropped, its request's [`Finish`]
+    /// (and its place among the connection's requests in flight) goes to
+    /// the returned [`TunnelEnd`] instead of being done at once.
+    pub fn tunnel() -> (ResponseBody, TunnelEnd) {
+        let (tx, rx) = oneshot::channel();
+        let body = ResponseBody {
+            kind: Kind::Tunnel(Some(tx)),
+            sent: 0,
+            observed: None,
+        };
+        (body, TunnelEnd(rx))
     }
 
     /// Whether this is stgw's own answer (not a target's body).
@@ -86,16 +142,19 @@ impl ResponseBody {
     pub fn gzip(self, level: u32) -> ResponseBody {
         ResponseBody {
             kind: Kind::Gzip(Box::new(GzipBody::new(self, level))),
-            guard: None,
+            sent: 0,
+            observed: None,
         }
     }
 
-    /// Keeps `guard` alive until the body is dropped (after it was sent).
-    pub fn with_guard(
-        mut self,
-        guard: impl Send + Sync + std::fmt::Debug + 'static,
-    ) -> ResponseBody {
-        self.guard = Some(Box::new(guard));
+    /// Counts this body's bytes and, when it is dropped (sent, or
+    /// abandoned), completes its request with `finish`; `guard` lives
+    /// until then.
+    pub fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
+        self.observed = Some(Observed {
+            finish,
+            _guard: guard,
+        });
         self
     }
 }
@@ -107,6 +166,34 @@ impl Kind {
             k => k,
         }
     }
+
+    /// When the target's body ended, if this is a target's body that did.
+    fn upstream_end(&self) -> Option<std::time::Instant> {
+        match self {
+            Kind::Full(_) | Kind::Tunnel(_) => None,
+            Kind::Upstream(s) => s.ended,
+            Kind::Gzip(g) => g.inner().kind.upstream_end(),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        let Some(mut observed) = self.observed.take() else {
+            return;
+        };
+        if let Kind::Tunnel(tunnel) = &mut self.kind
+            && let Some(tunnel) = tunnel.take()
+        {
+            match tunnel.send(observed) {
+                // The tunnel finishes the request when it closes.
+                Ok(()) => return,
+                // The tunnel is already gone.
+                Err(unsent) => observed = unsent,
+            }
+        }
+        observed.finish.done(self.sent, self.kind.upstream_end());
+    }
 }
 
 impl Body for ResponseBody {
@@ -117,11 +204,19 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match &mut self.get_mut().kind {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(s) => s.poll(cx),
             Kind::Gzip(g) => Pin::new(g.as_mut()).poll_frame(cx),
+            Kind::Tunnel(_) => Poll::Ready(None),
+        };
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.sent += data.len() as u64;
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -129,6 +224,7 @@ impl Body for ResponseBody {
             Kind::Full(b) => b.is_none(),
             Kind::Upstream(s) => s.body.as_ref().is_none_or(Body::is_end_stream),
             Kind::Gzip(g) => g.is_end_stream(),
+            Kind::Tunnel(_) => true,
         }
     }
 
@@ -140,6 +236,7 @@ impl Body for ResponseBody {
                 .as_ref()
                 .map_or_else(SizeHint::default, Body::size_hint),
             Kind::Gzip(g) => g.size_hint(),
+            Kind::Tunnel(_) => SizeHint::with_exact(0),
         }
     }
 }
@@ -152,6 +249,7 @@ impl UpstreamStream {
         let polled = Pin::new(&mut *body).poll_frame(cx);
         if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
             self.body = None;
+            self.ended = Some(std::time::Instant::now());
         }
         polled
     }

@@ -129,5 +129,7 @@ async fn internal(
     }
     *req.headers_mut() = headers;
     let (parts, ()) = req.into_parts();
-    super::dispatch(conn, listener, parts, None, request_id).await
+    // The request is counted and logged under its original route.
+    let mut internal = crate::observe::RouteTrace::default();
+    super::dispatch(conn, listener, parts, None, request_id, &mut internal).await
 }

@@ -17,6 +17,7 @@ use super::set_header;
 use super::websocket::WsUpgrade;
 use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
+use crate::observe::RouteTrace;
 use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
 use crate::upstream::h1::{ExchangeError, H1Body, H1Conn, encode_head};
@@ -93,7 +94,8 @@ pub struct Facts<'a> {
 
 /// Forwards a request by `rule`: reads or streams the body (`None`: no
 /// body, as for an `error_page` request), picks a target, retries per
-/// DECISIONS.md, and streams the answer back.
+/// DECISIONS.md, and streams the answer back. The body's length and each
+/// attempt are told to `trace`.
 pub async fn forward(
     conn: &ClientConn,
     listener: &ListenerRuntime,
@@ -101,6 +103,7 @@ pub async fn forward(
     mut parts: Parts,
     body: Option<Incoming>,
     facts: Facts<'_>,
+    trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let custom = &listener.custom;
     let limit = custom.client_max_body_size;
@@ -127,6 +130,11 @@ pub async fn forward(
         // gRPC streams both ways and carries trailers: never buffered.
         Some(body) => read_body(body, conn, listener, rule.forward_type.is_h2()).await?,
     };
+    match &source {
+        BodySource::Buffered(b) => trace.body_read(b.len()),
+        BodySource::Stream(Some(RequestBody::Stream(s)), _) => trace.body_streamed(s.read_count()),
+        BodySource::Stream(..) => {}
+    }
 
     let te_trailers = parts.headers.get_all(header::TE).iter().any(|v| {
         v.to_str().is_ok_and(|t| {
@@ -207,15 +215,21 @@ pub async fn forward(
             return Err(last_error);
         };
         let target = &rule.upstream.targets[index];
+        trace.try_start(target);
         let active = target.load.start();
         let upstream = match target
             .pool
             .checkout(custom.proxy_connect_timeout, read_buffer(custom))
             .await
         {
-            Ok(c) => c,
+            Ok(c) => {
+                trace.connected();
+                c
+            }
             Err(e) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, error = %e, "cannot connect to target");
+                let timed_out = matches!(e, ConnectError::Timeout { .. });
+                trace.try_failed(if timed_out { 504 } else { 502 }, timed_out);
                 if matches!(e, ConnectError::Io { .. }) && rule.health_check.enabled {
                     // Passive detection: out of rotation until a probe succeeds.
                     target.health.set(crate::balance::HealthState::Dead);
@@ -247,14 +261,19 @@ pub async fn forward(
         match attempt {
             Attempt::Answer(head, AnswerBody::Upgraded(target_io)) => {
                 let Some(ws) = websocket.take() else {
+                    trace.try_failed(502, false);
                     return Err(ProxyError::BadGateway(
                         "a 101 to a request that asked for no upgrade".into(),
                     ));
                 };
+                trace.answered(head.status.as_u16());
+                // The client's next bytes are WebSocket frames.
+                conn.state.tunnel();
                 let idle = custom.proxy_read_timeout;
                 return Ok(ws.respond(&head, target_io, active, idle, conn.slot.clone()));
             }
             Attempt::Answer(head, AnswerBody::Stream(body)) => {
+                trace.answered(head.status.as_u16());
                 let mut resp = response(head, body, custom, gzip, active);
                 if let Some(table) = &rule.sticky
                     && let Some(cookie) =
@@ -268,10 +287,12 @@ pub async fn forward(
             }
             Attempt::Timeout(which) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, which, "target timed out");
+                trace.try_failed(504, true);
                 return Err(ProxyError::GatewayTimeout);
             }
             Attempt::Invalid(why) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, why, "invalid answer from target");
+                trace.try_failed(502, false);
                 return Err(ProxyError::BadGateway(why.to_owned()));
             }
             Attempt::Failed {
@@ -290,12 +311,15 @@ pub async fn forward(
                 // nothing was sent, and the body can be sent again.
                 let retryable = !answered && (idempotent || !sent) && source.replayable();
                 if !retryable {
+                    trace.try_failed(502, false);
                     return Err(ProxyError::BadGateway(error));
                 }
                 if reused && stale < MAX_STALE {
                     stale += 1;
+                    trace.try_stale();
                     continue;
                 }
+                trace.try_failed(502, false);
                 tracing::warn!(target = %target.addr, rule = %rule.id, %error, "target failed before answering");
                 last_error = ProxyError::BadGateway(error);
                 tried.push(index);

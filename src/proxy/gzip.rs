@@ -222,6 +222,11 @@ pub struct GzipBody<B> {
 }
 
 impl<B> GzipBody<B> {
+    /// The body being compressed.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+
     /// Compresses `inner` at `level` (1–9).
     pub fn new(inner: B, level: u32) -> GzipBody<B> {
         GzipBody {

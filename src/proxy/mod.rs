@@ -38,6 +38,7 @@ pub use settings::HttpSettings;
 
 use crate::config::RuleAction;
 use crate::listener::conn::ClientConn;
+use crate::observe::{RequestTrace, RouteTrace, Source};
 use crate::routing::{HostName, LocationMatch, Routed, normalize_path};
 use crate::runtime::snapshot::ListenerRuntime;
 
@@ -49,23 +50,41 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// Handles one request from a client connection. Never fails: every error
 /// becomes an answer (replaced per `error_page` when one is configured),
 /// and every answer gets the `more_set_headers` / `add_header` directives.
+///
+/// The request is followed by a [`RequestTrace`] that counts it in the
+/// metrics and writes its access-log record once its answer has been sent.
 pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
+    let started = conn.state.head_started();
     let (number, guard) = conn.state.start_request();
     conn.state
         .body_pending(!http_body::Body::is_end_stream(req.body()));
     let listener = conn.slot.runtime.load_full();
-    let request_id = next_request_id();
+    let mut trace = RequestTrace::start(
+        &conn,
+        listener.clone(),
+        &req,
+        number,
+        started,
+        next_request_id(),
+    );
     let origin = (!listener.custom.error_pages.is_empty()).then(|| error_page::Origin::of(&req));
     let h1 = !conn.state.is_h2();
     let has_body = h1 && !http_body::Body::is_end_stream(req.body());
     let served = if listener.custom.proxy_ignore_client_abort {
-        detached(conn.clone(), listener.clone(), req, request_id.clone()).await
+        let id = trace.request_id.clone();
+        let (served, route) = detached(conn.clone(), listener.clone(), req, id).await;
+        trace.route = route;
+        served
     } else {
-        serve(&conn, &listener, req, &request_id).await
+        serve(&conn, &listener, req, &trace.request_id, &mut trace.route).await
     };
+    let request_id = &trace.request_id;
+    let mut source = Source::Proxy;
     let mut resp = match served {
         Ok(mut resp) => {
-            if has_body && resp.body().is_own() {
+            if !resp.body().is_own() {
+                source = Source::Target;
+            } else if has_body {
                 // A redirect answered without reading the body.
                 early_close(&conn, &mut resp);
             }
@@ -83,7 +102,7 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
             let page = listener.custom.error_page_for(status.as_u16());
             let mut resp = match (page, origin) {
                 (Some(page), Some(origin)) => {
-                    error_page::answer(&conn, &listener, page, status, origin, &request_id).await
+                    error_page::answer(&conn, &listener, page, status, origin, request_id).await
                 }
                 _ => error::generated(status, close),
             };
@@ -100,7 +119,8 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    resp.map(|b| b.with_guard(guard))
+    let finish = trace.finish(&resp, source);
+    resp.map(|b| b.observed(finish, guard))
 }
 
 /// Whether the request body can still be unread when `e` is the answer:
@@ -134,10 +154,16 @@ async fn detached(
     listener: Arc<ListenerRuntime>,
     req: Request<Incoming>,
     request_id: HeaderValue,
-) -> Result<Response<ResponseBody>, ProxyError> {
-    let task = tokio::spawn(async move { serve(&conn, &listener, req, &request_id).await });
-    task.await
-        .unwrap_or_else(|e| Err(ProxyError::Internal(e.to_string())))
+) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
+    let task = tokio::spawn(async move {
+        let mut route = RouteTrace::default();
+        let served = serve(&conn, &listener, req, &request_id, &mut route).await;
+        (served, route)
+    });
+    task.await.unwrap_or_else(|e| {
+        let failed = Err(ProxyError::Internal(e.to_string()));
+        (failed, RouteTrace::default())
+    })
 }
 
 async fn serve(
@@ -145,24 +171,26 @@ async fn serve(
     listener: &ListenerRuntime,
     req: Request<Incoming>,
     request_id: &HeaderValue,
+    trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     check_sizes(&req)?;
     if conn.state.is_h2() {
         check_h2_fields(&req, listener.custom.http2_max_field_size)?;
     }
     let (parts, body) = req.into_parts();
-    dispatch(conn, listener, parts, Some(body), request_id).await
+    dispatch(conn, listener, parts, Some(body), request_id, trace).await
 }
 
 /// Routes a request and answers it: 404, nginx's add-slash 301, the rule's
 /// redirect, or the targets' answer. `body` is `None` for internal
-/// requests (error pages).
+/// requests (error pages). Where it went is told to `trace`.
 async fn dispatch(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     parts: Parts,
     body: Option<Incoming>,
     request_id: &HeaderValue,
+    trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let host = request_host(&parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
@@ -173,6 +201,7 @@ async fn dispatch(
         && let Some(limiter) = &listener.limiter
         && !limiter.allow(client)
     {
+        listener.observe.limited.inc();
         return Err(ProxyError::RateLimited);
     }
     let path = normalize_path(parts.uri.path().as_bytes())
@@ -187,22 +216,29 @@ async fn dispatch(
         query: parts.uri.query(),
     };
     let (domain, rule) = match routed {
-        Routed::NoDomain
-        | Routed::Domain {
-            location: LocationMatch::None,
-            ..
-        } => return Err(ProxyError::NotFound),
+        Routed::NoDomain => return Err(ProxyError::NotFound),
         Routed::Domain {
-            location: LocationMatch::AddSlash(rule),
-            ..
+            domain,
+            location: LocationMatch::None,
         } => {
+            trace.domain(domain);
+            return Err(ProxyError::NotFound);
+        }
+        Routed::Domain {
+            domain,
+            location: LocationMatch::AddSlash(rule),
+        } => {
+            trace.rule(domain, rule);
             let url = rule.literal.as_deref().unwrap_or("/");
             return Ok(redirect::add_slash(&origin(), url));
         }
         Routed::Domain {
             domain,
             location: LocationMatch::Rule(rule),
-        } => (domain, rule),
+        } => {
+            trace.rule(domain, rule);
+            (domain, rule)
+        }
     };
     match &rule.action {
         RuleAction::Redirect(r) => Ok(redirect::rewrite(&origin(), r)),
@@ -212,7 +248,7 @@ async fn dispatch(
                 host: host_str.unwrap_or(&domain.name),
                 client,
             };
-            forward::forward(conn, listener, rule, parts, body, facts).await
+            forward::forward(conn, listener, rule, parts, body, facts, trace).await
         }
     }
 }

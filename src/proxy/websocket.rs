@@ -7,7 +7,10 @@
 //! towards the target. After the target's 101 the two streams are spliced
 //! both ways until either side closes or nothing moves for
 //! `proxy_read_timeout`. A tunnel counts as one active request for
-//! least-connections and as an open connection for draining.
+//! least-connections and as an open connection for draining. Its request
+//! is counted and logged when the tunnel closes: `request_time` is the
+//! tunnel's life and `bytes_sent` includes what it carried to the client,
+//! as in nginx.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -87,7 +90,8 @@ impl WsUpgrade {
         idle: Duration,
         slot: Arc<ListenerSlot>,
     ) -> Response<ResponseBody> {
-        let mut answer = Response::new(ResponseBody::empty());
+        let (body, end) = ResponseBody::tunnel();
+        let mut answer = Response::new(body);
         *answer.status_mut() = if self.over_h2 {
             StatusCode::OK
         } else {
@@ -112,12 +116,18 @@ impl WsUpgrade {
         tokio::spawn(async move {
             let _open = TunnelCount(slot);
             let _active = active;
-            match client.await {
+            let sent = match client.await {
                 Ok(client) => {
-                    crate::upstream::tunnel::splice(TokioIo::new(client), target, idle).await;
+                    let io = TokioIo::new(client);
+                    let (_, to_client) = crate::upstream::tunnel::splice(io, target, idle).await;
+                    to_client
                 }
-                Err(e) => tracing::debug!(error = %e, "WebSocket upgrade did not complete"),
-            }
+                Err(e) => {
+                    tracing::debug!(error = %e, "WebSocket upgrade did not complete");
+                    0
+                }
+            };
+            end.closed(sent).await;
         });
         answer
     }

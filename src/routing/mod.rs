@@ -117,6 +117,11 @@ impl<D, R> RouteTable<D, R> {
         self.entries.iter().map(|e| &e.data)
     }
 
+    /// Every domain payload with its rules, in file order.
+    pub fn domains_with_rules(&self) -> impl Iterator<Item = (&D, &[R])> {
+        self.entries.iter().map(|e| (&e.data, e.rules.as_slice()))
+    }
+
     /// Every rule payload, in file order.
     pub fn rules(&self) -> impl Iterator<Item = &R> {
         self.entries.iter().flat_map(|e| e.rules.iter())

@@ -40,6 +40,9 @@ pub enum RuntimeError {
     /// A generated secret could not be read or written in state_dir.
     #[error("state_dir secret: {0}")]
     Secret(std::io::Error),
+    /// The access log could not be opened.
+    #[error(transparent)]
+    AccessLog(#[from] crate::observe::AccessLogError),
     /// A listener could not bind its address.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -105,6 +108,10 @@ impl Runtime {
         inherited: HashMap<SocketAddr, std::net::TcpListener>,
         state: State,
     ) -> Result<Arc<Runtime>, RuntimeError> {
+        state
+            .observe
+            .log
+            .configure(&config.global.access_log, config.global.access_log_format)?;
         let snapshot = Snapshot::compile(Arc::new(config), &state)?;
         let (drain, _) = watch::channel(false);
         let runtime = Arc::new(Runtime {
@@ -170,8 +177,28 @@ impl Runtime {
     /// Replaces the running configuration with `config`.
     pub fn apply(&self, config: Config) -> Result<(), RuntimeError> {
         let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let global = &config.global;
+        if let Err(e) = self
+            .state
+            .observe
+            .log
+            .configure(&global.access_log, global.access_log_format)
+        {
+            tracing::error!("{e}; the access log goes on as it was");
+        }
         let snapshot = Snapshot::compile(Arc::new(config), &self.state)?;
         self.install(snapshot)
+    }
+
+    /// The bound listeners' slots (their live configuration and counters).
+    pub fn listener_slots(&self) -> Vec<Arc<ListenerSlot>> {
+        let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+        running.values().map(|r| r.slot.clone()).collect()
+    }
+
+    /// Reopens the access log file (SIGUSR1, after logrotate moved it).
+    pub fn reopen_access_log(&self) {
+        self.state.observe.log.reopen();
     }
 
     fn install(&self, snapshot: Snapshot) -> Result<(), RuntimeError> {

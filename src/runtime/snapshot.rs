@@ -21,6 +21,7 @@ use crate::config::{
     ListenerConfig, LoadBalancerConfig, Protocol, RuleAction, RuleConfig, Scheduler,
 };
 use crate::listener::admission::Admission;
+use crate::observe::{ListenerObserve, Observer, RouteStats, TargetStats};
 use crate::proxy::limit::RateLimiter;
 use crate::routing::{DomainSpec, RouteTable};
 use crate::runtime::registry::Registry;
@@ -64,6 +65,8 @@ pub struct State {
     pub generated_sticky_secret: Vec<u8>,
     /// `limit_req` buckets per (listener id, rate, burst).
     pub limiters: Registry<(Arc<str>, u32, u32), RateLimiter>,
+    /// Metrics and the access log.
+    pub observe: Observer,
 }
 
 impl State {
@@ -99,6 +102,7 @@ impl State {
             wrr: Registry::default(),
             tls_tickets: Arc::new(tickets),
             tls_sessions: ServerSessionMemoryCache::new(TLS_SESSION_CACHE),
+            observe: Observer::new(),
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct ListenerRuntime {
     pub admission: Admission,
     /// `limit_req`, per client address.
     pub limiter: Option<Arc<RateLimiter>>,
+    /// Counters of unrouted requests, `limit_req` refusals, the access log.
+    pub observe: Arc<ListenerObserve>,
 }
 
 /// One domain, compiled.
@@ -150,6 +156,8 @@ pub struct DomainRuntime {
     pub http2: bool,
     /// HTTPS: the TLS configuration an SNI naming this domain selects.
     pub tls_identity: Option<TlsIdentity>,
+    /// Counters of its requests that match no rule.
+    pub stats: Arc<RouteStats>,
 }
 
 /// One rule, compiled.
@@ -175,6 +183,8 @@ pub struct RuleRuntime {
     pub upstream: Upstream,
     /// The active health check.
     pub health_check: HealthCheckConfig,
+    /// Counters of its requests.
+    pub stats: Arc<RouteStats>,
 }
 
 /// A rule's targets and scheduler.
@@ -197,6 +207,8 @@ pub struct UpstreamTarget {
     pub load: Arc<TargetLoad>,
     /// Its health for this rule.
     pub health: Arc<TargetHealth>,
+    /// Its answers, timeouts, failures and recent traffic for this rule.
+    pub stats: Arc<TargetStats>,
 }
 
 impl Snapshot {
@@ -284,7 +296,7 @@ fn compile_listener(
     };
     let mut domains = Vec::with_capacity(l.domains.len());
     for (d, identity) in l.domains.iter().zip(identities) {
-        domains.push(compile_domain(d, identity, &mut ctx)?);
+        domains.push(compile_domain(d, identity, (&lb.id, &l.id), &mut ctx)?);
     }
     Some(ListenerRuntime {
         lb_id: lb.id.as_str().into(),
@@ -298,6 +310,7 @@ fn compile_listener(
         tls,
         sticky_cookie: ctx.sticky_cookie.into(),
         admission: Admission::of(l),
+        observe: ctx.state.observe.listener(&lb.id, &l.id),
         limiter: l.limit_req.map(|(rate, burst)| {
             let key = (Arc::<str>::from(l.id.as_str()), rate, burst);
             ctx.state
@@ -307,14 +320,18 @@ fn compile_listener(
     })
 }
 
+/// A listener's load balancer id and its own id (metric labels).
+type ListenerIds<'a> = (&'a str, &'a str);
+
 fn compile_domain(
     d: &DomainConfig,
     tls_identity: Option<TlsIdentity>,
+    ids: ListenerIds<'_>,
     ctx: &mut Ctx<'_>,
 ) -> Option<DomainSpec<DomainRuntime, RuleRuntime>> {
     let mut rules = Vec::with_capacity(d.rules.len());
     for r in &d.rules {
-        rules.push((r.pattern.clone(), compile_rule(r, ctx)?));
+        rules.push((r.pattern.clone(), compile_rule(r, (ids, &d.name), ctx)?));
     }
     Some(DomainSpec {
         pattern: d.pattern.clone(),
@@ -322,12 +339,17 @@ fn compile_domain(
             name: d.name.as_str().into(),
             http2: d.http2,
             tls_identity,
+            stats: ctx.state.observe.domain(ids.0, ids.1, &d.name),
         },
         rules,
     })
 }
 
-fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
+fn compile_rule(
+    r: &RuleConfig,
+    ((lb, listener), domain): (ListenerIds<'_>, &str),
+    ctx: &mut Ctx<'_>,
+) -> Option<RuleRuntime> {
     let (state, pool_settings) = (ctx.state, ctx.pool_settings);
     let id: Arc<str> = r.id.as_str().into();
     let sticky = match (r.sticky, ctx.sticky_secret) {
@@ -408,6 +430,7 @@ fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
                 pool,
                 load: state.loads.get_or_insert_with(t.addr, TargetLoad::default),
                 health,
+                stats: state.observe.target(lb, listener, domain, &r.id, t.addr),
             }
         })
         .collect();
@@ -441,5 +464,6 @@ fn compile_rule(r: &RuleConfig, ctx: &mut Ctx<'_>) -> Option<RuleRuntime> {
             targets,
         },
         health_check: r.health_check.clone(),
+        stats: state.observe.rule(lb, listener, domain, &r.id),
     })
 }

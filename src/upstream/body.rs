@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -214,7 +215,9 @@ impl RequestBody {
 pub struct StreamBody {
     inner: Incoming,
     limit: u64,
-    seen: u64,
+    /// Data bytes read from the client so far (shared with the request's
+    /// trace: `request_length`).
+    seen: Arc<AtomicU64>,
     timer: IdleTimer,
     /// Set when the stream stopped because of the client: the answer is
     /// then 413/408/400 rather than a target error.
@@ -232,10 +235,16 @@ impl StreamBody {
         StreamBody {
             inner,
             limit,
-            seen: 0,
+            seen: Arc::new(AtomicU64::new(0)),
             timer: IdleTimer::new(idle),
             failure,
         }
+    }
+
+    /// The count of data bytes read from the client so far, which goes on
+    /// as the body streams (even after the answer's head).
+    pub fn read_count(&self) -> Arc<AtomicU64> {
+        self.seen.clone()
     }
 
     fn fail(&self, e: BodyError) -> BoxError {
@@ -328,8 +337,9 @@ impl StreamBody {
             Poll::Ready(Some(Ok(frame))) => {
                 self.timer.activity();
                 if let Some(data) = frame.data_ref() {
-                    self.seen += data.len() as u64;
-                    if self.seen > self.limit {
+                    let len = data.len() as u64;
+                    let seen = self.seen.fetch_add(len, Ordering::Relaxed) + len;
+                    if seen > self.limit {
                         let limit = self.limit;
                         return Poll::Ready(Some(Err(self.fail(BodyError::TooLarge { limit }))));
                     }

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// Copies `a` ↔ `b` until both directions end, or until no byte has moved
-/// either way for `idle`. Returns the bytes copied (a→b, b→a).
+/// Copies `a` ↔ `b` until both directions end, until either fails, or
+/// until no byte has moved either way for `idle`. Returns the bytes
+/// delivered (a→b, b→a), however the tunnel ended.
 pub async fn splice<A, B>(a: A, b: B, idle: Duration) -> (u64, u64)
 where
     A: AsyncRead + AsyncWrite + Unpin,
@@ -25,16 +26,21 @@ where
     let mut a = Stamped {
         inner: a,
         clock: clock.clone(),
+        written: 0,
     };
     let mut b = Stamped {
         inner: b,
         clock: clock.clone(),
+        written: 0,
     };
-    let copy = tokio::io::copy_bidirectional(&mut a, &mut b);
-    tokio::select! {
-        copied = copy => copied.unwrap_or((0, 0)),
-        () = clock.idle_for(idle) => (0, 0),
+    {
+        let copy = tokio::io::copy_bidirectional(&mut a, &mut b);
+        tokio::select! {
+            _ = copy => {}
+            () = clock.idle_for(idle) => {}
+        }
     }
+    (b.written, a.written)
 }
 
 struct Activity {
@@ -61,10 +67,11 @@ impl Activity {
     }
 }
 
-/// A stream that records when bytes move.
+/// A stream that records when bytes move, and counts those written to it.
 struct Stamped<T> {
     inner: T,
     clock: Arc<Activity>,
+    written: u64,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Stamped<T> {
@@ -91,7 +98,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Stamped<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let res = Pin::new(&mut this.inner).poll_write(cx, data);
-        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+        if let Poll::Ready(Ok(n)) = res
+            && n > 0
+        {
+            this.written += n as u64;
             this.clock.touch();
         }
         res
@@ -111,19 +121,30 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    /// Sends `up` from `client` to `server` and `down` back, through a
+    /// tunnel between them, and checks both arrive whole.
+    async fn exchange(
+        client: &mut tokio::io::DuplexStream,
+        server: &mut tokio::io::DuplexStream,
+        up: &[u8],
+        down: &[u8],
+    ) {
+        client.write_all(up).await.unwrap();
+        let mut buf = vec![0u8; up.len()];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, up);
+        server.write_all(down).await.unwrap();
+        let mut buf = vec![0u8; down.len()];
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, down);
+    }
+
     #[tokio::test]
     async fn bytes_cross_both_ways_until_close() {
         let (mut client, a) = tokio::io::duplex(64);
         let (b, mut server) = tokio::io::duplex(64);
         let task = tokio::spawn(splice(a, b, Duration::from_secs(5)));
-        client.write_all(b"ping").await.unwrap();
-        let mut buf = [0u8; 4];
-        server.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"ping");
-        server.write_all(b"pong!").await.unwrap();
-        let mut buf = [0u8; 5];
-        client.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"pong!");
+        exchange(&mut client, &mut server, b"ping", b"pong!").await;
         drop(client);
         drop(server);
         assert_eq!(task.await.unwrap(), (4, 5));
@@ -136,5 +157,15 @@ mod tests {
         let started = Instant::now();
         splice(a, b, Duration::from_secs(30)).await;
         assert!(started.elapsed() >= Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tunnel_closed_by_its_idle_timeout_still_counts_its_bytes() {
+        let (mut client, a) = tokio::io::duplex(64);
+        let (b, mut server) = tokio::io::duplex(64);
+        let task = tokio::spawn(splice(a, b, Duration::from_secs(30)));
+        exchange(&mut client, &mut server, b"hello", b"hi").await;
+        // Both ends stay open: only the idle timeout ends the tunnel.
+        assert_eq!(task.await.unwrap(), (5, 2));
     }
 }

@@ -236,6 +236,54 @@ async fn an_idle_tunnel_closes_after_proxy_read_timeout_and_an_active_one_does_n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_is_logged_when_it_closes_with_its_life_and_the_bytes_it_carried() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let stgw = Stgw::start(&with_access_log(&ws_config(port, echo, "")));
+    let log = stgw.dir.path().join("access.log");
+    let opened = Instant::now();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/chat"))
+        .await
+        .unwrap();
+    let big = Message::binary(vec![7u8; 100_000]);
+    ws.send(big.clone()).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), big);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The tunnel is open: its request is not over, nothing is logged yet.
+    let early = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(early.is_empty(), "logged before the tunnel closed: {early}");
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+    // Both directions end: the tunnel closes.
+    drop(ws);
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    let lived = opened.elapsed().as_secs_f64();
+    assert_eq!(record["status"], 101, "{record}");
+    assert_eq!(record["protocol_type"], "ws", "{record}");
+    assert_eq!(record["upstream_status"], "101", "{record}");
+    assert_eq!(record["request"], "GET /chat HTTP/1.1", "{record}");
+    let request_time = record["request_time"].as_f64().unwrap();
+    assert!(
+        (0.6..=lived).contains(&request_time),
+        "request_time {request_time} covers the tunnel's {lived} s"
+    );
+    let upstream_time: f64 = record["upstream_response_time"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(upstream_time >= 0.6, "{record}");
+    // The echo of 100,000 bytes (a 10-byte frame header) and of the close
+    // frame (2 bytes), after the 101's head.
+    let carried = 100_000 + 10 + 2;
+    let sent = record["bytes_sent"].as_u64().unwrap();
+    assert!(
+        (carried + 100..carried + 600).contains(&sent),
+        "bytes_sent {sent}: the 101's head and {carried} tunnel bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_survives_a_reload() {
     let echo = echo_server().await;
     let port = free_port();
@@ -250,6 +298,41 @@ async fn a_tunnel_survives_a_reload() {
     stgw.reload(&toml);
     ws.send(Message::text("after")).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tunnel_bytes_are_never_scanned_as_a_request_head() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let echo = echo_server().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let mut tcp = TcpStream::connect(local(port)).await.unwrap();
+    tcp.write_all(
+        b"GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{head:?}");
+    // A binary frame of 50,000 bytes with no line feed, under a zero mask:
+    // as a request head it would be a request line far over the limit.
+    let payload = vec![b'a'; 50_000];
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(&payload);
+    tcp.write_all(&frame).await.unwrap();
+    let mut echoed = vec![0u8; 4 + payload.len()];
+    tcp.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed[..4], &[0x82, 126, 0xc3, 0x50], "the echo's header");
+    assert!(echoed[4..] == payload[..], "the echo's payload");
 }
 
 /// A masked client frame (RFC 6455 §5.2) with a short payload.
@@ -267,6 +350,17 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
     let echo = echo_server().await;
     let port = free_port();
     let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    let (mut send, mut body) = h2_websocket(port).await;
+    send.send_data(Bytes::from(client_frame(0x1, b"over h2")), false)
+        .unwrap();
+    let mut got = Vec::new();
+    read_at_least(&mut body, 2 + 7, &mut got).await;
+    assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+/// Opens a WebSocket over HTTP/2 (extended CONNECT) to `/chat` on `port`:
+/// the stream's sending half and the body of its 200.
+async fn h2_websocket(port: u16) -> (h2::SendStream<Bytes>, h2::RecvStream) {
     let tcp = TcpStream::connect(local(port)).await.unwrap();
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
@@ -279,19 +373,81 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
         .unwrap();
     req.extensions_mut()
         .insert(h2::ext::Protocol::from_static("websocket"));
-    let (resp, mut send) = client.send_request(req, false).unwrap();
+    let (resp, send) = client.send_request(req, false).unwrap();
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
-    send.send_data(Bytes::from(client_frame(0x1, b"over h2")), false)
-        .unwrap();
-    let mut body = resp.into_body();
-    let mut got = Vec::new();
-    while got.len() < 2 + 7 {
-        let chunk = body.data().await.unwrap().unwrap();
+    (send, resp.into_body())
+}
+
+/// Reads `body` into `got` until it holds `n` bytes (5 s at the most).
+async fn read_at_least(body: &mut h2::RecvStream, n: usize, got: &mut Vec<u8>) {
+    while got.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.data())
+            .await
+            .expect("data within 5 s")
+            .expect("the stream is open")
+            .unwrap();
         let _ = body.flow_control().release_capacity(chunk.len());
         got.extend_from_slice(&chunk);
     }
-    assert_eq!(&got[..9], b"\x81\x07over h2");
+}
+
+/// `toml` with the access log on, to `access.log` in stgw's directory.
+fn with_access_log(toml: &str) -> String {
+    toml.replacen(
+        "state_dir = \"var\"",
+        "state_dir = \"var\"\naccess_log = \"access.log\"",
+        1,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_over_http2_outlives_keepalive_timeout_and_is_logged_when_it_closes() {
+    let echo = echo_server().await;
+    let port = free_port();
+    let stgw = Stgw::start(&with_access_log(&ws_config(
+        port,
+        echo,
+        "keepalive_timeout 1s;",
+    )));
+    let log = stgw.dir.path().join("access.log");
+    let opened = Instant::now();
+    let (mut send, mut body) = h2_websocket(port).await;
+    // The only stream is the tunnel: the connection is not idle, however
+    // long the tunnel is (keep-alive 1 s, then 5 s of lingering).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let early = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(early.is_empty(), "logged before the tunnel closed: {early}");
+    send.send_data(Bytes::from(client_frame(0x1, b"still here")), false)
+        .unwrap();
+    let mut got = Vec::new();
+    read_at_least(&mut body, 2 + 10, &mut got).await;
+    assert_eq!(&got[..], b"\x81\x0astill here");
+    // A close frame, then the end of the stream: the echo server answers
+    // the close and goes away, and the tunnel closes.
+    send.send_data(Bytes::from(client_frame(0x8, b"")), true)
+        .unwrap();
+    while let Some(Ok(chunk)) = body.data().await {
+        let _ = body.flow_control().release_capacity(chunk.len());
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(&got[12..], b"\x88\x00", "the close frame's echo");
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    let lived = opened.elapsed().as_secs_f64();
+    assert_eq!(record["status"], 200, "{record}");
+    assert_eq!(record["protocol_type"], "http2", "{record}");
+    assert_eq!(record["upstream_status"], "101", "{record}");
+    let request_time = record["request_time"].as_f64().unwrap();
+    assert!(
+        (7.0..=lived).contains(&request_time),
+        "request_time {request_time} covers the tunnel's {lived} s"
+    );
+    // The echoes (12 + 2 bytes) after the answer's head.
+    let sent = record["bytes_sent"].as_u64().unwrap();
+    assert!(
+        (14 + 10..14 + 300).contains(&sent),
+        "bytes_sent {sent}: {record}"
+    );
 }
 
 /// A gRPC-style body: echoes the request's data frames as they come, then
@@ -416,8 +572,16 @@ async fn grpc_streams_with_trailers_over_h2c_and_over_tls() {
     let h2c = grpc_target(None).await;
     let port = free_port();
     let extra = "forward_type = \"GRPC\"\n      health_check = { enabled = false }";
-    let _plain = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]));
+    let toml = one_rule(port, "grpc.test", "/", extra, &[(h2c, 10)]);
+    let plain = Stgw::start(&with_access_log(&toml));
     grpc_stream_through(port).await;
+    // The second message (11 bytes) was read after the answer's head: it
+    // counts in request_length all the same.
+    let log = plain.dir.path().join("access.log");
+    let record = &crate::observe::records(&crate::observe::lines(&log, 1).await)[0];
+    // "POST /pkg.Echo/Stream HTTP/1.1", content-type and te (80 bytes as
+    // HTTP/1.1 would frame them), then the two messages.
+    assert_eq!(record["request_length"], 80 + 10 + 11, "{record}");
 
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());

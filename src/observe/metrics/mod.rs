@@ -1,0 +1,402 @@
+//! Prometheus metrics: the families, and the handles the data path holds.
+//!
+//! Label values come from the configuration only (ids and names as
+//! configured; an unmatched host is `domain=""`). Every handle a request
+//! touches is resolved when a snapshot is compiled ([`Metrics::route`],
+//! [`Metrics::target`]), so counting a request is a few atomic adds on
+//! counters it already holds: no label lookup, no allocation. Counters
+//! with the same labels are the same counters in every snapshot, so a
+//! reload never resets them.
+//!
+//! What is read from live state rather than counted (health, weights,
+//! open connections…) is encoded at scrape time by [`live`].
+
+pub mod latency;
+pub mod live;
+pub mod recent;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry as Prometheus;
+
+pub use latency::Latency;
+pub use recent::{Recent, RecentSummary};
+
+use crate::runtime::registry::Registry;
+
+/// Status classes, in label order.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Index of a status's class in [`CLASSES`] (600+ counts as 5xx).
+fn class(status: u16) -> usize {
+    usize::from((status / 100).clamp(1, 5) - 1)
+}
+
+/// Who answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A target's answer, passed through.
+    Target,
+    /// stgw's own answer (redirects, 404, 413, 502, 503, 504…).
+    Proxy,
+}
+
+impl Source {
+    /// The `source` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Target => "target",
+            Source::Proxy => "proxy",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Source::Target => 0,
+            Source::Proxy => 1,
+        }
+    }
+}
+
+/// Where a request was routed: the configuration's ids and names.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Load balancer id.
+    pub lb: String,
+    /// Listener id.
+    pub listener: String,
+    /// The matched domain as configured; `""` when none matched.
+    pub domain: String,
+    /// The matched rule's id; `""` when none matched.
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    #[prometheus(flatten)]
+    route: RouteLabels,
+    source: &'static str,
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    #[prometheus(flatten)]
+    route: RouteLabels,
+    source: &'static str,
+}
+
+/// A target of a rule.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    #[prometheus(flatten)]
+    route: RouteLabels,
+    /// `ip:port`.
+    target: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetCodeLabels {
+    #[prometheus(flatten)]
+    target: TargetLabels,
+    code: &'static str,
+}
+
+/// A listener.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    /// Load balancer id.
+    pub lb: String,
+    /// Listener id.
+    pub listener: String,
+}
+
+/// The process's metric families.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Prometheus,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<SourceLabels, Latency>,
+    received: Family<RouteLabels, Counter>,
+    sent: Family<RouteLabels, Counter>,
+    upstream_responses: Family<TargetCodeLabels, Counter>,
+    upstream_latency: Family<TargetLabels, Latency>,
+    upstream_timeouts: Family<TargetLabels, Counter>,
+    upstream_failures: Family<TargetLabels, Counter>,
+    limited: Family<ListenerLabels, Counter>,
+    log_written: Counter,
+    log_dropped: Counter,
+    log_errors: Counter,
+    recent: Registry<TargetLabels, Recent>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Every family registered, none with a series yet.
+    pub fn new() -> Metrics {
+        let m = Metrics {
+            registry: Prometheus::default(),
+            requests: Family::default(),
+            duration: Family::default(),
+            received: Family::default(),
+            sent: Family::default(),
+            upstream_responses: Family::default(),
+            upstream_latency: Family::default(),
+            upstream_timeouts: Family::default(),
+            upstream_failures: Family::default(),
+            limited: Family::default(),
+            log_written: Counter::default(),
+            log_dropped: Counter::default(),
+            log_errors: Counter::default(),
+            recent: Registry::default(),
+        };
+        let mut r = Prometheus::default();
+        r.register(
+            "stgw_http_requests",
+            "Requests answered, by route, by who answered (target or proxy) and status class",
+            m.requests.clone(),
+        );
+        r.register(
+            "stgw_http_request_duration_seconds",
+            "From the request's first byte to the answer's last, by route and who answered",
+            m.duration.clone(),
+        );
+        r.register(
+            "stgw_bytes_received",
+            "Request bytes received (head and body), by route",
+            m.received.clone(),
+        );
+        r.register(
+            "stgw_bytes_sent",
+            "Response bytes sent (head and body), by route",
+            m.sent.clone(),
+        );
+        r.register(
+            "stgw_upstream_responses",
+            "Answers received from targets, by target and status class",
+            m.upstream_responses.clone(),
+        );
+        r.register(
+            "stgw_upstream_response_seconds",
+            "From choosing a target to the end of its answer (upstream_response_time)",
+            m.upstream_latency.clone(),
+        );
+        r.register(
+            "stgw_upstream_timeouts",
+            "Targets that did not connect or answer in time (proxy_connect_timeout, proxy_read_timeout, proxy_send_timeout)",
+            m.upstream_timeouts.clone(),
+        );
+        r.register(
+            "stgw_upstream_failures",
+            "Targets that refused, reset or answered invalidly before a response",
+            m.upstream_failures.clone(),
+        );
+        r.register(
+            "stgw_limit_req_rejected",
+            "Requests refused by limit_req (answered 503)",
+            m.limited.clone(),
+        );
+        r.register(
+            "stgw_access_log_records",
+            "Access log records written",
+            m.log_written.clone(),
+        );
+        r.register(
+            "stgw_access_log_dropped",
+            "Access log records dropped because the writer fell behind (its queue was full)",
+            m.log_dropped.clone(),
+        );
+        r.register(
+            "stgw_access_log_write_errors",
+            "Failed writes or reopens of the access log",
+            m.log_errors.clone(),
+        );
+        Metrics { registry: r, ..m }
+    }
+
+    /// The handles of one route (a rule, or `rule=""` / `domain=""` for
+    /// requests that matched no rule or no domain).
+    pub fn route(&self, labels: &RouteLabels) -> RouteStats {
+        let requests = [Source::Target, Source::Proxy].map(|source| {
+            CLASSES.map(|code| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        route: labels.clone(),
+                        source: source.as_str(),
+                        code,
+                    })
+                    .clone()
+            })
+        });
+        let duration = [Source::Target, Source::Proxy].map(|source| {
+            self.duration
+                .get_or_create(&SourceLabels {
+                    route: labels.clone(),
+                    source: source.as_str(),
+                })
+                .clone()
+        });
+        RouteStats {
+            requests,
+            duration,
+            received: self.received.get_or_create(labels).clone(),
+            sent: self.sent.get_or_create(labels).clone(),
+        }
+    }
+
+    /// The handles of one target of a rule. Its recent-traffic window is
+    /// shared by every snapshot that has this target under these labels.
+    pub fn target(&self, route: &RouteLabels, addr: SocketAddr) -> TargetStats {
+        let labels = TargetLabels {
+            route: route.clone(),
+            target: addr.to_string(),
+        };
+        let responses = CLASSES.map(|code| {
+            self.upstream_responses
+                .get_or_create(&TargetCodeLabels {
+                    target: labels.clone(),
+                    code,
+                })
+                .clone()
+        });
+        TargetStats {
+            responses,
+            latency: self.upstream_latency.get_or_create(&labels).clone(),
+            timeouts: self.upstream_timeouts.get_or_create(&labels).clone(),
+            failures: self.upstream_failures.get_or_create(&labels).clone(),
+            recent: self
+                .recent
+                .get_or_insert_with(labels.clone(), Recent::default),
+        }
+    }
+
+    /// The `limit_req` refusal counter of a listener.
+    pub fn limited(&self, labels: &ListenerLabels) -> Counter {
+        self.limited.get_or_create(labels).clone()
+    }
+
+    /// Counters of the access log writer: (written, dropped, errors).
+    pub fn log_counters(&self) -> (Counter, Counter, Counter) {
+        (
+            self.log_written.clone(),
+            self.log_dropped.clone(),
+            self.log_errors.clone(),
+        )
+    }
+
+    /// The OpenMetrics text of every family, then of `live` (read now).
+    pub fn encode(&self, live: live::Live) -> Result<String, std::fmt::Error> {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let mut out = String::with_capacity(64 * 1024);
+        encode_registry(&mut out, &self.registry)?;
+        let mut scrape = Prometheus::default();
+        scrape.register_collector(Box::new(live));
+        encode_registry(&mut out, &scrape)?;
+        encode_eof(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// The counters of one route, resolved at compile time.
+#[derive(Debug)]
+pub struct RouteStats {
+    requests: [[Counter; 5]; 2],
+    duration: [Latency; 2],
+    received: Counter,
+    sent: Counter,
+}
+
+impl RouteStats {
+    /// Counts one answered request.
+    pub fn record(&self, source: Source, status: u16, took: Duration, received: u64, sent: u64) {
+        self.requests[source.index()][class(status)].inc();
+        self.duration[source.index()].observe(took);
+        self.received.inc_by(received);
+        self.sent.inc_by(sent);
+    }
+}
+
+/// The counters of one target of one rule, resolved at compile time.
+#[derive(Debug)]
+pub struct TargetStats {
+    responses: [Counter; 5],
+    latency: Latency,
+    timeouts: Counter,
+    failures: Counter,
+    recent: Arc<Recent>,
+}
+
+impl TargetStats {
+    /// The target answered with `status`; its answer ended after `took`.
+    pub fn response(&self, status: u16, took: Duration) {
+        self.responses[class(status)].inc();
+        self.latency.observe(took);
+        self.recent.record(took);
+    }
+
+    /// The target did not connect or answer in time.
+    pub fn timeout(&self) {
+        self.timeouts.inc();
+    }
+
+    /// The target refused, reset, or answered invalidly.
+    pub fn failure(&self) {
+        self.failures.inc();
+    }
+
+    /// Its recent request rate and latency.
+    pub fn recent(&self) -> RecentSummary {
+        self.recent.summary()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(rule: &str) -> RouteLabels {
+        RouteLabels {
+            lb: "lb-1".into(),
+            listener: "lbl-1".into(),
+            domain: "a.test".into(),
+            rule: rule.into(),
+        }
+    }
+
+    #[test]
+    fn the_same_labels_give_the_same_counters_across_compiles() {
+        let m = Metrics::new();
+        m.route(&labels("loc-1"))
+            .record(Source::Target, 200, Duration::from_millis(3), 10, 20);
+        m.route(&labels("loc-1"))
+            .record(Source::Proxy, 404, Duration::from_millis(3), 10, 20);
+        let text = m.encode(live::Live::empty()).unwrap();
+        let line = |source: &str, code: &str| {
+            format!(
+                "stgw_http_requests_total{{lb=\"lb-1\",listener=\"lbl-1\",domain=\"a.test\",rule=\"loc-1\",source=\"{source}\",code=\"{code}\"}} 1"
+            )
+        };
+        assert!(text.contains(&line("target", "2xx")), "{text}");
+        assert!(text.contains(&line("proxy", "4xx")), "{text}");
+        assert!(text.contains("stgw_bytes_sent_total{lb=\"lb-1\",listener=\"lbl-1\",domain=\"a.test\",rule=\"loc-1\"} 40"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn statuses_fall_in_their_class() {
+        assert_eq!(CLASSES[class(101)], "1xx");
+        assert_eq!(CLASSES[class(302)], "3xx");
+        assert_eq!(CLASSES[class(599)], "5xx");
+        assert_eq!(CLASSES[class(999)], "5xx");
+    }
+}
