@@ -255,7 +255,8 @@ pub async fn forward(
             }
             PooledConn::H2 { sender, .. } => {
                 let target_uri = h2_target.clone().unwrap_or_else(|| uri.clone());
-                attempt_h2(sender, body, &parts, target_uri, custom).await
+                // Boxed so that HTTP/1.1 requests' futures stay small.
+                Box::pin(attempt_h2(sender, body, &parts, target_uri, custom)).await
             }
         };
         match attempt {

@@ -102,7 +102,10 @@ pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<R
             let page = listener.custom.error_page_for(status.as_u16());
             let mut resp = match (page, origin) {
                 (Some(page), Some(origin)) => {
-                    error_page::answer(&conn, &listener, page, status, origin, request_id).await
+                    // Boxed: rare, and as large as a whole request.
+                    let answer =
+                        error_page::answer(&conn, &listener, page, status, origin, request_id);
+                    Box::pin(answer).await
                 }
                 _ => error::generated(status, close),
             };

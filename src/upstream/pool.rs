@@ -173,7 +173,9 @@ impl Pool {
         } else if let Some(conn) = self.take_idle() {
             return Ok(PooledConn::H1 { conn, reused: true });
         }
-        self.connect(connect_timeout, read_buffer).await
+        // Boxed: the connect path (TCP, TLS, h2 handshake) is large and
+        // rare; inline it would grow every request's future.
+        Box::pin(self.connect(connect_timeout, read_buffer)).await
     }
 
     /// A new connection, never from the pool.
