@@ -358,8 +358,7 @@ pub async fn serve<T>(
         peer: peers.tcp,
         remote: peers.client,
         local: peers.local,
-        remote_ip: http::HeaderValue::from_str(&peers.client.ip().to_string())
-            .unwrap_or(http::HeaderValue::from_static("")),
+        remote_ip: proxy::headers::ip_header_value(peers.client.ip()),
         scheme: if tls.is_some() { "https" } else { "http" },
         tls,
         slot: slot.clone(),

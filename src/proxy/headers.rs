@@ -158,6 +158,33 @@ pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
     }
 }
 
+/// `ip` as a header value, as `Display` writes it. IPv4 addresses (every
+/// connection renders its client's once) skip the formatting machinery.
+pub fn ip_header_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return HeaderValue::try_from(ip.to_string()).unwrap_or(HeaderValue::from_static(""));
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    HeaderValue::from_bytes(&text[..len]).unwrap_or(HeaderValue::from_static(""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +266,20 @@ mod tests {
         join_cookies(&mut h);
         assert_eq!(h["cookie"], "a=1; b=2");
         assert_eq!(h.get_all("cookie").iter().count(), 1);
+    }
+
+    #[test]
+    fn ip_header_values_read_as_display_writes_them() {
+        let v4 = [0u8, 1, 9, 10, 42, 99, 100, 127, 199, 200, 255];
+        for a in v4 {
+            for b in v4 {
+                let ip = IpAddr::from([a, b, 255 - b, a / 3]);
+                assert_eq!(ip_header_value(ip).to_str().unwrap(), ip.to_string());
+            }
+        }
+        for text in ["::1", "2001:db8::8:800:200c:417a", "::ffff:10.0.0.1"] {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(ip_header_value(ip).to_str().unwrap(), ip.to_string());
+        }
     }
 }
