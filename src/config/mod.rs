@@ -19,7 +19,9 @@ use std::time::Duration;
 
 pub use custom::CustomConfig;
 pub use error::{ConfigError, Issue};
-pub use model::{AccessLogFormat, ConfigFile, ForwardType, Protocol, Scheduler, SslMode};
+pub use model::{
+    AccessLogFormat, ConfigFile, ForwardType, Protocol, Scheduler, SslMode, StoreKind,
+};
 
 use crate::routing::{DomainPattern, UrlPattern};
 

@@ -136,6 +136,16 @@ pub enum StoreKind {
     Etcd,
 }
 
+impl StoreKind {
+    /// The name `[store] kind` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::File => "file",
+            StoreKind::Etcd => "etcd",
+        }
+    }
+}
+
 /// `[node]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

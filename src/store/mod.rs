@@ -44,7 +44,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use status::StoreStatus;
+pub use status::{StoreStatus, StoreSummary};
 
 use crate::config::model::StoreKind;
 use crate::config::{Config, ConfigError};

@@ -5,6 +5,10 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
+use serde::Serialize;
+
+use crate::config::StoreKind;
+
 /// The store's health as this node sees it. Starts healthy at revision 0
 /// (the file store never changes that).
 #[derive(Debug)]
@@ -62,5 +66,62 @@ impl StoreStatus {
     /// Records that the store's latest configuration could not be applied.
     pub fn set_apply_error(&self, error: String) {
         *self.apply_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
+    /// A consistent-enough copy for one scrape or page, naming the store
+    /// `kind` this node was started with.
+    pub fn summary(&self, kind: StoreKind) -> StoreSummary {
+        StoreSummary {
+            kind: kind.as_str(),
+            healthy: self.healthy(),
+            revision: self.revision(),
+            apply_error: self.apply_error(),
+        }
+    }
+}
+
+/// The store as metrics and the status page show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreSummary {
+    /// `file` or `etcd`.
+    pub kind: &'static str,
+    /// The store answered the last time it was asked; while false the node
+    /// serves its last good configuration and refuses API writes.
+    pub healthy: bool,
+    /// The store revision of the shared configuration running here (0 for
+    /// the file store).
+    pub revision: i64,
+    /// Why the store's latest revision could not be applied here, if so.
+    pub apply_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_follows_reachability_revision_and_apply_errors() {
+        let status = StoreStatus::default();
+        assert_eq!(
+            status.summary(StoreKind::File),
+            StoreSummary {
+                kind: "file",
+                healthy: true,
+                revision: 0,
+                apply_error: None
+            }
+        );
+        assert!(status.set_healthy(false), "was healthy");
+        status.set_apply_error("revision 7: port busy".into());
+        let lost = status.summary(StoreKind::Etcd);
+        assert_eq!((lost.kind, lost.healthy), ("etcd", false));
+        assert_eq!(lost.apply_error.as_deref(), Some("revision 7: port busy"));
+        status.set_revision(8);
+        assert!(!status.set_healthy(true), "was unhealthy");
+        let back = status.summary(StoreKind::Etcd);
+        assert_eq!(
+            (back.healthy, back.revision, back.apply_error),
+            (true, 8, None)
+        );
     }
 }

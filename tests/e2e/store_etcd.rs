@@ -116,6 +116,8 @@ async fn stopping_etcd_leaves_every_node_serving_and_they_catch_up_when_it_retur
     else {
         return;
     };
+    let before = store_health(&cluster, 0).await;
+    assert_eq!((before.0, before.2), (1.0, true), "etcd up");
     cluster.etcd.stop();
     let until = tokio::time::Instant::now() + Duration::from_secs(2);
     while tokio::time::Instant::now() < until {
@@ -134,6 +136,10 @@ async fn stopping_etcd_leaves_every_node_serving_and_they_catch_up_when_it_retur
         .err("ModifyTargetPort", move_to_b.clone())
         .await;
     assert_eq!(code, "FailedOperation", "{message}");
+    // Metrics and the status page say the node runs without its store, at
+    // the revision it had.
+    let lost = wait_store_health(&cluster, 0, false).await;
+    assert_eq!((lost.0, lost.1), (0.0, before.1), "metrics without etcd");
     for i in 0..3 {
         assert_eq!(
             cluster.get(i).await,
@@ -164,6 +170,43 @@ async fn stopping_etcd_leaves_every_node_serving_and_they_catch_up_when_it_retur
     assert!(written, "node 1 never wrote after etcd came back");
     for i in [0, 2] {
         cluster.wait_for(i, "b", Duration::from_secs(5)).await;
+    }
+    let back = wait_store_health(&cluster, 0, true).await;
+    assert_eq!(back.0, 1.0, "metrics once etcd is back");
+    assert!(back.1 > before.1, "revision {} after {}", back.1, before.1);
+}
+
+/// Node `i`'s view of the store: `stgw_store_healthy`, `stgw_store_revision`
+/// (from `/metrics`) and `store.healthy` (from `/status.json`).
+async fn store_health(cluster: &Cluster, i: usize) -> (f64, f64, bool) {
+    let admin = cluster.nodes[i].admin;
+    let samples = crate::observe::scrape(admin).await;
+    let kind = [("kind", "etcd")];
+    let healthy = crate::observe::value(&samples, "stgw_store_healthy", &kind);
+    let revision = crate::observe::value(&samples, "stgw_store_revision", &kind);
+    let page = get(admin, "admin", "/status.json").await;
+    let status: Value = serde_json::from_slice(&page.body).unwrap();
+    assert_eq!(status["store"]["kind"], "etcd");
+    (
+        healthy.expect("stgw_store_healthy"),
+        revision.expect("stgw_store_revision"),
+        status["store"]["healthy"].as_bool().expect("store.healthy"),
+    )
+}
+
+/// Polls node `i` until metrics and the status page both say `healthy`.
+async fn wait_store_health(cluster: &Cluster, i: usize, healthy: bool) -> (f64, f64, bool) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = store_health(cluster, i).await;
+        if (seen.0 == 1.0, seen.2) == (healthy, healthy) {
+            return seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "node {i} never reported store healthy={healthy}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -14,20 +14,28 @@ use prometheus_client::metrics::MetricType;
 use crate::listener::ListenerSlot;
 use crate::observe::connections::Refusal;
 use crate::runtime::snapshot::{ListenerRuntime, Snapshot};
+use crate::store::StoreSummary;
 
-/// What a scrape reads: the serving snapshot and the bound listeners.
+/// What a scrape reads: the serving snapshot, the bound listeners and the
+/// configuration store's state.
 #[derive(Debug)]
 pub struct Live {
     snapshot: Option<Arc<Snapshot>>,
     slots: Vec<Arc<ListenerSlot>>,
+    store: Option<StoreSummary>,
 }
 
 impl Live {
     /// The live state of a runtime.
-    pub fn new(snapshot: Arc<Snapshot>, slots: Vec<Arc<ListenerSlot>>) -> Live {
+    pub fn new(
+        snapshot: Arc<Snapshot>,
+        slots: Vec<Arc<ListenerSlot>>,
+        store: StoreSummary,
+    ) -> Live {
         Live {
             snapshot: Some(snapshot),
             slots,
+            store: Some(store),
         }
     }
 
@@ -36,6 +44,7 @@ impl Live {
         Live {
             snapshot: None,
             slots: Vec::new(),
+            store: None,
         }
     }
 
@@ -100,7 +109,8 @@ impl Collector for Live {
         }
 
         self.encode_rules(&mut encoder)?;
-        self.encode_active(&mut encoder)
+        self.encode_active(&mut encoder)?;
+        self.encode_store(&mut encoder)
     }
 }
 
@@ -180,6 +190,37 @@ impl Live {
                     m.encode_family(&labels)?.encode_gauge(&value)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The configuration store: reachable, the revision running here, and
+    /// whether a newer revision could not be applied.
+    fn encode_store(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let labels: Labels<1> = [("kind", store.kind)];
+        let gauges: [(&str, &str, i64); 3] = [
+            (
+                "stgw_store_healthy",
+                "1 while the configuration store answers; 0 while this node serves its last good configuration without it",
+                i64::from(store.healthy),
+            ),
+            (
+                "stgw_store_revision",
+                "The store revision of the shared configuration this node runs (0 for the file store)",
+                store.revision,
+            ),
+            (
+                "stgw_store_apply_failing",
+                "1 when the store's latest configuration could not be applied on this node (it runs an older revision)",
+                i64::from(store.apply_error.is_some()),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let mut m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            m.encode_family(&labels)?.encode_gauge(&value)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::{ListenerStatus, RuleStatus, Status};
+use crate::store::StoreSummary;
 
 /// How often the page refreshes, in milliseconds.
 const REFRESH_MS: u32 = 2000;
@@ -24,6 +25,7 @@ pub fn page(status: &Status) -> String {
         "th{background:#f3f3f3}td.num{text-align:right}",
         ".alive{color:#176f2c;font-weight:600}.dead{color:#b00020;font-weight:600}",
         ".unknown{color:#777}.all-dead{background:#fde7e9}",
+        ".store-down{background:#fde7e9;padding:.4em .6em;border:1px solid #b00020}",
         "</style></head><body><h1>stgw</h1>",
         "<p id=\"updated\">live: refreshes every 2 s</p><div id=\"status\">"
     ));
@@ -54,6 +56,7 @@ pub fn page(status: &Status) -> String {
 
 /// The tables alone (what the page swaps in).
 pub fn fragment(status: &Status, out: &mut String) {
+    store(&status.store, out);
     if status.load_balancers.is_empty() {
         out.push_str("<p>No load balancer is configured.</p>");
     }
@@ -69,6 +72,39 @@ pub fn fragment(status: &Status, out: &mut String) {
         }
         out.push_str("</section>");
     }
+}
+
+/// One line on the configuration store; loud while it is unreachable or
+/// its latest revision cannot be applied here.
+fn store(s: &StoreSummary, out: &mut String) {
+    let trouble = !s.healthy || s.apply_error.is_some();
+    let _ = write!(
+        out,
+        "<p id=\"store\" class=\"{}\" data-healthy=\"{}\">Configuration store: {}",
+        if trouble { "store-down" } else { "store-ok" },
+        s.healthy,
+        s.kind
+    );
+    if s.kind != "file" {
+        if s.healthy {
+            let _ = write!(out, ", reachable, revision {}", s.revision);
+        } else {
+            let _ = write!(
+                out,
+                " <strong>unreachable</strong>: serving the last good configuration \
+                 (revision {}); API writes are refused until it returns",
+                s.revision
+            );
+        }
+    }
+    if let Some(e) = &s.apply_error {
+        let _ = write!(
+            out,
+            "; <strong>its latest revision could not be applied here</strong>: {}",
+            esc(e)
+        );
+    }
+    out.push_str("</p>");
 }
 
 fn listener(l: &ListenerStatus, window: u64, out: &mut String) {
@@ -168,6 +204,30 @@ fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_line_says_when_this_node_runs_without_its_store() {
+        let mut out = String::new();
+        let mut s = StoreSummary {
+            kind: "etcd",
+            healthy: true,
+            revision: 12,
+            apply_error: None,
+        };
+        store(&s, &mut out);
+        assert!(out.contains("class=\"store-ok\""), "{out}");
+        assert!(out.contains("etcd, reachable, revision 12"), "{out}");
+        s.healthy = false;
+        s.apply_error = Some("port <80> busy".into());
+        out.clear();
+        store(&s, &mut out);
+        assert!(out.contains("class=\"store-down\""), "{out}");
+        assert!(
+            out.contains("serving the last good configuration (revision 12)"),
+            "{out}"
+        );
+        assert!(out.contains("port &lt;80&gt; busy"), "{out}");
+    }
 
     #[test]
     fn configuration_text_is_escaped() {

@@ -15,12 +15,15 @@ use crate::config::{Config, RuleAction};
 use crate::listener::ListenerSlot;
 use crate::observe::metrics::recent::WINDOW_SECS;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime, Snapshot};
+use crate::store::StoreSummary;
 
 /// Everything the status page shows.
 #[derive(Debug, Serialize)]
 pub struct Status {
     /// Seconds the recent rate and latency cover.
     pub window_seconds: u64,
+    /// Where the configuration comes from, and whether it is reachable.
+    pub store: StoreSummary,
     /// In file order.
     pub load_balancers: Vec<LoadBalancerStatus>,
 }
@@ -100,12 +103,14 @@ pub struct TargetStatus {
     pub latency_ms: Option<f64>,
 }
 
-/// The status of the serving snapshot; `slots` are the bound listeners.
-pub fn collect(snapshot: &Snapshot, slots: &[Arc<ListenerSlot>]) -> Status {
+/// The status of the serving snapshot; `slots` are the bound listeners,
+/// `store` the configuration store's state.
+pub fn collect(snapshot: &Snapshot, slots: &[Arc<ListenerSlot>], store: StoreSummary) -> Status {
     let by_addr: HashMap<SocketAddr, &Arc<ListenerSlot>> =
         slots.iter().map(|s| (s.runtime.load().addr, s)).collect();
     Status {
         window_seconds: WINDOW_SECS,
+        store,
         load_balancers: load_balancers(&snapshot.config, snapshot, &by_addr),
     }
 }

@@ -47,6 +47,10 @@ async fn status_json_lists_every_object_with_its_live_state() {
     assert_eq!(got.status, 200);
     assert_eq!(got.headers["content-type"], "application/json");
     let v: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(
+        v["store"],
+        serde_json::json!({"kind": "file", "healthy": true, "revision": 0, "apply_error": null})
+    );
     let lb = &v["load_balancers"][0];
     assert_eq!(lb["name"], "test");
     let listener = &lb["listeners"][0];
