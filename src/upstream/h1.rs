@@ -472,6 +472,7 @@ impl H1Conn {
         }
         let head = self.rbuf.split_to(len).freeze();
         let mut headers = HeaderMap::with_capacity(count);
+        let mut framing = FramingFields::default();
         for &(name, name_len, value, value_len) in &spans[..count] {
             let (name, name_len) = (usize::from(name), usize::from(name_len));
             let (value, value_len) = (usize::from(value), usize::from(value_len));
@@ -479,9 +480,10 @@ impl H1Conn {
                 .map_err(|_| ExchangeError::Invalid("bad header name"))?;
             let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
                 .map_err(|_| ExchangeError::Invalid("bad header value"))?;
+            framing.see(&name, &value);
             headers.append(name, value);
         }
-        let (body, keep_alive) = answer_framing(status, version, &headers)?;
+        let (body, keep_alive) = framing.decide(status, version)?;
         let mut parts = http::Response::new(()).into_parts().0;
         parts.status = status;
         parts.version = version;
@@ -624,67 +626,87 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[i..]);
 }
 
-/// RFC 9112 §6.3: how the answer's body is delimited, and whether the
-/// connection can carry another request afterwards.
-fn answer_framing(
-    status: StatusCode,
-    version: Version,
-    headers: &HeaderMap,
-) -> Result<(BodyFraming, bool), ExchangeError> {
-    let mut keep_alive = version == Version::HTTP_11;
-    for v in headers.get_all(header::CONNECTION) {
-        for token in v.to_str().unwrap_or("").split(',').map(str::trim) {
-            if token.eq_ignore_ascii_case("close") {
-                keep_alive = false;
-            } else if token.eq_ignore_ascii_case("keep-alive") && version == Version::HTTP_10 {
-                keep_alive = true;
-            }
+/// The answer's framing fields (`Connection`, `Transfer-Encoding`,
+/// `Content-Length`), gathered in the one pass that builds its header map.
+#[derive(Debug)]
+struct FramingFields {
+    /// A `Connection: close` token.
+    close: bool,
+    /// A `Connection: keep-alive` token.
+    keep_alive: bool,
+    /// Whether the last `Transfer-Encoding` field ends in `chunked`, if
+    /// there is one.
+    chunked: Option<bool>,
+    /// The `Content-Length`, or why it is unusable (reported only when no
+    /// `Transfer-Encoding` overrides it).
+    length: Result<Option<u64>, &'static str>,
+}
+
+impl Default for FramingFields {
+    fn default() -> Self {
+        FramingFields {
+            close: false,
+            keep_alive: false,
+            chunked: None,
+            length: Ok(None),
         }
     }
-    if status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok((BodyFraming::Empty, keep_alive));
-    }
-    if let Some(te) = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-    {
-        let last = te
-            .to_str()
-            .unwrap_or("")
-            .rsplit(',')
-            .next()
-            .unwrap_or("")
-            .trim();
-        return Ok(if last.eq_ignore_ascii_case("chunked") {
-            (BodyFraming::Chunked, keep_alive)
-        } else {
-            (BodyFraming::UntilClose, false)
-        });
-    }
-    let mut length: Option<u64> = None;
-    for v in headers.get_all(header::CONTENT_LENGTH) {
-        let text = v
-            .to_str()
-            .map_err(|_| ExchangeError::Invalid("bad Content-Length"))?;
-        for part in text.split(',').map(str::trim) {
-            let n: u64 = part
-                .parse()
-                .map_err(|_| ExchangeError::Invalid("bad Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(ExchangeError::Invalid("conflicting Content-Length"));
+}
+
+impl FramingFields {
+    /// Takes note of one header field.
+    fn see(&mut self, name: &HeaderName, value: &HeaderValue) {
+        if name == header::CONNECTION {
+            for token in value.to_str().unwrap_or("").split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    self.close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") {
+                    self.keep_alive = true;
+                }
             }
-            length = Some(n);
+        } else if name == header::TRANSFER_ENCODING {
+            let last = value.to_str().unwrap_or("").rsplit(',').next();
+            self.chunked = Some(last.is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked")));
+        } else if name == header::CONTENT_LENGTH {
+            self.length = self.length.and_then(|mut length| {
+                let text = value.to_str().map_err(|_| "bad Content-Length")?;
+                for part in text.split(',').map(str::trim) {
+                    let n: u64 = part.parse().map_err(|_| "bad Content-Length")?;
+                    if length.is_some_and(|l| l != n) {
+                        return Err("conflicting Content-Length");
+                    }
+                    length = Some(n);
+                }
+                Ok(length)
+            });
         }
     }
-    Ok(match length {
-        Some(0) => (BodyFraming::Empty, keep_alive),
-        Some(n) => (BodyFraming::Length(n), keep_alive),
-        None => (BodyFraming::UntilClose, false),
-    })
+
+    /// RFC 9112 §6.3: how the answer's body is delimited, and whether the
+    /// connection can carry another request afterwards.
+    fn decide(
+        self,
+        status: StatusCode,
+        version: Version,
+    ) -> Result<(BodyFraming, bool), ExchangeError> {
+        let keep_alive = !self.close && (version == Version::HTTP_11 || self.keep_alive);
+        if status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok((BodyFraming::Empty, keep_alive));
+        }
+        match self.chunked {
+            Some(true) => return Ok((BodyFraming::Chunked, keep_alive)),
+            Some(false) => return Ok((BodyFraming::UntilClose, false)),
+            None => {}
+        }
+        Ok(match self.length.map_err(ExchangeError::Invalid)? {
+            Some(0) => (BodyFraming::Empty, keep_alive),
+            Some(n) => (BodyFraming::Length(n), keep_alive),
+            None => (BodyFraming::UntilClose, false),
+        })
+    }
 }
 
 impl AnswerHead {

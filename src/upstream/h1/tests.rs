@@ -281,3 +281,61 @@ fn decimals_are_written_without_formatting() {
         assert_eq!(out, n.to_string().into_bytes());
     }
 }
+
+#[test]
+fn framing_follows_rfc_9112_section_6_3() {
+    fn decide(
+        status: u16,
+        version: Version,
+        fields: &[(&str, &str)],
+    ) -> Result<(BodyFraming, bool), ExchangeError> {
+        let mut framing = FramingFields::default();
+        for (name, value) in fields {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            framing.see(&name, &HeaderValue::from_str(value).unwrap());
+        }
+        framing.decide(StatusCode::from_u16(status).unwrap(), version)
+    }
+    fn ok(status: u16, version: Version, fields: &[(&str, &str)]) -> Option<(BodyFraming, bool)> {
+        decide(status, version, fields).ok()
+    }
+    let (h10, h11) = (Version::HTTP_10, Version::HTTP_11);
+    let cl5 = ("content-length", "5");
+    assert_eq!(ok(200, h11, &[cl5]), Some((BodyFraming::Length(5), true)));
+    assert_eq!(ok(200, h10, &[cl5]), Some((BodyFraming::Length(5), false)));
+    let ka = ("connection", "Keep-Alive");
+    assert_eq!(
+        ok(200, h10, &[ka, cl5]),
+        Some((BodyFraming::Length(5), true))
+    );
+    let close = ("connection", "keep-alive, close");
+    assert_eq!(
+        ok(200, h11, &[close, cl5]),
+        Some((BodyFraming::Length(5), false))
+    );
+    let chunked = ("transfer-encoding", "gzip, chunked");
+    assert_eq!(ok(200, h11, &[chunked]), Some((BodyFraming::Chunked, true)));
+    let not_last = ("transfer-encoding", "chunked, gzip");
+    assert_eq!(
+        ok(200, h11, &[not_last]),
+        Some((BodyFraming::UntilClose, false))
+    );
+    // Transfer-Encoding overrides Content-Length, even an unusable one.
+    let bad_cl = ("content-length", "x");
+    assert_eq!(
+        ok(200, h11, &[bad_cl, chunked]),
+        Some((BodyFraming::Chunked, true))
+    );
+    assert!(decide(200, h11, &[bad_cl]).is_err());
+    let (five, six) = (("content-length", "5, 5"), ("content-length", "6"));
+    assert_eq!(ok(200, h11, &[five]), Some((BodyFraming::Length(5), true)));
+    assert!(decide(200, h11, &[five, six]).is_err());
+    assert_eq!(
+        ok(200, h11, &[("content-length", "0")]),
+        Some((BodyFraming::Empty, true))
+    );
+    assert_eq!(ok(200, h11, &[]), Some((BodyFraming::UntilClose, false)));
+    for bodyless in [101, 204, 304] {
+        assert_eq!(ok(bodyless, h11, &[cl5]), Some((BodyFraming::Empty, true)));
+    }
+}
