@@ -46,7 +46,7 @@ const MAX_SECRET_ID_LEN: usize = 128;
 
 /// Parameter names that are envelope, not action input: removed from [`Params::Form`].
 /// `RequestClient` and `Language` are added by the vendor's SDK in v1 requests.
-const COMMON_PARAMS: [&str; 11] = [
+pub const COMMON_PARAMS: [&str; 11] = [
     "Action",
     "Region",
     "Timestamp",

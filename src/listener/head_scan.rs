@@ -44,6 +44,19 @@ impl HeadScan {
         };
     }
 
+    /// Scans a whole head arriving as `reads`, in order: the verdict of
+    /// the first refusal, else [`Verdict::Fine`].
+    pub fn scan<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> Verdict {
+        let mut s = HeadScan::default();
+        s.start();
+        for read in reads {
+            if let Verdict::Refuse(code) = s.feed(read) {
+                return Verdict::Refuse(code);
+            }
+        }
+        Verdict::Fine
+    }
+
     /// Whether a head is being scanned.
     pub fn active(&self) -> bool {
         self.active
@@ -126,14 +139,7 @@ mod tests {
     use super::*;
 
     fn scan(parts: &[&[u8]]) -> Verdict {
-        let mut s = HeadScan::default();
-        s.start();
-        for p in parts {
-            if let Verdict::Refuse(code) = s.feed(p) {
-                return Verdict::Refuse(code);
-            }
-        }
-        Verdict::Fine
+        HeadScan::scan(parts.iter().copied())
     }
 
     #[test]
