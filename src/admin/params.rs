@@ -186,13 +186,25 @@ pub fn read<T: FromParam>(params: Value) -> Result<T, ApiError> {
     T::from_param(params, "")
 }
 
+/// Most dot-separated segments in a form parameter name. The product's
+/// deepest names have a handful (`Targets.0.Port`, `Certificate.CertId`);
+/// the bound keeps nesting (which recurses) far from the stack's limit.
+pub const MAX_NAME_DEPTH: usize = 16;
+
 /// Turns form pairs (`Ports.0=80`, `HealthCheck.HealthSwitch=1`) into the
 /// JSON shape a TC3 body has: dotted names become nested objects, and an
 /// object whose keys are all indices becomes an array in index order.
-/// A name given twice keeps its first value.
+/// A name given twice keeps its first value; a name with empty segments or
+/// more than [`MAX_NAME_DEPTH`] of them is a `FormatError`.
 pub fn form_to_json(pairs: &[(String, String)]) -> Result<Value, ApiError> {
     let mut root = Map::new();
     for (name, value) in pairs {
+        if memchr::memchr_iter(b'.', name.as_bytes()).count() >= MAX_NAME_DEPTH {
+            return Err(format_error(
+                &name.chars().take(64).collect::<String>(),
+                &format!("a parameter name of at most {MAX_NAME_DEPTH} segments"),
+            ));
+        }
         let segments: Vec<&str> = name.split('.').collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(format_error(
@@ -309,5 +321,16 @@ mod tests {
         );
         let p: Probe = read(v).unwrap();
         assert_eq!(p.ports, Some(vec![80, 81]));
+    }
+
+    #[test]
+    fn deeply_dotted_names_are_refused_not_recursed_into() {
+        // A signed v1 body may be 10 MiB: one name of 100 000 segments used
+        // to nest (and drop) that deep, overflowing the stack.
+        let name = vec!["a"; 100_000].join(".");
+        let e = form_to_json(&[(name, "1".into())]).unwrap_err();
+        assert_eq!(e.code, Code::FormatError);
+        let deepest = vec!["a"; MAX_NAME_DEPTH].join(".");
+        assert!(form_to_json(&[(deepest, "1".into())]).is_ok());
     }
 }

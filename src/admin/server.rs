@@ -191,15 +191,24 @@ async fn call(
             ),
         )));
     }
-    let params = match auth.params {
-        Params::Json if parts.method == Method::POST => parse_json(body).map_err(fail)?,
-        Params::Json => Value::Object(Default::default()),
-        Params::Form(pairs) => form_to_json(&pairs).map_err(fail)?,
-    };
+    let params = action_params(auth.params, &parts.method, body).map_err(fail)?;
     let output = actions::dispatch(api, &action, params, request_id)
         .await
         .map_err(fail)?;
     Ok((action, output))
+}
+
+/// The action's input as one JSON value, from an authenticated request:
+/// the JSON body of a TC3 POST (a blank body is `{}`), nothing for a TC3
+/// GET without parameters, or the form pairs of a v1 request or TC3 GET
+/// nested by [`form_to_json`]. A body that is not JSON, or pairs that do
+/// not nest, give `FormatError`; never panics on input.
+pub fn action_params(params: Params, method: &Method, body: &[u8]) -> Result<Value, ApiError> {
+    match params {
+        Params::Json if method == Method::POST => parse_json(body),
+        Params::Json => Ok(Value::Object(Default::default())),
+        Params::Form(pairs) => form_to_json(&pairs),
+    }
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {

@@ -46,7 +46,7 @@ const MAX_SECRET_ID_LEN: usize = 128;
 
 /// Parameter names that are envelope, not action input: removed from [`Params::Form`].
 /// `RequestClient` and `Language` are added by the vendor's SDK in v1 requests.
-const COMMON_PARAMS: [&str; 11] = [
+pub const COMMON_PARAMS: [&str; 11] = [
     "Action",
     "Region",
     "Timestamp",
@@ -865,8 +865,9 @@ fn put(headers: &mut HeaderMap, name: &str, value: &str) {
 ///
 /// `params` must contain the common parameters (`Action`, `Version`, `Region`, `SecretId`,
 /// `Timestamp`, `Nonce`); with [`V1Method::HmacSha256`] a `SignatureMethod=HmacSHA256` pair
-/// is appended unless present. `host` is the `Host` header value the request will carry and
-/// `method` its method (GET for a query string, POST for a form body).
+/// is appended unless present. `host` is the `Host` header value the request will carry
+/// (signed without surrounding blanks, as the server reads it) and `method` its method (GET
+/// for a query string, POST for a form body).
 pub fn sign_v1(
     method: &Method,
     host: &str,
@@ -882,7 +883,7 @@ pub fn sign_v1(
     if signature_method == V1Method::HmacSha256 && !has_method {
         pairs.push(("SignatureMethod".into(), "HmacSHA256".into()));
     }
-    let string_to_sign = v1_string_to_sign(method.as_str(), host, &pairs);
+    let string_to_sign = v1_string_to_sign(method.as_str(), host.trim(), &pairs);
     if let Some(signature) = v1_signature(secret_key, &string_to_sign, signature_method) {
         pairs.push(("Signature".into(), signature));
     }

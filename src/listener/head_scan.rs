@@ -21,6 +21,9 @@ pub struct HeadScan {
     /// The first bytes of the current line, lower-cased.
     start: [u8; 15],
     content_length: bool,
+    /// The current line's last byte so far is a CR not yet counted: the
+    /// CR of its CRLF if a `\n` comes next, else part of the line.
+    cr: bool,
 }
 
 /// What the scan decided about the bytes fed so far.
@@ -41,6 +44,19 @@ impl HeadScan {
         };
     }
 
+    /// Scans a whole head arriving as `reads`, in order: the verdict of
+    /// the first refusal, else [`Verdict::Fine`].
+    pub fn scan<'a>(reads: impl IntoIterator<Item = &'a [u8]>) -> Verdict {
+        let mut s = HeadScan::default();
+        s.start();
+        for read in reads {
+            if let Verdict::Refuse(code) = s.feed(read) {
+                return Verdict::Refuse(code);
+            }
+        }
+        Verdict::Fine
+    }
+
     /// Whether a head is being scanned.
     pub fn active(&self) -> bool {
         self.active
@@ -54,7 +70,7 @@ impl HeadScan {
                 Some(i) => (&bytes[..i], &bytes[i + 1..], true),
                 None => (bytes, &b""[..], false),
             };
-            self.take(piece);
+            self.take(piece, ends);
             if self.line == 0 && self.len > MAX_LINE {
                 return Verdict::Refuse(414);
             }
@@ -66,9 +82,26 @@ impl HeadScan {
         Verdict::Fine
     }
 
-    /// Counts a piece of the current line (without its `\n`).
-    fn take(&mut self, piece: &[u8]) {
-        let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
+    /// Counts a piece of the current line (without its `\n`); `ends` when
+    /// a `\n` follows it. A CR at the end of a read is held back until the
+    /// next byte shows whether it ends the line, so the verdict does not
+    /// depend on where reads split the head.
+    fn take(&mut self, piece: &[u8], ends: bool) {
+        if std::mem::take(&mut self.cr) && !piece.is_empty() {
+            self.count(b"\r");
+        }
+        let piece = match piece.strip_suffix(b"\r") {
+            Some(before) => {
+                self.cr = !ends;
+                before
+            }
+            None => piece,
+        };
+        self.count(piece);
+    }
+
+    /// Adds bytes to the current line.
+    fn count(&mut self, piece: &[u8]) {
         let at = self.len.min(self.start.len());
         for (dst, src) in self.start[at..].iter_mut().zip(piece) {
             *dst = src.to_ascii_lowercase();
@@ -106,14 +139,7 @@ mod tests {
     use super::*;
 
     fn scan(parts: &[&[u8]]) -> Verdict {
-        let mut s = HeadScan::default();
-        s.start();
-        for p in parts {
-            if let Verdict::Refuse(code) = s.feed(p) {
-                return Verdict::Refuse(code);
-            }
-        }
-        Verdict::Fine
+        HeadScan::scan(parts.iter().copied())
     }
 
     #[test]
@@ -144,6 +170,26 @@ mod tests {
     fn a_repeated_content_length_is_refused() {
         let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n";
         assert_eq!(scan(&[head]), Verdict::Refuse(400));
+    }
+
+    #[test]
+    fn a_cr_at_the_end_of_a_read_is_judged_with_the_next_read() {
+        // "\r\r\n" is a line holding a CR, not the empty line ending the
+        // head: the second Content-Length is still in the head. Split after
+        // the first CR, the CR at the end of a read was dropped and the line
+        // taken as empty.
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\r\nContent-Length: 1\r\n\r\n";
+        assert_eq!(scan(&[head]), Verdict::Refuse(400));
+        for at in 0..=head.len() {
+            let (a, b) = head.split_at(at);
+            assert_eq!(scan(&[a, b]), Verdict::Refuse(400), "split at {at}");
+        }
+        // A CRLF split between reads still ends the line (and the head).
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nContent-Length: 1\r\nContent-Length: 1\r\n";
+        for at in 0..=head.len() {
+            let (a, b) = head.split_at(at);
+            assert_eq!(scan(&[a, b]), Verdict::Fine, "split at {at}");
+        }
     }
 
     #[test]

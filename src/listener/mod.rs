@@ -7,7 +7,7 @@
 
 pub mod admission;
 pub mod conn;
-mod head_scan;
+pub mod head_scan;
 mod io;
 mod proxy_protocol;
 

@@ -846,6 +846,21 @@ fn v1_sorts_names_bytewise_so_instance_ids_12_precede_instance_ids_2() {
 }
 
 #[test]
+fn v1_signing_reads_the_host_as_the_server_does_without_surrounding_blanks() {
+    // The server trims the Host value; the signer used to sign it as given.
+    let query = sign_v1(
+        &Method::GET,
+        &format!(" {HOST}\t"),
+        KEY,
+        V1Method::HmacSha256,
+        &v1_params(&IDS),
+    );
+    let headers = header_map(&[("host", &format!("{HOST}\t"))]);
+    let ok = auth(&Method::GET, &query, &headers, b"", TS).expect("round trip");
+    assert_eq!(ok.params, form(&IDS));
+}
+
+#[test]
 fn v1_hmac_sha1_get_round_trip_authenticates() {
     let query = sign_v1(
         &Method::GET,
