@@ -9,12 +9,6 @@ use stgw::config::Config;
 use stgw::runtime::Runtime;
 use stgw::runtime::snapshot::{Snapshot, State};
 
-/// mimalloc instead of glibc's malloc: the proxy's per-request buffers
-/// (8 KiB reads, header maps) are served from thread-local size classes
-/// (BENCHMARKS.md: allocator).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// stgw: a seven-layer load balancer with the CLB product's configuration model.
 #[derive(Debug, Parser)]
 #[command(version, about)]
