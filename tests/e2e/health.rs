@@ -139,6 +139,77 @@ async fn a_target_that_refuses_connections_is_ejected_at_once() {
     assert!(names.iter().all(|n| n == "b"), "{names:?}");
 }
 
+#[tokio::test]
+async fn a_target_killed_under_load_fails_only_the_requests_in_flight_to_it() {
+    // Replies take 20 ms, so each of the 8 clients always has a request in
+    // flight: at most 8 can be at `a` when it dies.
+    const CLIENTS: usize = 8;
+    let slow = |name: &'static str| {
+        Backend::start_with(name, "127.0.0.1:0", move |_| {
+            let mut r = Reply::text(name);
+            r.delay = Duration::from_millis(20);
+            r
+        })
+    };
+    let (a, b) = (slow("a").await, slow("b").await);
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "k.test",
+        "/",
+        CHECK,
+        &[(a.addr, 10), (b.addr, 10)],
+    ));
+    let addr = local(port);
+    let start = Instant::now();
+    let kill_at = Duration::from_millis(700);
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        clients.push(tokio::spawn(async move {
+            // (sent at, status, answering backend)
+            let mut seen = Vec::new();
+            while start.elapsed() < Duration::from_millis(2000) {
+                let sent = start.elapsed();
+                let req = Request::get("/")
+                    .header("host", "k.test")
+                    .body(Full::default())
+                    .unwrap();
+                match send(addr, None, req).await {
+                    Ok(got) => seen.push((sent, got.status.as_u16(), got.text())),
+                    Err(e) => seen.push((sent, 0, e)),
+                }
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(kill_at.saturating_sub(start.elapsed())).await;
+    a.stop();
+    let mut all = Vec::new();
+    for c in clients {
+        all.extend(c.await.unwrap());
+    }
+    let before = all.iter().filter(|(t, ..)| *t < kill_at);
+    assert!(
+        before.filter(|(_, s, n)| *s == 200 && n == "a").count() > 10,
+        "a served before it died"
+    );
+    let failed: Vec<_> = all.iter().filter(|(_, s, _)| *s != 200).collect();
+    assert!(
+        failed.len() <= CLIENTS,
+        "only requests in flight to a may fail: {failed:?}"
+    );
+    // Sent after the kill was noticed: all answered, by b.
+    let later: Vec<_> = all
+        .iter()
+        .filter(|(t, ..)| *t > kill_at + Duration::from_millis(100))
+        .collect();
+    assert!(later.len() > 50, "{}", later.len());
+    assert!(
+        later.iter().all(|(_, s, n)| *s == 200 && n == "b"),
+        "{later:?}"
+    );
+}
+
 fn sticky_rule(port: u16, targets: &[(SocketAddr, u32)], secret: &str) -> String {
     let toml = one_rule(port, "s.test", "/", "session_expire_time = 60", targets);
     toml.replace(
