@@ -49,7 +49,7 @@ pub fn serve(
     let slots = runtime.listener_slots();
     match req.path {
         "/metrics" => {
-            let live = Live::new(snapshot, slots, runtime.store_summary());
+            let live = Live::new(snapshot, slots, runtime.store_status().summary());
             match runtime.state().observe.metrics.encode(live) {
                 Ok(body) => with_type(
                     StatusCode::OK,
@@ -63,12 +63,12 @@ pub fn serve(
             }
         }
         "/status.json" => {
-            let status = status::collect(&snapshot, &slots, runtime.store_summary());
+            let status = status::collect(&snapshot, &slots, runtime.store_status().summary());
             let body = serde_json::to_vec_pretty(&status).unwrap_or_default();
             with_type(StatusCode::OK, body.into(), "application/json")
         }
         _ => {
-            let status = status::collect(&snapshot, &slots, runtime.store_summary());
+            let status = status::collect(&snapshot, &slots, runtime.store_status().summary());
             let fragment = req
                 .query
                 .is_some_and(|q| q.split('&').any(|p| p == "fragment"));

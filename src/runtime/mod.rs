@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::config::{Config, ConfigError};
 use crate::health::HealthChecker;
 use crate::listener::{self, ListenerSlot};
-use crate::store::{StoreStatus, StoreSummary};
+use crate::store::StoreStatus;
 use snapshot::{Snapshot, State};
 
 /// Why a configuration could not be started or applied.
@@ -128,7 +128,7 @@ impl Runtime {
             inherited: Mutex::new(inherited),
             handed_over: watch::channel(false).0,
             other_sockets: Mutex::new(Vec::new()),
-            store_status: StoreStatus::default(),
+            store_status: StoreStatus::new(snapshot.config.file.store.kind),
         });
         runtime.install(snapshot)?;
         tokio::spawn(maintain(Arc::downgrade(&runtime)));
@@ -154,13 +154,6 @@ impl Runtime {
     /// last good configuration).
     pub fn store_healthy(&self) -> bool {
         self.store_status.healthy()
-    }
-
-    /// The store's kind, reachability, revision and apply error, as
-    /// metrics and the status page show them.
-    pub fn store_summary(&self) -> StoreSummary {
-        let kind = self.snapshot.load().config.file.store.kind;
-        self.store_status.summary(kind)
     }
 
     /// The snapshot serving now.

@@ -9,26 +9,28 @@ use serde::Serialize;
 
 use crate::config::StoreKind;
 
-/// The store's health as this node sees it. Starts healthy at revision 0
-/// (the file store never changes that).
+/// The store's health as this node sees it.
 #[derive(Debug)]
 pub struct StoreStatus {
+    /// The store this process was started with (`[store]` is read once).
+    kind: StoreKind,
     healthy: AtomicBool,
     revision: AtomicI64,
     apply_error: Mutex<Option<String>>,
 }
 
-impl Default for StoreStatus {
-    fn default() -> Self {
+impl StoreStatus {
+    /// A store of `kind`, healthy at revision 0 (the file store never
+    /// changes that).
+    pub fn new(kind: StoreKind) -> StoreStatus {
         StoreStatus {
+            kind,
             healthy: AtomicBool::new(true),
             revision: AtomicI64::new(0),
             apply_error: Mutex::new(None),
         }
     }
-}
 
-impl StoreStatus {
     /// Whether the store answered the last time it was asked (always true
     /// for the file store). While false the node serves its last good
     /// configuration.
@@ -68,11 +70,10 @@ impl StoreStatus {
         *self.apply_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     }
 
-    /// A consistent-enough copy for one scrape or page, naming the store
-    /// `kind` this node was started with.
-    pub fn summary(&self, kind: StoreKind) -> StoreSummary {
+    /// A consistent-enough copy for one scrape or page.
+    pub fn summary(&self) -> StoreSummary {
         StoreSummary {
-            kind: kind.as_str(),
+            kind: self.kind,
             healthy: self.healthy(),
             revision: self.revision(),
             apply_error: self.apply_error(),
@@ -84,7 +85,7 @@ impl StoreStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoreSummary {
     /// `file` or `etcd`.
-    pub kind: &'static str,
+    pub kind: StoreKind,
     /// The store answered the last time it was asked; while false the node
     /// serves its last good configuration and refuses API writes.
     pub healthy: bool,
@@ -101,24 +102,25 @@ mod tests {
 
     #[test]
     fn the_summary_follows_reachability_revision_and_apply_errors() {
-        let status = StoreStatus::default();
+        let file = StoreStatus::new(StoreKind::File);
         assert_eq!(
-            status.summary(StoreKind::File),
+            file.summary(),
             StoreSummary {
-                kind: "file",
+                kind: StoreKind::File,
                 healthy: true,
                 revision: 0,
                 apply_error: None
             }
         );
+        let status = StoreStatus::new(StoreKind::Etcd);
         assert!(status.set_healthy(false), "was healthy");
         status.set_apply_error("revision 7: port busy".into());
-        let lost = status.summary(StoreKind::Etcd);
-        assert_eq!((lost.kind, lost.healthy), ("etcd", false));
+        let lost = status.summary();
+        assert_eq!((lost.kind, lost.healthy), (StoreKind::Etcd, false));
         assert_eq!(lost.apply_error.as_deref(), Some("revision 7: port busy"));
         status.set_revision(8);
         assert!(!status.set_healthy(true), "was unhealthy");
-        let back = status.summary(StoreKind::Etcd);
+        let back = status.summary();
         assert_eq!(
             (back.healthy, back.revision, back.apply_error),
             (true, 8, None)

@@ -200,7 +200,7 @@ impl Live {
         let Some(store) = &self.store else {
             return Ok(());
         };
-        let labels: Labels<1> = [("kind", store.kind)];
+        let labels: Labels<1> = [("kind", store.kind.as_str())];
         let gauges: [(&str, &str, i64); 3] = [
             (
                 "stgw_store_healthy",

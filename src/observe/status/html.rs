@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::{ListenerStatus, RuleStatus, Status};
+use crate::config::StoreKind;
 use crate::store::StoreSummary;
 
 /// How often the page refreshes, in milliseconds.
@@ -83,9 +84,9 @@ fn store(s: &StoreSummary, out: &mut String) {
         "<p id=\"store\" class=\"{}\" data-healthy=\"{}\">Configuration store: {}",
         if trouble { "store-down" } else { "store-ok" },
         s.healthy,
-        s.kind
+        s.kind.as_str()
     );
-    if s.kind != "file" {
+    if s.kind != StoreKind::File {
         if s.healthy {
             let _ = write!(out, ", reachable, revision {}", s.revision);
         } else {
@@ -209,7 +210,7 @@ mod tests {
     fn the_store_line_says_when_this_node_runs_without_its_store() {
         let mut out = String::new();
         let mut s = StoreSummary {
-            kind: "etcd",
+            kind: StoreKind::Etcd,
             healthy: true,
             revision: 12,
             apply_error: None,
