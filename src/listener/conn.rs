@@ -7,7 +7,6 @@
 //! timer per connection wakes at the earliest deadline those stamps imply
 //! and closes the connection when it has really passed.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
@@ -366,10 +365,7 @@ pub async fn serve<T>(
     });
     let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
     let client = conn.clone();
-    let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let conn = conn.clone();
-        async move { Ok::<_, Infallible>(proxy::handle(conn, req).await) }
-    });
+    let service = service_fn(move |req: hyper::Request<Incoming>| proxy::handle(conn.clone(), req));
     if h2 {
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder

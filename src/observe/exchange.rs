@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::header::{HOST, REFERER, UPGRADE, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, HeaderValue, Response};
 
 use super::ListenerObserve;
 use super::metrics::{RouteStats, Source, TargetStats};
@@ -173,15 +173,15 @@ pub struct RequestTrace {
 impl RequestTrace {
     /// Starts following `req`, the `number`-th request of `conn`, whose
     /// first byte arrived at `started`.
-    pub fn start<B>(
+    pub fn start(
         conn: &ClientConn,
         listener: Arc<ListenerRuntime>,
-        req: &Request<B>,
+        req: &http::request::Parts,
         number: u32,
         started: Instant,
         request_id: HeaderValue,
     ) -> RequestTrace {
-        let headers = req.headers();
+        let headers = &req.headers;
         let websocket = headers
             .get(UPGRADE)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -197,9 +197,9 @@ impl RequestTrace {
         };
         let request = if logging {
             RequestLine {
-                method: Some(req.method().clone()),
-                uri: Some(req.uri().clone()),
-                version: Some(req.version()),
+                method: Some(req.method.clone()),
+                uri: Some(req.uri.clone()),
+                version: Some(req.version),
             }
         } else {
             RequestLine::default()
@@ -428,11 +428,11 @@ pub fn unanswered(conn: &ClientConn, status: u16, sent: u64) {
 
 /// The request head's size as it came on the wire (HTTP/1.1 framing; an
 /// HTTP/2 head is counted the same way, before HPACK).
-fn request_head_len<B>(req: &Request<B>) -> u64 {
-    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+fn request_head_len(req: &http::request::Parts) -> u64 {
+    let target = req.uri.path_and_query().map_or(1, |pq| pq.as_str().len());
     // "METHOD TARGET HTTP/1.1\r\n" … "\r\n"
-    let line = req.method().as_str().len() + 1 + target + 11;
-    (line + headers_len(req.headers()) + 2) as u64
+    let line = req.method.as_str().len() + 1 + target + 11;
+    (line + headers_len(&req.headers) + 2) as u64
 }
 
 /// The response head's size in HTTP/1.1 framing (hyper adds Date and the

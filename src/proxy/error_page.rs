@@ -37,12 +37,12 @@ pub struct Origin {
 
 impl Origin {
     /// Copies what an internal request for an error page needs.
-    pub fn of<B>(req: &http::Request<B>) -> Origin {
+    pub fn of(req: &http::request::Parts) -> Origin {
         Origin {
-            method: req.method().clone(),
-            version: req.version(),
-            uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            method: req.method.clone(),
+            version: req.version,
+            uri: req.uri.clone(),
+            headers: req.headers.clone(),
         }
     }
 }
@@ -128,8 +128,8 @@ async fn internal(
         headers.remove(name);
     }
     *req.headers_mut() = headers;
-    let (parts, ()) = req.into_parts();
+    let (mut parts, ()) = req.into_parts();
     // The request is counted and logged under its original route.
     let mut internal = crate::observe::RouteTrace::default();
-    super::dispatch(conn, listener, parts, None, request_id, &mut internal).await
+    super::dispatch(conn, listener, &mut parts, None, request_id, &mut internal).await
 }

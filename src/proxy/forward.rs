@@ -100,7 +100,7 @@ pub async fn forward(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     rule: &RuleRuntime,
-    mut parts: Parts,
+    parts: &mut Parts,
     body: Option<Incoming>,
     facts: Facts<'_>,
     trace: &mut RouteTrace,
@@ -109,7 +109,7 @@ pub async fn forward(
     let limit = custom.client_max_body_size;
     // A WebSocket upgrade has no body to read (over HTTP/2 the stream is
     // the tunnel itself).
-    let mut websocket = WsUpgrade::take(&mut parts);
+    let mut websocket = WsUpgrade::take(parts);
     let body = if websocket.is_some() {
         conn.state.body_pending(false);
         None
@@ -251,12 +251,12 @@ pub async fn forward(
         let reused = upstream.reused();
         let attempt = match upstream {
             PooledConn::H1 { conn: h1, .. } => {
-                attempt_h1(h1, body, &mut head, &parts, &uri, custom, &target.pool).await
+                attempt_h1(h1, body, &mut head, parts, &uri, custom, &target.pool).await
             }
             PooledConn::H2 { sender, .. } => {
                 let target_uri = h2_target.clone().unwrap_or_else(|| uri.clone());
                 // Boxed so that HTTP/1.1 requests' futures stay small.
-                Box::pin(attempt_h2(sender, body, &parts, target_uri, custom)).await
+                Box::pin(attempt_h2(sender, body, parts, target_uri, custom)).await
             }
         };
         match attempt {

@@ -23,6 +23,8 @@ mod set_header;
 pub mod settings;
 mod websocket;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -50,80 +52,104 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// Handles one request from a client connection. Never fails: every error
 /// becomes an answer (replaced per `error_page` when one is configured),
 /// and every answer gets the `more_set_headers` / `add_header` directives.
+/// The `Result` is the shape hyper's service wants; it is always `Ok`.
 ///
 /// The request is followed by a [`RequestTrace`] that counts it in the
 /// metrics and writes its access-log record once its answer has been sent.
-pub async fn handle(conn: Arc<ClientConn>, req: Request<Incoming>) -> Response<ResponseBody> {
-    let started = conn.state.head_started();
-    let (number, guard) = conn.state.start_request();
-    conn.state
-        .body_pending(!http_body::Body::is_end_stream(req.body()));
-    let listener = conn.slot.runtime.load_full();
-    let mut trace = RequestTrace::start(
-        &conn,
-        listener.clone(),
-        &req,
-        number,
-        started,
-        next_request_id(),
-    );
-    let origin = (!listener.custom.error_pages.is_empty()).then(|| error_page::Origin::of(&req));
-    let h1 = !conn.state.is_h2();
-    let has_body = h1 && !http_body::Body::is_end_stream(req.body());
-    let served = if listener.custom.proxy_ignore_client_abort {
-        let id = trace.request_id.clone();
-        let (served, route) = detached(conn.clone(), listener.clone(), req, id).await;
-        trace.route = route;
-        served
-    } else {
-        serve(&conn, &listener, req, &trace.request_id, &mut trace.route).await
-    };
-    let request_id = &trace.request_id;
-    let mut source = Source::Proxy;
-    let mut resp = match served {
-        Ok(mut resp) => {
-            if !resp.body().is_own() {
-                source = Source::Target;
-            } else if has_body {
-                // A redirect answered without reading the body.
-                early_close(&conn, &mut resp);
-            }
-            resp
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
-            let close = h1
-                && (e.closes_connection()
-                    || (has_body && body_unread(&e, listener.custom.proxy_request_buffering)));
-            if close {
-                conn.state.set_linger();
-            }
-            let status = e.status();
-            let page = listener.custom.error_page_for(status.as_u16());
-            let mut resp = match (page, origin) {
-                (Some(page), Some(origin)) => {
-                    // Boxed: rare, and as large as a whole request.
-                    let answer =
-                        error_page::answer(&conn, &listener, page, status, origin, request_id);
-                    Box::pin(answer).await
+///
+/// The request head is taken apart here and kept in one place, the
+/// returned future, which lends it to the pipeline: hyper keeps that
+/// future in a slot per connection, and every copy of the head in it
+/// would be moved on each request (an `async fn` would hold its argument
+/// twice).
+pub fn handle(
+    conn: Arc<ClientConn>,
+    req: Request<Incoming>,
+) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static {
+    let (mut parts, body) = req.into_parts();
+    async move {
+        let started = conn.state.head_started();
+        let (number, guard) = conn.state.start_request();
+        let has_body = !http_body::Body::is_end_stream(&body);
+        conn.state.body_pending(has_body);
+        let listener = conn.slot.runtime.load_full();
+        // Boxed: large, and a freshly freed block is warmer than the
+        // connection's own future.
+        let mut trace = Box::new(RequestTrace::start(
+            &conn,
+            listener.clone(),
+            &parts,
+            number,
+            started,
+            next_request_id(),
+        ));
+        let origin = (!listener.custom.error_pages.is_empty())
+            .then(|| Box::new(error_page::Origin::of(&parts)));
+        let h1 = !conn.state.is_h2();
+        let has_body = h1 && has_body;
+        let served = if listener.custom.proxy_ignore_client_abort {
+            let id = trace.request_id.clone();
+            let (served, route) = detached(conn.clone(), listener.clone(), parts, body, id).await;
+            trace.route = route;
+            served
+        } else {
+            serve(
+                &conn,
+                &listener,
+                &mut parts,
+                body,
+                &trace.request_id,
+                &mut trace.route,
+            )
+            .await
+        };
+        let request_id = &trace.request_id;
+        let mut source = Source::Proxy;
+        let mut resp = match served {
+            Ok(mut resp) => {
+                if !resp.body().is_own() {
+                    source = Source::Target;
+                } else if has_body {
+                    // A redirect answered without reading the body.
+                    early_close(&conn, &mut resp);
                 }
-                _ => error::generated(status, close),
-            };
-            if close {
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                resp
             }
-            resp
+            Err(e) => {
+                tracing::debug!(error = %e, peer = %conn.peer, "answering the request ourselves");
+                let close = h1
+                    && (e.closes_connection()
+                        || (has_body && body_unread(&e, listener.custom.proxy_request_buffering)));
+                if close {
+                    conn.state.set_linger();
+                }
+                let status = e.status();
+                let page = listener.custom.error_page_for(status.as_u16());
+                let mut resp = match (page, origin) {
+                    (Some(page), Some(origin)) => {
+                        // Boxed: rare, and as large as a whole request.
+                        let answer =
+                            error_page::answer(&conn, &listener, page, status, *origin, request_id);
+                        Box::pin(answer).await
+                    }
+                    _ => error::generated(status, close),
+                };
+                if close {
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                resp
+            }
+        };
+        let status = resp.status();
+        response_headers::apply(resp.headers_mut(), status, &listener.http);
+        if h1 && number >= listener.custom.keepalive_requests {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-    };
-    let status = resp.status();
-    response_headers::apply(resp.headers_mut(), status, &listener.http);
-    if h1 && number >= listener.custom.keepalive_requests {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        let finish = trace.finish(&resp, source);
+        Ok(resp.map(|b| b.observed(finish, guard)))
     }
-    let finish = trace.finish(&resp, source);
-    resp.map(|b| b.observed(finish, guard))
 }
 
 /// Whether the request body can still be unread when `e` is the answer:
@@ -155,12 +181,13 @@ fn early_close(conn: &ClientConn, resp: &mut Response<ResponseBody>) {
 async fn detached(
     conn: Arc<ClientConn>,
     listener: Arc<ListenerRuntime>,
-    req: Request<Incoming>,
+    mut parts: Parts,
+    body: Incoming,
     request_id: HeaderValue,
 ) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
     let task = tokio::spawn(async move {
         let mut route = RouteTrace::default();
-        let served = serve(&conn, &listener, req, &request_id, &mut route).await;
+        let served = serve(&conn, &listener, &mut parts, body, &request_id, &mut route).await;
         (served, route)
     });
     task.await.unwrap_or_else(|e| {
@@ -172,15 +199,15 @@ async fn detached(
 async fn serve(
     conn: &ClientConn,
     listener: &ListenerRuntime,
-    req: Request<Incoming>,
+    parts: &mut Parts,
+    body: Incoming,
     request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    check_sizes(&req)?;
+    check_sizes(parts)?;
     if conn.state.is_h2() {
-        check_h2_fields(&req, listener.custom.http2_max_field_size)?;
+        check_h2_fields(parts, listener.custom.http2_max_field_size)?;
     }
-    let (parts, body) = req.into_parts();
     dispatch(conn, listener, parts, Some(body), request_id, trace).await
 }
 
@@ -190,12 +217,12 @@ async fn serve(
 async fn dispatch(
     conn: &ClientConn,
     listener: &ListenerRuntime,
-    parts: Parts,
+    parts: &mut Parts,
     body: Option<Incoming>,
     request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    let host = request_host(&parts)?;
+    let host = request_host(parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
     let client = client_ip(conn, listener, &parts.headers);
@@ -311,16 +338,16 @@ fn check_misdirected(
 /// `http2_max_field_size`: every field of an HTTP/2 request (pseudo-header
 /// fields included), name and value each, decoded, at most `max` bytes;
 /// over it the request gets 431, as an HTTP/1.1 header line over 8 KiB.
-fn check_h2_fields(req: &Request<Incoming>, max: usize) -> Result<(), ProxyError> {
-    let uri = req.uri();
+fn check_h2_fields(req: &Parts, max: usize) -> Result<(), ProxyError> {
+    let uri = &req.uri;
     let pseudo = [
         uri.path_and_query().map_or(0, |pq| pq.as_str().len()),
         uri.authority().map_or(0, |a| a.as_str().len()),
-        req.method().as_str().len(),
+        req.method.as_str().len(),
     ];
     let too_long = pseudo.into_iter().any(|len| len > max)
         || req
-            .headers()
+            .headers
             .iter()
             .any(|(name, value)| name.as_str().len() > max || value.len() > max);
     if too_long {
@@ -331,13 +358,13 @@ fn check_h2_fields(req: &Request<Incoming>, max: usize) -> Result<(), ProxyError
 
 /// nginx's limits: a request line over 8 KiB is 414; a header line over
 /// 8 KiB is 431 (hyper refuses heads over 40 KiB in all with 431).
-fn check_sizes(req: &Request<Incoming>) -> Result<(), ProxyError> {
-    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
+    let uri_len = req.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > MAX_URI {
         return Err(ProxyError::UriTooLong);
     }
     let mut total = 0;
-    for (name, value) in req.headers() {
+    for (name, value) in &req.headers {
         let line = name.as_str().len() + 2 + value.len();
         if line > MAX_HEADER_LINE {
             return Err(ProxyError::HeaderTooLarge);

@@ -7,7 +7,7 @@
 pub struct InvalidHost;
 
 /// Longest host name kept on the stack while matching.
-const INLINE: usize = 256;
+const INLINE: usize = 64;
 
 /// A validated, normalised host name.
 ///

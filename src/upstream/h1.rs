@@ -31,6 +31,12 @@ use super::RequestBody;
 use super::pool::Pool;
 use crate::idle::IdleTimer;
 
+/// Fields an answer's header map has room for, at least. hyper keeps the
+/// map of the answer it sent and parses the client's next request into it,
+/// to which stgw adds its forwarding fields: with room for 24, a request
+/// of up to 18 fields (a browser's) gets them without the map growing.
+const ANSWER_FIELDS: usize = 24;
+
 /// Largest answer head accepted (DECISIONS: over 32 KiB → 502).
 pub const MAX_HEAD: usize = 32 * 1024;
 /// Most header fields accepted in an answer head.
@@ -471,7 +477,7 @@ impl H1Conn {
             );
         }
         let head = self.rbuf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
+        let mut headers = HeaderMap::with_capacity(count.max(ANSWER_FIELDS));
         let mut framing = FramingFields::default();
         for &(name, name_len, value, value_len) in &spans[..count] {
             let (name, name_len) = (usize::from(name), usize::from(name_len));
