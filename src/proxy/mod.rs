@@ -93,11 +93,11 @@ pub fn handle(
             trace.route = route;
             served
         } else {
-            serve(
+            dispatch(
                 &conn,
                 &listener,
                 &mut parts,
-                body,
+                Some(body),
                 &trace.request_id,
                 &mut trace.route,
             )
@@ -187,7 +187,15 @@ async fn detached(
 ) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
     let task = tokio::spawn(async move {
         let mut route = RouteTrace::default();
-        let served = serve(&conn, &listener, &mut parts, body, &request_id, &mut route).await;
+        let served = dispatch(
+            &conn,
+            &listener,
+            &mut parts,
+            Some(body),
+            &request_id,
+            &mut route,
+        )
+        .await;
         (served, route)
     });
     task.await.unwrap_or_else(|e| {
@@ -196,24 +204,10 @@ async fn detached(
     })
 }
 
-async fn serve(
-    conn: &ClientConn,
-    listener: &ListenerRuntime,
-    parts: &mut Parts,
-    body: Incoming,
-    request_id: &HeaderValue,
-    trace: &mut RouteTrace,
-) -> Result<Response<ResponseBody>, ProxyError> {
-    check_sizes(parts)?;
-    if conn.state.is_h2() {
-        check_h2_fields(parts, listener.custom.http2_max_field_size)?;
-    }
-    dispatch(conn, listener, parts, Some(body), request_id, trace).await
-}
-
 /// Routes a request and answers it: 404, nginx's add-slash 301, the rule's
 /// redirect, or the targets' answer. `body` is `None` for internal
-/// requests (error pages). Where it went is told to `trace`.
+/// requests (error pages); a client's request (`Some`) is first checked
+/// against the size limits. Where it went is told to `trace`.
 async fn dispatch(
     conn: &ClientConn,
     listener: &ListenerRuntime,
@@ -222,6 +216,12 @@ async fn dispatch(
     request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
+    if body.is_some() {
+        check_sizes(parts)?;
+        if conn.state.is_h2() {
+            check_h2_fields(parts, listener.custom.http2_max_field_size)?;
+        }
+    }
     let host = request_host(parts)?;
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
