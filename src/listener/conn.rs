@@ -378,7 +378,9 @@ pub async fn serve<T>(
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(2 << 20);
         let conn = builder.serve_connection(io, service);
-        drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+        // Boxed: HTTP/2's connection is the larger, and inline it would
+        // grow every HTTP/1.1 connection's future as well.
+        Box::pin(drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain)).await;
     } else {
         let mut builder = http1::Builder::new();
         builder

@@ -196,28 +196,32 @@ async fn serve_accepted(
             .domain_exact(sni)
             .and_then(|d| d.tls_identity)
     }));
-    match tokio::time::timeout(header_timeout, handshake).await {
-        Ok(Ok((stream, info))) => {
-            let protocol = conn::Protocol::Negotiated(info.h2);
-            Box::pin(conn::serve(
-                stream,
-                peers,
-                protocol,
-                Some(info),
-                slot,
-                drain,
-            ))
-            .await;
-        }
+    // The handshake's result is taken apart before serving: a match on it
+    // around the serving `.await` would keep the whole result (the TLS
+    // stream inline) in this task's future, copied at every spawn.
+    let (stream, info) = match tokio::time::timeout(header_timeout, handshake).await {
+        Ok(Ok(accepted)) => accepted,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed");
             slot.counters.refused(Refusal::TlsHandshake);
+            return;
         }
         Err(_) => {
             tracing::debug!(%peer, "TLS handshake timed out");
             slot.counters.refused(Refusal::TlsHandshake);
+            return;
         }
-    }
+    };
+    let protocol = conn::Protocol::Negotiated(info.h2);
+    Box::pin(conn::serve(
+        stream,
+        peers,
+        protocol,
+        Some(info),
+        slot,
+        drain,
+    ))
+    .await;
 }
 
 /// Counts a connection in its listener's slot (and per address) while alive.
