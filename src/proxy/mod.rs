@@ -70,8 +70,8 @@ pub fn handle(
     async move {
         let started = conn.state.head_started();
         let (number, guard) = conn.state.start_request();
-        let has_body = !http_body::Body::is_end_stream(&body);
-        conn.state.body_pending(has_body);
+        let body_follows = !http_body::Body::is_end_stream(&body);
+        conn.state.body_pending(body_follows);
         let listener = conn.slot.runtime.load_full();
         // Boxed: large, and a freshly freed block is warmer than the
         // connection's own future.
@@ -86,7 +86,7 @@ pub fn handle(
         let origin = (!listener.custom.error_pages.is_empty())
             .then(|| Box::new(error_page::Origin::of(&parts)));
         let h1 = !conn.state.is_h2();
-        let has_body = h1 && has_body;
+        let has_body = h1 && body_follows;
         let served = if listener.custom.proxy_ignore_client_abort {
             let id = trace.request_id.clone();
             let (served, route) = detached(conn.clone(), listener.clone(), parts, body, id).await;

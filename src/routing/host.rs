@@ -6,12 +6,15 @@
 #[error("invalid Host")]
 pub struct InvalidHost;
 
-/// Longest host name kept on the stack while matching.
+/// Longest host name kept inline. 64 bytes hold nearly every real name
+/// (a DNS label is at most 63) and keep the value small: it lives in the
+/// request's future while the request is forwarded.
 const INLINE: usize = 64;
 
 /// A validated, normalised host name.
 ///
-/// Short names (all real DNS names) live inline: building one never allocates.
+/// Names up to 64 bytes live inline (building one does not allocate);
+/// longer ones are boxed.
 pub struct HostName {
     buf: HostBuf,
 }
