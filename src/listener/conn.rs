@@ -117,6 +117,18 @@ impl ConnState {
         }
     }
 
+    /// A request ended at `now` (a stamp): the connection is idle since
+    /// then if no other request is in flight.
+    fn request_ended(&self, now: u64) {
+        if self.body_unread.swap(false, Ordering::Relaxed) {
+            self.scan_off.store(true, Ordering::Relaxed);
+        }
+        self.idle_since.store(now, Ordering::Relaxed);
+        if self.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.wake_before(now + self.keepalive_ms.load(Ordering::Relaxed));
+        }
+    }
+
     /// Computes the next deadline with `t` and records it as the one the
     /// timer is armed for.
     fn arm(&self, t: &Timeouts) -> (u64, Expiry) {
@@ -223,7 +235,7 @@ impl ConnState {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.first_byte.store(0, Ordering::Relaxed);
         let n = self.served.fetch_add(1, Ordering::Relaxed) + 1;
-        (n, RequestGuard(self.clone()))
+        (n, RequestGuard(Some(self.clone())))
     }
 
     /// Whether the connection speaks HTTP/2.
@@ -256,20 +268,24 @@ impl ConnState {
 }
 
 /// Ends a request's count on its connection when dropped (after its
-/// response body was sent).
+/// response body was sent), or by [`end_at`](Self::end_at).
 #[derive(Debug)]
-pub struct RequestGuard(Arc<ConnState>);
+pub struct RequestGuard(Option<Arc<ConnState>>);
+
+impl RequestGuard {
+    /// Ends the request as of `at` (a time already read: now).
+    pub fn end_at(mut self, at: std::time::Instant) {
+        if let Some(s) = self.0.take() {
+            let stamp = at.saturating_duration_since(s.epoch.into_std());
+            s.request_ended(stamp.as_millis() as u64 + 1);
+        }
+    }
+}
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
-        let s = &self.0;
-        if s.body_unread.swap(false, Ordering::Relaxed) {
-            s.scan_off.store(true, Ordering::Relaxed);
-        }
-        let now = s.now();
-        s.idle_since.store(now, Ordering::Relaxed);
-        if s.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            s.wake_before(now + s.keepalive_ms.load(Ordering::Relaxed));
+        if let Some(s) = self.0.take() {
+            s.request_ended(s.now());
         }
     }
 }
@@ -437,6 +453,9 @@ async fn drive<C>(
     // Made once: a fresh one per loop turn would register with the watch
     // each time.
     let mut drained = pin!(drain.changed());
+    // Likewise: a `Notified` registers as a waiter when first polled, and
+    // one made per turn would register and unregister on every poll.
+    let mut woken = pin!(state.wake.notified());
     loop {
         if waiting.is_some() {
             // Poll the drain wait briefly: it ends within a second.
@@ -457,7 +476,8 @@ async fn drive<C>(
             _ = drained.as_mut(), if !closing && waiting.is_none() => {
                 waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
             }
-            () = state.wake.notified(), if !closing && waiting.is_none() => {
+            () = woken.as_mut(), if !closing && waiting.is_none() => {
+                woken.set(state.wake.notified());
                 timer.as_mut().reset(at(state.arm(&timeouts(slot)).0));
             }
             () = timer.as_mut() => {

@@ -86,8 +86,9 @@ impl RouteTrace {
         self.body = BodyLen::Streamed(read);
     }
 
-    /// An attempt at `target` starts (before getting a connection).
-    pub fn try_start(&mut self, target: &UpstreamTarget) {
+    /// An attempt at `target` starts (before getting a connection); returns
+    /// when (now).
+    pub fn try_start(&mut self, target: &UpstreamTarget) -> Instant {
         self.tries.push(Try {
             addr: target.addr,
             status: 0,
@@ -96,12 +97,19 @@ impl RouteTrace {
             response: None,
         });
         self.current = Some(target.stats.clone());
-        self.try_started = Some(Instant::now());
+        let now = Instant::now();
+        self.try_started = Some(now);
+        now
     }
 
-    /// The attempt has its connection.
-    pub fn connected(&mut self) {
-        let took = self.try_elapsed();
+    /// The attempt has its connection: a pooled one (`reused`) took no
+    /// time to connect, as nginx counts it.
+    pub fn connected(&mut self, reused: bool) {
+        let took = if reused {
+            Duration::ZERO
+        } else {
+            self.try_elapsed()
+        };
         if let Some(t) = self.tries.last_mut() {
             t.connect = Some(took);
         }
@@ -342,8 +350,9 @@ pub struct Finish {
 
 impl Finish {
     /// The answer's body is over: `body_bytes` were sent; the target's
-    /// answer ended at `upstream_end` (else now).
-    pub fn done(mut self, body_bytes: u64, upstream_end: Option<Instant>) {
+    /// answer ended at `upstream_end` (else now). Returns the time it took
+    /// for now.
+    pub fn done(mut self, body_bytes: u64, upstream_end: Option<Instant>) -> Instant {
         let now = Instant::now();
         let took = now.saturating_duration_since(self.started);
         let sent = self.head_bytes + body_bytes;
@@ -361,7 +370,7 @@ impl Finish {
             let t = end.saturating_duration_since(try_started);
             // The status of the target's own answer, which the client's
             // status may not be (an error page replaced it).
-            target.response(self.status, t);
+            target.response(self.status, t, now);
             upstream_took = Some(t);
         }
         if let Some(mut record) = self.record.take() {
@@ -375,6 +384,7 @@ impl Finish {
             }
             self.observe.log.log(record);
         }
+        now
     }
 }
 

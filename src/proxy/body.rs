@@ -20,30 +20,42 @@ pub use crate::upstream::BoxError;
 /// compressed. An observed body (the client's answer) counts the bytes it
 /// yields and, when dropped, tells its request's [`Finish`] (metrics and
 /// the access log).
+///
+/// Kept small (the large parts are boxed): a response moves by value from
+/// the pipeline into hyper, several times on every request.
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
     /// Data bytes yielded so far.
     sent: u64,
-    observed: Option<Observed>,
+    observed: Option<Box<Observed>>,
 }
 
 /// The end of a request, waiting for its body to be over.
 #[derive(Debug)]
 struct Observed {
     finish: Finish,
-    /// Dropped after `finish` is done.
-    _guard: RequestGuard,
+    /// Ended after `finish` is done.
+    guard: RequestGuard,
+}
+
+impl Observed {
+    /// The request is over: `sent` body bytes went to the client; the
+    /// target's answer ended at `upstream_end` (else now).
+    fn end(self, sent: u64, upstream_end: Option<std::time::Instant>) {
+        let now = self.finish.done(sent, upstream_end);
+        self.guard.end_at(now);
+    }
 }
 
 #[derive(Debug)]
 enum Kind {
     Full(Option<Bytes>),
-    Upstream(UpstreamStream),
+    Upstream(Box<UpstreamStream>),
     Gzip(Box<GzipBody<ResponseBody>>),
     /// The (empty) body of an answer that opens a tunnel: its request is
     /// finished by the tunnel when it closes, through this sender.
-    Tunnel(Option<oneshot::Sender<Observed>>),
+    Tunnel(Option<oneshot::Sender<Box<Observed>>>),
 }
 
 /// The tunnel's side of a [`ResponseBody::tunnel`]: once the tunnel has
@@ -52,14 +64,14 @@ enum Kind {
 /// the request stays in flight on its connection: an HTTP/2 connection
 /// whose only stream is a tunnel is not idle.
 #[derive(Debug)]
-pub struct TunnelEnd(oneshot::Receiver<Observed>);
+pub struct TunnelEnd(oneshot::Receiver<Box<Observed>>);
 
 impl TunnelEnd {
     /// The tunnel closed after sending `sent` bytes to the client: counts
     /// and logs its request (once the answer that opened it is done with).
     pub async fn closed(self, sent: u64) {
         if let Ok(observed) = self.0.await {
-            observed.finish.done(sent, None);
+            observed.end(sent, None);
         }
     }
 }
@@ -107,13 +119,13 @@ impl ResponseBody {
         drain_on_drop: bool,
     ) -> ResponseBody {
         ResponseBody {
-            kind: Kind::Upstream(UpstreamStream {
+            kind: Kind::Upstream(Box::new(UpstreamStream {
                 body: Some(body),
                 idle,
                 active: Some(active),
                 drain_on_drop,
                 ended: None,
-            }),
+            })),
             sent: 0,
             observed: None,
         }
@@ -151,10 +163,7 @@ impl ResponseBody {
     /// abandoned), completes its request with `finish`; `guard` lives
     /// until then.
     pub fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
-        self.observed = Some(Observed {
-            finish,
-            _guard: guard,
-        });
+        self.observed = Some(Box::new(Observed { finish, guard }));
         self
     }
 }
@@ -192,7 +201,7 @@ impl Drop for ResponseBody {
                 Err(unsent) => observed = unsent,
             }
         }
-        observed.finish.done(self.sent, self.kind.upstream_end());
+        observed.end(self.sent, self.kind.upstream_end());
     }
 }
 

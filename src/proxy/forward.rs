@@ -215,15 +215,15 @@ pub async fn forward(
             return Err(last_error);
         };
         let target = &rule.upstream.targets[index];
-        trace.try_start(target);
+        let now = trace.try_start(target);
         let active = target.load.start();
         let upstream = match target
             .pool
-            .checkout(custom.proxy_connect_timeout, read_buffer(custom))
+            .checkout(custom.proxy_connect_timeout, read_buffer(custom), now)
             .await
         {
             Ok(c) => {
-                trace.connected();
+                trace.connected(c.reused());
                 c
             }
             Err(e) => {
@@ -364,7 +364,7 @@ async fn attempt_h1(
     mut h1: H1Conn,
     mut body: RequestBody,
     head: &mut Vec<u8>,
-    parts: &Parts,
+    parts: &mut Parts,
     uri: &Uri,
     custom: &CustomConfig,
     pool: &Arc<crate::upstream::Pool>,
@@ -372,8 +372,12 @@ async fn attempt_h1(
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
     encode_head(head, &parts.method, target, &parts.headers, &body);
     let (send_t, read_t) = (custom.proxy_send_timeout, custom.proxy_read_timeout);
+    // The request's map, encoded, holds the answer's fields: a target's
+    // answer ends the attempts, and nothing reads the request's fields
+    // after it.
+    let fields = &mut parts.headers;
     match h1
-        .exchange(head, &mut body, &parts.method, send_t, read_t)
+        .exchange(head, &mut body, &parts.method, send_t, read_t, fields)
         .await
     {
         Ok(answer) if answer.parts.status == http::StatusCode::SWITCHING_PROTOCOLS => {

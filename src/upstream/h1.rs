@@ -31,12 +31,6 @@ use super::RequestBody;
 use super::pool::Pool;
 use crate::idle::IdleTimer;
 
-/// Fields an answer's header map has room for, at least. hyper keeps the
-/// map of the answer it sent and parses the client's next request into it,
-/// to which stgw adds its forwarding fields: with room for 24, a request
-/// of up to 18 fields (a browser's) gets them without the map growing.
-const ANSWER_FIELDS: usize = 24;
-
 /// Largest answer head accepted (DECISIONS: over 32 KiB → 502).
 pub const MAX_HEAD: usize = 32 * 1024;
 /// Most header fields accepted in an answer head.
@@ -192,6 +186,11 @@ impl H1Conn {
     /// body; the answer wins and the connection is not reused.
     /// `send_timeout` bounds a stall in taking the request,
     /// `read_timeout` the wait for the answer after it.
+    ///
+    /// The final answer's fields are parsed into `fields`' storage, which
+    /// is taken (and cleared) then: the request's own map, once its head
+    /// is encoded, so that an exchange allocates no map. It is left alone
+    /// when no final answer arrives.
     pub async fn exchange(
         &mut self,
         head: &[u8],
@@ -199,6 +198,7 @@ impl H1Conn {
         method: &Method,
         send_timeout: Duration,
         read_timeout: Duration,
+        fields: &mut HeaderMap,
     ) -> Result<AnswerHead, ExchangeError> {
         self.requests += 1;
         let framing = request_framing(method, body);
@@ -212,13 +212,13 @@ impl H1Conn {
             answered: false,
             body_taken: false,
             sent_at: None,
-            stall_from: Instant::now(),
-            timer: Box::pin(tokio::time::sleep(send_timeout)),
+            stall_from: None,
+            timer: None,
             deadline: None,
         };
+        let timeouts = (send_timeout, read_timeout);
         let answer =
-            poll_fn(|cx| self.poll_exchange(cx, &mut state, body, send_timeout, read_timeout))
-                .await?;
+            poll_fn(|cx| self.poll_exchange(cx, &mut state, body, timeouts, fields)).await?;
         let keep_alive = answer.keep_alive && state.body_done && state.finished;
         Ok(AnswerHead {
             keep_alive,
@@ -231,14 +231,14 @@ impl H1Conn {
         cx: &mut Context<'_>,
         st: &mut Exchange<'_>,
         body: &mut RequestBody,
-        send_timeout: Duration,
-        read_timeout: Duration,
+        (send_timeout, read_timeout): (Duration, Duration),
+        fields: &mut HeaderMap,
     ) -> Poll<Result<AnswerHead, ExchangeError>> {
         loop {
             // Send what can be sent.
             let wrote = self.poll_send(cx, st, body)?;
             // Read what has come.
-            match self.poll_head(cx, st)? {
+            match self.poll_head(cx, st, fields)? {
                 Poll::Ready(Some(answer)) => return Poll::Ready(Ok(answer)),
                 Poll::Ready(None) => continue, // an interim 1xx answer was skipped
                 Poll::Pending => {}
@@ -247,19 +247,29 @@ impl H1Conn {
                 continue;
             }
             // Nothing moved: the right timer decides how long that may last.
-            let deadline = match st.sent_at {
-                Some(at) => Some((at + read_timeout, "proxy_read_timeout")),
-                None if st.has_output() => {
-                    Some((st.stall_from + send_timeout, "proxy_send_timeout"))
-                }
-                None => None, // waiting for the client's body
+            // The clock is read only here, when the exchange first waits
+            // after a change: the sending and the waiting happened within
+            // this poll, so that is when the request was sent (or stalled).
+            let deadline = if st.body_done && st.finished {
+                let sent_at = *st.sent_at.get_or_insert_with(Instant::now);
+                Some((sent_at + read_timeout, "proxy_read_timeout"))
+            } else if st.has_output() {
+                let stalled = *st.stall_from.get_or_insert_with(Instant::now);
+                Some((stalled + send_timeout, "proxy_send_timeout"))
+            } else {
+                None // waiting for the client's body
             };
             if let Some((at, which)) = deadline {
                 if st.deadline != Some(at) {
-                    st.timer.as_mut().reset(at);
+                    match &mut st.timer {
+                        Some(timer) => timer.as_mut().reset(at),
+                        None => st.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+                    }
                     st.deadline = Some(at);
                 }
-                if st.timer.as_mut().poll(cx).is_ready() {
+                if let Some(timer) = &mut st.timer
+                    && timer.as_mut().poll(cx).is_ready()
+                {
                     return Poll::Ready(Err(ExchangeError::Timeout(which)));
                 }
             }
@@ -322,9 +332,6 @@ impl H1Conn {
                         Poll::Pending => return Ok(wrote),
                     }
                 }
-                if st.sent_at.is_none() {
-                    st.sent_at = Some(Instant::now());
-                }
                 return Ok(wrote);
             }
             match self.next_piece(cx, st, body)? {
@@ -344,7 +351,7 @@ impl H1Conn {
         let frame = match Pin::new(&mut *body).poll_frame(cx) {
             Poll::Pending => {
                 // Waiting for the client: not the target's stall.
-                st.stall_from = Instant::now();
+                st.stall_from = None;
                 return Ok(Poll::Pending);
             }
             Poll::Ready(frame) => frame,
@@ -386,11 +393,12 @@ impl H1Conn {
         &mut self,
         cx: &mut Context<'_>,
         st: &mut Exchange<'_>,
+        fields: &mut HeaderMap,
     ) -> Result<Poll<Option<AnswerHead>>, ExchangeError> {
         loop {
             if !self.rbuf.is_empty() {
                 st.answered = true;
-                if let Some(answer) = self.parse_head()? {
+                if let Some(answer) = self.parse_head(fields)? {
                     if answer.parts.status.is_informational()
                         && answer.parts.status != StatusCode::SWITCHING_PROTOCOLS
                     {
@@ -432,8 +440,9 @@ impl H1Conn {
     }
 
     /// Parses a complete answer head at the front of the buffer, if there
-    /// is one, and removes it from the buffer.
-    fn parse_head(&mut self) -> Result<Option<AnswerHead>, ExchangeError> {
+    /// is one, and removes it from the buffer. A final answer's fields go
+    /// into `storage` (taken); an interim answer's into a new map.
+    fn parse_head(&mut self, storage: &mut HeaderMap) -> Result<Option<AnswerHead>, ExchangeError> {
         // Neither array is zeroed: a head is parsed per request.
         let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
         let mut answer = httparse::Response::new(&mut []);
@@ -477,7 +486,15 @@ impl H1Conn {
             );
         }
         let head = self.rbuf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count.max(ANSWER_FIELDS));
+        let mut headers = if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS
+        {
+            HeaderMap::with_capacity(count)
+        } else {
+            let mut map = std::mem::take(storage);
+            map.clear();
+            map.reserve(count);
+            map
+        };
         let mut framing = FramingFields::default();
         for &(name, name_len, value, value_len) in &spans[..count] {
             let (name, name_len) = (usize::from(name), usize::from(name_len));
@@ -538,10 +555,13 @@ struct Exchange<'a> {
     finished: bool,
     answered: bool,
     body_taken: bool,
+    /// When the request was all written (stamped when first waited on).
     sent_at: Option<Instant>,
-    /// Since when the target has not taken what we have to write.
-    stall_from: Instant,
-    timer: Pin<Box<Sleep>>,
+    /// Since when the target has not taken what we have to write; `None`
+    /// while it takes it (stamped when the exchange next waits).
+    stall_from: Option<Instant>,
+    /// The timer of `deadline`, made when the exchange first waits.
+    timer: Option<Pin<Box<Sleep>>>,
     deadline: Option<Instant>,
 }
 
@@ -553,7 +573,7 @@ impl Exchange<'_> {
     }
 
     fn progress(&mut self) {
-        self.stall_from = Instant::now();
+        self.stall_from = None;
     }
 
     fn io_error(&self, source: io::Error) -> ExchangeError {

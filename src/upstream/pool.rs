@@ -155,13 +155,15 @@ impl Pool {
         Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
     }
 
-    /// An idle connection if one is alive, else a new one whose reads run
-    /// at most `read_buffer` bytes ahead of the client (at least
+    /// An idle connection if one is alive (and, at `now`, idle for less
+    /// than the idle timeout), else a new one whose reads run at most
+    /// `read_buffer` bytes ahead of the client (at least
     /// [`MIN_READ_BUFFER`]).
     pub async fn checkout(
         self: &Arc<Self>,
         connect_timeout: Duration,
         read_buffer: usize,
+        now: Instant,
     ) -> Result<PooledConn, ConnectError> {
         if self.h2 {
             if let Some(sender) = self.shared_h2() {
@@ -170,7 +172,7 @@ impl Pool {
                     reused: true,
                 });
             }
-        } else if let Some(conn) = self.take_idle() {
+        } else if let Some(conn) = self.take_idle(now) {
             return Ok(PooledConn::H1 { conn, reused: true });
         }
         // Boxed: the connect path (TCP, TLS, h2 handshake) is large and
@@ -228,12 +230,14 @@ impl Pool {
         }
     }
 
-    /// The most recently used idle connection that still looks usable.
-    fn take_idle(&self) -> Option<H1Conn> {
+    /// The most recently used idle connection that still looks usable at
+    /// `now`.
+    fn take_idle(&self, now: Instant) -> Option<H1Conn> {
         let timeout = self.idle_timeout();
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(entry) = idle.pop() {
-            if entry.since.elapsed() < timeout && entry.conn.looks_alive() {
+            let fresh = now.saturating_duration_since(entry.since) < timeout;
+            if fresh && entry.conn.looks_alive() {
                 return Some(entry.conn);
             }
         }

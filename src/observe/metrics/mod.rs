@@ -337,11 +337,12 @@ pub struct TargetStats {
 }
 
 impl TargetStats {
-    /// The target answered with `status`; its answer ended after `took`.
-    pub fn response(&self, status: u16, took: Duration) {
+    /// The target answered with `status`; its answer ended after `took`,
+    /// and the request at `at` (now).
+    pub fn response(&self, status: u16, took: Duration, at: std::time::Instant) {
         self.responses[class(status)].inc();
         self.latency.observe(took);
-        self.recent.record(took);
+        self.recent.record(took, at);
     }
 
     /// The target did not connect or answer in time.

@@ -32,16 +32,18 @@ pub struct RecentSummary {
     pub mean: Option<Duration>,
 }
 
-/// Seconds since the first call in this process, plus one (0 = never).
-fn now_second() -> u64 {
+/// The second `at` falls in, counted from the first call in this process,
+/// plus one (0 = never).
+fn second_of(at: Instant) -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_secs() + 1
+    let epoch = *EPOCH.get_or_init(|| at);
+    at.saturating_duration_since(epoch).as_secs() + 1
 }
 
 impl Recent {
-    /// Counts a request that took `latency`, now.
-    pub fn record(&self, latency: Duration) {
-        self.record_at(now_second(), latency);
+    /// Counts a request that took `latency` and ended at `at` (now).
+    pub fn record(&self, latency: Duration, at: Instant) {
+        self.record_at(second_of(at), latency);
     }
 
     fn record_at(&self, second: u64, latency: Duration) {
@@ -64,7 +66,7 @@ impl Recent {
 
     /// The rate and mean latency of the last [`WINDOW_SECS`] seconds.
     pub fn summary(&self) -> RecentSummary {
-        self.summary_at(now_second())
+        self.summary_at(second_of(Instant::now()))
     }
 
     fn summary_at(&self, now: u64) -> RecentSummary {

@@ -80,10 +80,15 @@ async fn get(
     headers.insert("host", "t".parse().unwrap());
     encode_head(&mut head, &method, "/", &headers, &body);
     let pool = pool(addr);
-    let answer = match c.exchange(&head, &mut body, &method, T, T).await {
+    let answer = match c
+        .exchange(&head, &mut body, &method, T, T, &mut headers)
+        .await
+    {
         Ok(a) => a,
         Err(e) => return (Err(e), pool),
     };
+    // The request's map was taken to hold the answer's fields.
+    assert!(headers.is_empty() && headers.capacity() == 0);
     let mut b = H1Body::new(c, pool.clone(), &answer, &method, T);
     let mut data = Vec::new();
     let mut trailers = HeaderMap::new();
@@ -133,7 +138,7 @@ async fn an_answer_without_length_runs_until_close_and_is_not_pooled() {
     let mut body = RequestBody::Empty;
     encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
     let answer = c
-        .exchange(&head, &mut body, &Method::GET, T, T)
+        .exchange(&head, &mut body, &Method::GET, T, T, &mut HeaderMap::new())
         .await
         .unwrap();
     let pool = pool(addr);
@@ -202,7 +207,7 @@ async fn a_buffered_body_is_sent_with_its_length_in_one_write() {
         &body,
     );
     let answer = c
-        .exchange(&head, &mut body, &Method::POST, T, T)
+        .exchange(&head, &mut body, &Method::POST, T, T, &mut HeaderMap::new())
         .await
         .unwrap();
     assert_eq!(answer.parts.status, 200);
@@ -225,12 +230,19 @@ async fn a_target_that_closes_before_answering_is_an_unanswered_failure() {
     let mut head = Vec::new();
     let mut body = RequestBody::Empty;
     encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
-    match c.exchange(&head, &mut body, &Method::GET, T, T).await {
+    let mut fields = HeaderMap::new();
+    fields.insert("host", "t".parse().unwrap());
+    match c
+        .exchange(&head, &mut body, &Method::GET, T, T, &mut fields)
+        .await
+    {
         Err(ExchangeError::Io {
             answered: false, ..
         }) => {}
         other => panic!("{other:?}"),
     }
+    // Without an answer the request's fields stay (a retry encodes them).
+    assert_eq!(fields.get("host").unwrap(), "t");
 }
 
 #[tokio::test]
@@ -254,6 +266,7 @@ async fn no_answer_within_the_read_timeout_is_a_timeout() {
             &Method::GET,
             T,
             Duration::from_millis(300),
+            &mut HeaderMap::new(),
         )
         .await;
     assert!(
