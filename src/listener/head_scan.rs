@@ -18,7 +18,8 @@ pub struct HeadScan {
     /// Lines finished so far (0 while in the request line).
     line: usize,
     len: usize,
-    /// The first bytes of the current line, lower-cased.
+    /// The first bytes of the current line (compared ignoring case when
+    /// the line ends: most lines differ at their first byte).
     start: [u8; 15],
     content_length: bool,
     /// The current line's last byte so far is a CR not yet counted: the
@@ -103,9 +104,8 @@ impl HeadScan {
     /// Adds bytes to the current line.
     fn count(&mut self, piece: &[u8]) {
         let at = self.len.min(self.start.len());
-        for (dst, src) in self.start[at..].iter_mut().zip(piece) {
-            *dst = src.to_ascii_lowercase();
-        }
+        let n = piece.len().min(self.start.len() - at);
+        self.start[at..at + n].copy_from_slice(&piece[..n]);
         self.len += piece.len();
     }
 
@@ -119,8 +119,10 @@ impl HeadScan {
         } else if empty {
             self.active = false;
         } else {
-            if self.start.starts_with(b"content-length:")
-                || self.start.starts_with(b"content-length ")
+            let (name, separator) = self.start.split_at(14);
+            if self.len >= self.start.len()
+                && name.eq_ignore_ascii_case(b"content-length")
+                && matches!(separator, b":" | b" ")
             {
                 if self.content_length {
                     return Verdict::Refuse(400);

@@ -18,6 +18,7 @@ pub mod gzip;
 pub mod headers;
 pub mod limit;
 mod redirect;
+mod request_id;
 pub mod response_headers;
 mod set_header;
 pub mod settings;
@@ -25,10 +26,7 @@ mod websocket;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, Version, header};
@@ -81,7 +79,7 @@ pub fn handle(
             &parts,
             number,
             started,
-            next_request_id(),
+            request_id::next(),
         ));
         let origin = (!listener.custom.error_pages.is_empty())
             .then(|| Box::new(error_page::Origin::of(&parts)));
@@ -395,31 +393,4 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
         (None, _) if req.version == Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
     }
-}
-
-/// A unique request id: 16 hex digits of a per-process random prefix and
-/// 16 of a counter.
-fn next_request_id() -> HeaderValue {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        h.write_u32(std::process::id());
-        h.finish()
-    });
-    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // 32 hex digits written in place: no formatting machinery.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut id = [0u8; 32];
-    for (i, byte) in id.iter_mut().enumerate() {
-        let word = if i < 16 { prefix } else { counter };
-        let shift = 60 - 4 * (i % 16);
-        *byte = DIGITS[((word >> shift) & 0xf) as usize];
-    }
-    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("0"))
 }
