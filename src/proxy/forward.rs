@@ -136,12 +136,15 @@ pub async fn forward(
         BodySource::Stream(..) => {}
     }
 
-    let te_trailers = parts.headers.get_all(header::TE).iter().any(|v| {
-        v.to_str().is_ok_and(|t| {
-            t.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
-        })
-    });
+    // Only HTTP/2 targets get `te: trailers` (read before the hop-by-hop
+    // fields go).
+    let te_trailers = rule.forward_type.is_h2()
+        && parts.headers.get_all(header::TE).iter().any(|v| {
+            v.to_str().is_ok_and(|t| {
+                t.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+            })
+        });
     prepare_headers(
         &mut parts.headers,
         &parts.uri,

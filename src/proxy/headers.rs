@@ -37,7 +37,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Bit i: HOP_BY_HOP[i] is present.
     let mut present = 0u16;
     for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|hop| hop == name) {
+        if let Some(i) = hop_index(name) {
             present |= 1 << i;
         }
     }
@@ -63,6 +63,24 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
+}
+
+/// Where `name` is in [`HOP_BY_HOP`]. One match on the (lower-case) text:
+/// its length rules out most names at once, where comparing with each
+/// entry would cost nine comparisons per field.
+fn hop_index(name: &HeaderName) -> Option<usize> {
+    Some(match name.as_str() {
+        "connection" => 0,
+        "keep-alive" => 1,
+        "proxy-connection" => 2,
+        "proxy-authenticate" => 3,
+        "proxy-authorization" => 4,
+        "te" => 5,
+        "trailer" => 6,
+        "transfer-encoding" => 7,
+        "upgrade" => 8,
+        _ => return None,
+    })
 }
 
 /// The comma-separated tokens of a `Connection` value (none if not text).
@@ -188,6 +206,22 @@ pub fn ip_header_value(ip: IpAddr) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_index_finds_each_hop_by_hop_name_and_nothing_else() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_index(name), Some(i), "{name}");
+        }
+        for name in [
+            "host",
+            "user-agent",
+            "content-length",
+            "x-te",
+            "upgrade-insecure-requests",
+        ] {
+            assert_eq!(hop_index(&HeaderName::from_static(name)), None, "{name}");
+        }
+    }
 
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
