@@ -381,8 +381,13 @@ pub async fn serve<T>(
     });
     let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
     let client = conn.clone();
-    let service = service_fn(move |req: hyper::Request<Incoming>| proxy::handle(conn.clone(), req));
     if h2 {
+        // Each request's future is boxed: hyper spawns a task per stream,
+        // and a task copies its future when it starts and again when it
+        // ends (kilobytes per request, and a larger task to allocate).
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            Box::pin(proxy::handle(conn.clone(), req))
+        });
         let mut builder = http2::Builder::new(TokioExecutor::new());
         builder
             .timer(TokioTimer::new())
@@ -398,6 +403,9 @@ pub async fn serve<T>(
         // grow every HTTP/1.1 connection's future as well.
         Box::pin(drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain)).await;
     } else {
+        // HTTP/1.1: hyper keeps the request's future in its connection.
+        let service =
+            service_fn(move |req: hyper::Request<Incoming>| proxy::handle(conn.clone(), req));
         let mut builder = http1::Builder::new();
         builder
             .max_buf_size(MAX_HEAD)
