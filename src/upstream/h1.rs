@@ -440,82 +440,9 @@ impl H1Conn {
     }
 
     /// Parses a complete answer head at the front of the buffer, if there
-    /// is one, and removes it from the buffer. A final answer's fields go
-    /// into `storage` (taken); an interim answer's into a new map.
+    /// is one ([`parse_answer_head`]).
     fn parse_head(&mut self, storage: &mut HeaderMap) -> Result<Option<AnswerHead>, ExchangeError> {
-        // Neither array is zeroed: a head is parsed per request.
-        let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
-        let mut answer = httparse::Response::new(&mut []);
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut answer,
-            &self.rbuf,
-            &mut fields,
-        );
-        let len = match parsed {
-            Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
-            Ok(httparse::Status::Complete(_)) => {
-                return Err(ExchangeError::Invalid("answer head over 32 KiB"));
-            }
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(ExchangeError::Invalid("too many header fields"));
-            }
-            Err(_) => return Err(ExchangeError::Invalid("malformed answer head")),
-        };
-        let status = answer
-            .code
-            .and_then(|c| StatusCode::from_u16(c).ok())
-            .ok_or(ExchangeError::Invalid("bad status code"))?;
-        let version = if answer.version == Some(0) {
-            Version::HTTP_10
-        } else {
-            Version::HTTP_11
-        };
-        // Header values are slices of the head's bytes: no copy. Offsets
-        // fit in u16 since the head is at most MAX_HEAD bytes.
-        let base = self.rbuf.as_ptr() as usize;
-        let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
-        let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
-        let count = answer.headers.len();
-        for (span, field) in spans.iter_mut().zip(answer.headers.iter()) {
-            *span = (
-                offset(field.name.as_bytes()),
-                field.name.len() as u16,
-                offset(field.value),
-                field.value.len() as u16,
-            );
-        }
-        let head = self.rbuf.split_to(len).freeze();
-        let mut headers = if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS
-        {
-            HeaderMap::with_capacity(count)
-        } else {
-            let mut map = std::mem::take(storage);
-            map.clear();
-            map.reserve(count);
-            map
-        };
-        let mut framing = FramingFields::default();
-        for &(name, name_len, value, value_len) in &spans[..count] {
-            let (name, name_len) = (usize::from(name), usize::from(name_len));
-            let (value, value_len) = (usize::from(value), usize::from(value_len));
-            let name = HeaderName::from_bytes(&head[name..name + name_len])
-                .map_err(|_| ExchangeError::Invalid("bad header name"))?;
-            let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
-                .map_err(|_| ExchangeError::Invalid("bad header value"))?;
-            framing.see(&name, &value);
-            headers.append(name, value);
-        }
-        let (body, keep_alive) = framing.decide(status, version)?;
-        let mut parts = http::Response::new(()).into_parts().0;
-        parts.status = status;
-        parts.version = version;
-        parts.headers = headers;
-        Ok(Some(AnswerHead {
-            parts,
-            body,
-            keep_alive,
-        }))
+        parse_answer_head(&mut self.rbuf, storage)
     }
 
     /// Whether an idle pooled connection still looks usable: a cleartext
@@ -584,6 +511,89 @@ impl Exchange<'_> {
             body_taken: self.body_taken,
         }
     }
+}
+
+/// Parses a complete answer head (a target's status line and fields) at
+/// the front of `buf`, if there is one, and removes it from `buf`;
+/// `Ok(None)` while it is incomplete. A final answer's fields go into
+/// `storage` (taken); an interim answer's into a new map. It reads bytes
+/// a target sent: public for the fuzzer.
+pub fn parse_answer_head(
+    buf: &mut BytesMut,
+    storage: &mut HeaderMap,
+) -> Result<Option<AnswerHead>, ExchangeError> {
+    // Neither array is zeroed: a head is parsed per request.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut answer = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut answer,
+        buf,
+        &mut fields,
+    );
+    let len = match parsed {
+        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
+        Ok(httparse::Status::Complete(_)) => {
+            return Err(ExchangeError::Invalid("answer head over 32 KiB"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(ExchangeError::Invalid("too many header fields"));
+        }
+        Err(_) => return Err(ExchangeError::Invalid("malformed answer head")),
+    };
+    let status = answer
+        .code
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .ok_or(ExchangeError::Invalid("bad status code"))?;
+    let version = if answer.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    // Header values are slices of the head's bytes: no copy. Offsets
+    // fit in u16 since the head is at most MAX_HEAD bytes.
+    let base = buf.as_ptr() as usize;
+    let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
+    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
+    let count = answer.headers.len();
+    for (span, field) in spans.iter_mut().zip(answer.headers.iter()) {
+        *span = (
+            offset(field.name.as_bytes()),
+            field.name.len() as u16,
+            offset(field.value),
+            field.value.len() as u16,
+        );
+    }
+    let head = buf.split_to(len).freeze();
+    let mut headers = if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+        HeaderMap::with_capacity(count)
+    } else {
+        let mut map = std::mem::take(storage);
+        map.clear();
+        map.reserve(count);
+        map
+    };
+    let mut framing = FramingFields::default();
+    for &(name, name_len, value, value_len) in &spans[..count] {
+        let (name, name_len) = (usize::from(name), usize::from(name_len));
+        let (value, value_len) = (usize::from(value), usize::from(value_len));
+        let name = HeaderName::from_bytes(&head[name..name + name_len])
+            .map_err(|_| ExchangeError::Invalid("bad header name"))?;
+        let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
+            .map_err(|_| ExchangeError::Invalid("bad header value"))?;
+        framing.see(&name, &value);
+        headers.append(name, value);
+    }
+    let (body, keep_alive) = framing.decide(status, version)?;
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.version = version;
+    parts.headers = headers;
+    Ok(Some(AnswerHead {
+        parts,
+        body,
+        keep_alive,
+    }))
 }
 
 /// How the request body goes on the wire: its exact length when known,
