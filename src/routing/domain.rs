@@ -3,7 +3,7 @@
 //! (`*.example.com`), then the longest trailing wildcard (`www.example.*`),
 //! then the first matching regex in file order.
 
-use std::collections::HashMap;
+use super::fnv::FnvMap;
 
 /// Longest domain accepted (the product's limit).
 pub const MAX_DOMAIN_LEN: usize = 120;
@@ -168,9 +168,9 @@ pub(crate) fn one_line(msg: &str) -> String {
 /// are what a match yields (an index into the listener's domains).
 #[derive(Debug, Clone)]
 pub struct DomainTable<T: Copy> {
-    exact: HashMap<Box<str>, T>,
-    leading: HashMap<Box<str>, T>,
-    trailing: HashMap<Box<str>, T>,
+    exact: FnvMap<Box<str>, T>,
+    leading: FnvMap<Box<str>, T>,
+    trailing: FnvMap<Box<str>, T>,
     regexes: Vec<(regex::Regex, T)>,
     default: Option<T>,
 }
@@ -180,9 +180,9 @@ impl<T: Copy> DomainTable<T> {
     /// wins (validation refuses duplicates before this).
     pub fn new(patterns: impl IntoIterator<Item = (DomainPattern, T)>, default: Option<T>) -> Self {
         let mut table = DomainTable {
-            exact: HashMap::new(),
-            leading: HashMap::new(),
-            trailing: HashMap::new(),
+            exact: FnvMap::default(),
+            leading: FnvMap::default(),
+            trailing: FnvMap::default(),
             regexes: Vec::new(),
             default,
         };

@@ -7,7 +7,7 @@
 //! equal to a non-regex rule's URL minus its trailing `/` (with no non-regex
 //! rule equal to the path itself) is answered with nginx's 301 to that URL.
 
-use std::collections::{HashMap, HashSet};
+use super::fnv::{FnvMap, FnvSet};
 
 use super::domain::{one_line, regex_forbidden};
 
@@ -168,14 +168,14 @@ pub enum LocationMatch<T> {
 /// The rules of one domain, compiled for matching.
 #[derive(Debug, Clone)]
 pub struct LocationTable<T: Copy> {
-    exact: HashMap<Box<[u8]>, T>,
+    exact: FnvMap<Box<[u8]>, T>,
     /// Plain and `^~` prefixes, longest first; `bool` = `^~`.
     prefixes: Vec<(Box<[u8]>, T, bool)>,
     regexes: Vec<(regex::bytes::Regex, T)>,
     /// Non-regex URLs ending in `/`, keyed by the URL without it.
-    add_slash: HashMap<Box<[u8]>, T>,
+    add_slash: FnvMap<Box<[u8]>, T>,
     /// Every prefix URL (to know that a path equals one).
-    prefix_names: HashSet<Box<[u8]>>,
+    prefix_names: FnvSet<Box<[u8]>>,
 }
 
 impl<T: Copy> LocationTable<T> {
@@ -183,11 +183,11 @@ impl<T: Copy> LocationTable<T> {
     /// (validation refuses them before this).
     pub fn new(patterns: impl IntoIterator<Item = (UrlPattern, T)>) -> Self {
         let mut table = LocationTable {
-            exact: HashMap::new(),
+            exact: FnvMap::default(),
             prefixes: Vec::new(),
             regexes: Vec::new(),
-            add_slash: HashMap::new(),
-            prefix_names: HashSet::new(),
+            add_slash: FnvMap::default(),
+            prefix_names: FnvSet::default(),
         };
         for (pattern, value) in patterns {
             if let Some(lit) = pattern.literal()

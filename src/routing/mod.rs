@@ -6,6 +6,7 @@
 //! ([`HostName`], [`normalize_path`]).
 
 mod domain;
+mod fnv;
 mod host;
 mod location;
 mod normalize;
