@@ -242,8 +242,9 @@ impl RequestTrace {
     }
 
     /// The answer's head is ready: returns what the body carries until it
-    /// has been sent. `source` says who answered.
-    pub fn finish<B>(mut self, resp: &Response<B>, source: Source) -> Finish {
+    /// has been sent. `source` says who answered. (Boxed: the trace is
+    /// large, and taking it out of its box would copy it.)
+    pub fn finish<B>(mut self: Box<Self>, resp: &Response<B>, source: Source) -> Finish {
         self.done = true;
         let status = resp.status().as_u16();
         let protocol = self.protocol_type(status);
@@ -270,8 +271,10 @@ impl RequestTrace {
         head_bytes: u64,
     ) -> Finish {
         let observe = &self.listener.observe;
-        let route = std::mem::take(&mut self.route);
-        let request_body = match route.body {
+        // Taken field by field: the route trace is large, and what the
+        // record alone needs is only moved when there is a record.
+        let route = &mut self.route;
+        let request_body = match std::mem::take(&mut route.body) {
             BodyLen::Unknown => BodyLen::Read(self.content_length.unwrap_or(0)),
             known => known,
         };
@@ -289,7 +292,7 @@ impl RequestTrace {
                 body_bytes_sent: 0,
                 request_length: 0,
                 request_time: Duration::ZERO,
-                upstream: route.tries,
+                upstream: std::mem::take(&mut route.tries),
                 tls: self.tls,
                 protocol_type,
                 connection_requests: self.number,
@@ -302,8 +305,11 @@ impl RequestTrace {
         });
         Finish {
             record,
-            stats: route.stats.unwrap_or_else(|| observe.unrouted.clone()),
-            target: route.target.zip(route.try_started),
+            stats: route
+                .stats
+                .take()
+                .unwrap_or_else(|| observe.unrouted.clone()),
+            target: route.target.take().zip(route.try_started),
             observe: observe.clone(),
             source,
             status,
