@@ -2,13 +2,19 @@
 
 /// Lower-case hexadecimal.
 pub fn hex(bytes: &[u8]) -> String {
+    let mut digits = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut digits);
+    digits.into_iter().map(char::from).collect()
+}
+
+/// Lower-case hexadecimal of `bytes` written into `out`, two digits per
+/// byte, without allocating; `out` beyond `2 * bytes.len()` is left alone.
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
     }
-    out
 }
 
 /// Decodes hexadecimal (either case); `None` for odd lengths or non-hex.
@@ -52,6 +58,9 @@ mod tests {
     #[test]
     fn hex_round_trips() {
         assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+        let mut out = [b'.'; 5];
+        hex_into(&[0x1f, 0xa0], &mut out);
+        assert_eq!(&out, b"1fa0.");
         assert_eq!(from_hex("00ABff"), Some(vec![0x00, 0xab, 0xff]));
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);

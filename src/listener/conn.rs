@@ -91,7 +91,7 @@ impl ConnState {
     }
 
     fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
+        stamp(self.epoch.elapsed())
     }
 
     /// Bytes arrived: while idle, they start the next request's header clock.
@@ -267,6 +267,12 @@ impl ConnState {
     }
 }
 
+/// The ms stamp of a time `since_epoch` after the connection's epoch:
+/// milliseconds plus one (0 means unset).
+fn stamp(since_epoch: Duration) -> u64 {
+    since_epoch.as_millis() as u64 + 1
+}
+
 /// Ends a request's count on its connection when dropped (after its
 /// response body was sent), or by [`end_at`](Self::end_at).
 #[derive(Debug)]
@@ -276,8 +282,7 @@ impl RequestGuard {
     /// Ends the request as of `at` (a time already read: now).
     pub fn end_at(mut self, at: std::time::Instant) {
         if let Some(s) = self.0.take() {
-            let stamp = at.saturating_duration_since(s.epoch.into_std());
-            s.request_ended(stamp.as_millis() as u64 + 1);
+            s.request_ended(stamp(at.saturating_duration_since(s.epoch.into_std())));
         }
     }
 }

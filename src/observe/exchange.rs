@@ -356,8 +356,8 @@ pub struct Finish {
 
 impl Finish {
     /// The answer's body is over: `body_bytes` were sent; the target's
-    /// answer ended at `upstream_end` (else now). Returns the time it took
-    /// for now.
+    /// answer ended at `upstream_end` (else now). Returns the time it read
+    /// as now, for the request's other end-of-request bookkeeping.
     pub fn done(mut self, body_bytes: u64, upstream_end: Option<Instant>) -> Instant {
         let now = Instant::now();
         let took = now.saturating_duration_since(self.started);

@@ -52,13 +52,10 @@ fn random_prefix() -> u64 {
     h.finish()
 }
 
-/// `word` as 16 lowercase hex digits, without the formatting machinery.
+/// `word` as 16 lowercase hex digits, without allocating.
 fn hex(word: u64) -> [u8; 16] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 16];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = DIGITS[((word >> (60 - 4 * i)) & 0xf) as usize];
-    }
+    crate::encoding::hex_into(&word.to_be_bytes(), &mut out);
     out
 }
 

@@ -398,10 +398,8 @@ impl H1Conn {
         loop {
             if !self.rbuf.is_empty() {
                 st.answered = true;
-                if let Some(answer) = self.parse_head(fields)? {
-                    if answer.parts.status.is_informational()
-                        && answer.parts.status != StatusCode::SWITCHING_PROTOCOLS
-                    {
+                if let Some(answer) = parse_answer_head(&mut self.rbuf, fields)? {
+                    if is_interim(answer.parts.status) {
                         return Ok(Poll::Ready(None));
                     }
                     return Ok(Poll::Ready(Some(answer)));
@@ -437,12 +435,6 @@ impl H1Conn {
         // SAFETY: `poll_read` initialised `n` bytes of the spare capacity.
         unsafe { self.rbuf.set_len(self.rbuf.len() + n) };
         Poll::Ready(Ok(n))
-    }
-
-    /// Parses a complete answer head at the front of the buffer, if there
-    /// is one ([`parse_answer_head`]).
-    fn parse_head(&mut self, storage: &mut HeaderMap) -> Result<Option<AnswerHead>, ExchangeError> {
-        parse_answer_head(&mut self.rbuf, storage)
     }
 
     /// Whether an idle pooled connection still looks usable: a cleartext
@@ -565,7 +557,7 @@ pub fn parse_answer_head(
         );
     }
     let head = buf.split_to(len).freeze();
-    let mut headers = if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+    let mut headers = if is_interim(status) {
         HeaderMap::with_capacity(count)
     } else {
         let mut map = std::mem::take(storage);
@@ -594,6 +586,12 @@ pub fn parse_answer_head(
         body,
         keep_alive,
     }))
+}
+
+/// Whether an answer with `status` is interim (1xx), one the client skips
+/// for the final answer that follows; a 101 is final (a tunnel follows).
+fn is_interim(status: StatusCode) -> bool {
+    status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS
 }
 
 /// How the request body goes on the wire: its exact length when known,
