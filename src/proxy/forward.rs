@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use super::body::ResponseBody;
 use super::error::ProxyError;
 use super::gzip::GzipRequest;
-use super::headers::{ClientFacts, add_forwarding, join_cookies, remove_hop_by_hop};
+use super::headers::{ClientFacts, Forwarding, join_cookies, remove_hop_by_hop};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
 use super::websocket::WsUpgrade;
@@ -145,15 +145,24 @@ pub async fn forward(
                     .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
             })
         });
-    prepare_headers(
+    let mut forwarding = Some(prepare_headers(
         &mut parts.headers,
         &parts.uri,
         conn,
         rule,
         facts.request_id,
         facts.client,
-    );
-    if !listener.http.proxy_set_headers.is_empty() {
+    ));
+    // The map is sent as it is to HTTP/2 targets and edited by
+    // proxy_set_header: there the fields go in; otherwise HTTP/1.1 heads
+    // get them appended.
+    let set_headers = !listener.http.proxy_set_headers.is_empty();
+    if (set_headers || rule.forward_type.is_h2())
+        && let Some(fields) = forwarding.take()
+    {
+        fields.insert_into(&mut parts.headers);
+    }
+    if set_headers {
         let uri: Cow<'_, [u8]> = if listener.http.needs_uri {
             normalize_path(parts.uri.path().as_bytes()).unwrap_or_default()
         } else {
@@ -254,7 +263,12 @@ pub async fn forward(
         let reused = upstream.reused();
         let attempt = match upstream {
             PooledConn::H1 { conn: h1, .. } => {
-                attempt_h1(h1, body, &mut head, parts, &uri, custom, &target.pool).await
+                let out = H1Head {
+                    buf: &mut head,
+                    target: uri.path_and_query().map_or("/", |pq| pq.as_str()),
+                    added: forwarding.as_ref(),
+                };
+                attempt_h1(h1, body, out, parts, custom, &target.pool).await
             }
             PooledConn::H2 { sender, .. } => {
                 let target_uri = h2_target.clone().unwrap_or_else(|| uri.clone());
@@ -362,18 +376,36 @@ enum AnswerBody {
     Upgraded(crate::upstream::h1::Upgraded),
 }
 
+/// What an HTTP/1.1 request head is encoded from besides the request's
+/// method and fields.
+struct H1Head<'a> {
+    /// Where it is encoded.
+    buf: &'a mut Vec<u8>,
+    /// The request target (origin-form).
+    target: &'a str,
+    /// stgw's fields, when they are not in the map.
+    added: Option<&'a Forwarding>,
+}
+
 /// One attempt over HTTP/1.1 (stgw's own client, in this task).
 async fn attempt_h1(
     mut h1: H1Conn,
     mut body: RequestBody,
-    head: &mut Vec<u8>,
+    out: H1Head<'_>,
     parts: &mut Parts,
-    uri: &Uri,
     custom: &CustomConfig,
     pool: &Arc<crate::upstream::Pool>,
 ) -> Attempt {
-    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    encode_head(head, &parts.method, target, &parts.headers, &body);
+    let head = out.buf;
+    let added = out.added.into_iter().flat_map(Forwarding::fields);
+    encode_head(
+        head,
+        &parts.method,
+        out.target,
+        &parts.headers,
+        added,
+        &body,
+    );
     let (send_t, read_t) = (custom.proxy_send_timeout, custom.proxy_read_timeout);
     // The request's map, encoded, holds the answer's fields: a target's
     // answer ends the attempts, and nothing reads the request's fields
@@ -597,8 +629,9 @@ fn refused_stream(error: &hyper::Error) -> bool {
 }
 
 /// The headers a target receives: the client's, minus hop-by-hop ones and
-/// framing (hyper frames the body itself: exactly one framing), with Host
-/// from the authority when the request carried one, and stgw's additions.
+/// framing (the body is framed when sent: exactly one framing), with Host
+/// from the authority when the request carried one. Returns stgw's
+/// additions, which are not in the map yet.
 fn prepare_headers(
     headers: &mut HeaderMap,
     uri: &Uri,
@@ -606,7 +639,7 @@ fn prepare_headers(
     rule: &RuleRuntime,
     request_id: &HeaderValue,
     client: std::net::IpAddr,
-) {
+) -> Forwarding {
     remove_hop_by_hop(headers);
     headers.remove(header::CONTENT_LENGTH);
     if let Some(authority) = uri.authority()
@@ -615,7 +648,7 @@ fn prepare_headers(
         headers.insert(header::HOST, v);
     }
     join_cookies(headers);
-    add_forwarding(
+    Forwarding::take(
         headers,
         &ClientFacts {
             ip: conn.remote.ip(),
@@ -625,7 +658,7 @@ fn prepare_headers(
             request_id,
             client_ip: rule.client_ip,
         },
-    );
+    )
 }
 
 /// The client's response: the target's, minus hop-by-hop headers, with

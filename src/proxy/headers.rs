@@ -134,45 +134,107 @@ pub struct ClientFacts<'a> {
     pub client_ip: bool,
 }
 
-/// Adds stgw's forwarding headers. In the common case (no prior
-/// X-Forwarded-For, the client is the connection's peer) this allocates
-/// nothing: the values are shared.
-pub fn add_forwarding(headers: &mut HeaderMap, facts: &ClientFacts<'_>) {
-    // Grow the map at most once for the fields added below.
-    headers.reserve(6);
-    let scheme = HeaderValue::from_static(facts.scheme);
-    headers.insert(X_CLIENT_PROTO.clone(), scheme.clone());
-    headers.insert(X_FORWARDED_PROTO.clone(), scheme);
-    headers.insert(STGW_REQUEST_ID.clone(), facts.request_id.clone());
-    if !facts.client_ip {
-        return;
-    }
-    let xff = if headers.contains_key(&X_FORWARDED_FOR) {
-        // Several X-Forwarded-For lines are one list: fold them, then append.
-        let mut chain = Vec::with_capacity(64);
-        for prior in headers
-            .get_all(&X_FORWARDED_FOR)
-            .iter()
-            .filter(|v| !v.is_empty())
-        {
-            chain.extend_from_slice(prior.as_bytes());
-            chain.extend_from_slice(b", ");
+/// The fields stgw adds to a forwarded request: `X-Client-Proto`,
+/// `X-Forwarded-Proto` and `Stgw-Request-Id`, and with `client_ip` on,
+/// `X-Forwarded-For` (the client's chain plus its address) and `X-Real-IP`.
+///
+/// They are kept apart from the request's map: an HTTP/1.1 head is encoded
+/// with them appended ([`fields`](Self::fields)), so the common request
+/// neither hashes five names nor grows the map (HTTP/2's decoded maps are
+/// full). [`insert_into`](Self::insert_into) puts them in the map where the
+/// map itself is sent (HTTP/2 targets) or edited (`proxy_set_header`).
+#[derive(Debug)]
+pub struct Forwarding {
+    scheme: HeaderValue,
+    request_id: HeaderValue,
+    forwarded_for: Option<HeaderValue>,
+    real_ip: Option<HeaderValue>,
+}
+
+/// Bits of [`Forwarding::take`]'s one pass over the client's names.
+const HAS_PROTO: u8 = 1;
+const HAS_FORWARDED_FOR: u8 = 2;
+const HAS_REAL_IP: u8 = 4;
+
+impl Forwarding {
+    /// The fields for this request. The client's own copies of them leave
+    /// `headers` (its X-Forwarded-For chain is folded into the new one;
+    /// with `client_ip` off its X-Forwarded-For and X-Real-IP stay as they
+    /// are). In the common case (no such fields from the client, the
+    /// client is the connection's peer) this allocates nothing: the values
+    /// are shared.
+    pub fn take(headers: &mut HeaderMap, facts: &ClientFacts<'_>) -> Forwarding {
+        let mut present = 0u8;
+        for name in headers.keys() {
+            present |= match name.as_str() {
+                "x-client-proto" | "x-forwarded-proto" | "stgw-request-id" => HAS_PROTO,
+                "x-forwarded-for" => HAS_FORWARDED_FOR,
+                "x-real-ip" => HAS_REAL_IP,
+                _ => 0,
+            };
         }
-        chain.extend_from_slice(facts.ip_value.as_bytes());
-        HeaderValue::from_bytes(&chain).ok()
-    } else {
-        Some(facts.ip_value.clone())
-    };
-    if let Some(v) = xff {
-        headers.insert(X_FORWARDED_FOR.clone(), v);
+        if present & HAS_PROTO != 0 {
+            for name in [&X_CLIENT_PROTO, &X_FORWARDED_PROTO, &STGW_REQUEST_ID] {
+                headers.remove(name);
+            }
+        }
+        let mut fields = Forwarding {
+            scheme: HeaderValue::from_static(facts.scheme),
+            request_id: facts.request_id.clone(),
+            forwarded_for: None,
+            real_ip: None,
+        };
+        if !facts.client_ip {
+            return fields;
+        }
+        fields.forwarded_for = if present & HAS_FORWARDED_FOR != 0 {
+            // Several X-Forwarded-For lines are one list: fold them, then append.
+            let mut chain = Vec::with_capacity(64);
+            for prior in headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .filter(|v| !v.is_empty())
+            {
+                chain.extend_from_slice(prior.as_bytes());
+                chain.extend_from_slice(b", ");
+            }
+            chain.extend_from_slice(facts.ip_value.as_bytes());
+            headers.remove(&X_FORWARDED_FOR);
+            HeaderValue::from_bytes(&chain).ok()
+        } else {
+            Some(facts.ip_value.clone())
+        };
+        if present & HAS_REAL_IP != 0 {
+            headers.remove(&X_REAL_IP);
+        }
+        fields.real_ip = if facts.real_ip == facts.ip {
+            Some(facts.ip_value.clone())
+        } else {
+            HeaderValue::from_str(&facts.real_ip.to_string()).ok()
+        };
+        fields
     }
-    let real = if facts.real_ip == facts.ip {
-        Some(facts.ip_value.clone())
-    } else {
-        HeaderValue::from_str(&facts.real_ip.to_string()).ok()
-    };
-    if let Some(v) = real {
-        headers.insert(X_REAL_IP.clone(), v);
+
+    /// The fields in the order they are sent.
+    pub fn fields(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        [
+            (&X_CLIENT_PROTO, Some(&self.scheme)),
+            (&X_FORWARDED_PROTO, Some(&self.scheme)),
+            (&STGW_REQUEST_ID, Some(&self.request_id)),
+            (&X_FORWARDED_FOR, self.forwarded_for.as_ref()),
+            (&X_REAL_IP, self.real_ip.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// Puts the fields in `headers` (after [`take`](Self::take) removed
+    /// the client's copies).
+    pub fn insert_into(self, headers: &mut HeaderMap) {
+        headers.reserve(5);
+        for (name, value) in self.fields() {
+            headers.append(name.clone(), value.clone());
+        }
     }
 }
 
@@ -251,23 +313,27 @@ mod tests {
         assert_eq!(h["x-kept"], "yes");
     }
 
+    /// The fields for a client at 192.0.2.1 believed to be `real_ip`, with
+    /// request id `abc`.
+    fn take(h: &mut HeaderMap, scheme: &'static str, real_ip: &str, client_ip: bool) -> Forwarding {
+        let facts = ClientFacts {
+            ip: "192.0.2.1".parse().unwrap(),
+            ip_value: &HeaderValue::from_static("192.0.2.1"),
+            real_ip: real_ip.parse().unwrap(),
+            scheme,
+            request_id: &HeaderValue::from_static("abc"),
+            client_ip,
+        };
+        Forwarding::take(h, &facts)
+    }
+
     #[test]
     fn forwarding_headers_append_to_an_existing_chain() {
         let mut h = map(&[
             ("x-forwarded-for", "203.0.113.9"),
             ("x-forwarded-for", "198.51.100.1"),
         ]);
-        add_forwarding(
-            &mut h,
-            &ClientFacts {
-                ip: "192.0.2.1".parse().unwrap(),
-                ip_value: &HeaderValue::from_static("192.0.2.1"),
-                real_ip: "192.0.2.1".parse().unwrap(),
-                scheme: "https",
-                request_id: &HeaderValue::from_static("abc"),
-                client_ip: true,
-            },
-        );
+        take(&mut h, "https", "192.0.2.1", true).insert_into(&mut h);
         assert_eq!(h["x-forwarded-for"], "203.0.113.9, 198.51.100.1, 192.0.2.1");
         assert_eq!(h["x-real-ip"], "192.0.2.1");
         assert_eq!(h["x-client-proto"], "https");
@@ -278,20 +344,43 @@ mod tests {
     #[test]
     fn client_ip_off_leaves_the_chain_alone() {
         let mut h = map(&[("x-forwarded-for", "203.0.113.9")]);
-        add_forwarding(
-            &mut h,
-            &ClientFacts {
-                ip: "192.0.2.1".parse().unwrap(),
-                ip_value: &HeaderValue::from_static("192.0.2.1"),
-                real_ip: "192.0.2.1".parse().unwrap(),
-                scheme: "http",
-                request_id: &HeaderValue::from_static("abc"),
-                client_ip: false,
-            },
-        );
+        take(&mut h, "http", "192.0.2.1", false).insert_into(&mut h);
         assert_eq!(h["x-forwarded-for"], "203.0.113.9");
         assert!(h.get("x-real-ip").is_none());
         assert_eq!(h["x-client-proto"], "http");
+    }
+
+    #[test]
+    fn the_clients_own_copies_are_replaced_and_the_fields_kept_apart_until_inserted() {
+        let mut h = map(&[
+            ("x-client-proto", "gopher"),
+            ("X-Forwarded-Proto", "gopher"),
+            ("stgw-request-id", "forged"),
+            ("x-real-ip", "10.9.9.9"),
+            ("x-kept", "yes"),
+        ]);
+        let fields = take(&mut h, "https", "198.51.100.7", true);
+        // Only the client's other fields are left in the map.
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert_eq!(h["x-kept"], "yes");
+        let sent: Vec<(&str, &str)> = fields
+            .fields()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("x-client-proto", "https"),
+                ("x-forwarded-proto", "https"),
+                ("stgw-request-id", "abc"),
+                ("x-forwarded-for", "192.0.2.1"),
+                ("x-real-ip", "198.51.100.7"),
+            ]
+        );
+        fields.insert_into(&mut h);
+        assert_eq!(h.len(), 6);
+        assert_eq!(h.get_all("x-real-ip").iter().count(), 1);
+        assert_eq!(h["x-real-ip"], "198.51.100.7");
     }
 
     #[test]

@@ -613,13 +613,14 @@ fn request_framing(method: &Method, body: &RequestBody) -> Framing {
 }
 
 /// Serialises a request head into `out` (cleared first): request line,
-/// `headers` (which must hold no framing header), then the framing header
-/// for `body` and the empty line.
-pub fn encode_head(
+/// `headers` and then the `added` fields (neither may hold a framing
+/// header), then the framing header for `body` and the empty line.
+pub fn encode_head<'a>(
     out: &mut Vec<u8>,
     method: &Method,
     target: &str,
     headers: &HeaderMap,
+    added: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
     body: &RequestBody,
 ) {
     out.clear();
@@ -627,11 +628,17 @@ pub fn encode_head(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
+    let mut field = |name: &HeaderName, value: &HeaderValue| {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    };
+    for (name, value) in headers {
+        field(name, value);
+    }
+    for (name, value) in added {
+        field(name, value);
     }
     match request_framing(method, body) {
         Framing::None => {}

@@ -78,7 +78,7 @@ async fn get(
     let mut body = RequestBody::Empty;
     let mut headers = HeaderMap::new();
     headers.insert("host", "t".parse().unwrap());
-    encode_head(&mut head, &method, "/", &headers, &body);
+    encode_head(&mut head, &method, "/", &headers, std::iter::empty(), &body);
     let pool = pool(addr);
     let answer = match c
         .exchange(&head, &mut body, &method, T, T, &mut headers)
@@ -134,9 +134,8 @@ async fn a_chunked_answer_is_decoded_with_extensions() {
 async fn an_answer_without_length_runs_until_close_and_is_not_pooled() {
     let (addr, task) = target(b"HTTP/1.1 200 OK\r\n\r\nuntil close", 0).await;
     let mut c = conn(addr).await;
-    let mut head = Vec::new();
     let mut body = RequestBody::Empty;
-    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    let head = bare_head(&Method::GET, "/", &body);
     let answer = c
         .exchange(&head, &mut body, &Method::GET, T, T, &mut HeaderMap::new())
         .await
@@ -197,15 +196,8 @@ async fn invalid_answers_are_refused() {
 async fn a_buffered_body_is_sent_with_its_length_in_one_write() {
     let (addr, task) = target(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 11).await;
     let mut c = conn(addr).await;
-    let mut head = Vec::new();
     let mut body = RequestBody::Memory(Some(Bytes::from_static(b"hello world")));
-    encode_head(
-        &mut head,
-        &Method::POST,
-        "/up?x=1",
-        &HeaderMap::new(),
-        &body,
-    );
+    let head = bare_head(&Method::POST, "/up?x=1", &body);
     let answer = c
         .exchange(&head, &mut body, &Method::POST, T, T, &mut HeaderMap::new())
         .await
@@ -227,9 +219,8 @@ async fn a_target_that_closes_before_answering_is_an_unanswered_failure() {
     });
     let mut c = conn(addr).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut head = Vec::new();
     let mut body = RequestBody::Empty;
-    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    let head = bare_head(&Method::GET, "/", &body);
     let mut fields = HeaderMap::new();
     fields.insert("host", "t".parse().unwrap());
     match c
@@ -255,9 +246,8 @@ async fn no_answer_within_the_read_timeout_is_a_timeout() {
         drop(s);
     });
     let mut c = conn(addr).await;
-    let mut head = Vec::new();
     let mut body = RequestBody::Empty;
-    encode_head(&mut head, &Method::GET, "/", &HeaderMap::new(), &body);
+    let head = bare_head(&Method::GET, "/", &body);
     let started = std::time::Instant::now();
     let got = c
         .exchange(
@@ -351,4 +341,18 @@ fn framing_follows_rfc_9112_section_6_3() {
     for bodyless in [101, 204, 304] {
         assert_eq!(ok(bodyless, h11, &[cl5]), Some((BodyFraming::Empty, true)));
     }
+}
+
+/// A request head with no fields but the framing for `body`.
+fn bare_head(method: &Method, target: &str, body: &RequestBody) -> Vec<u8> {
+    let mut head = Vec::new();
+    encode_head(
+        &mut head,
+        method,
+        target,
+        &HeaderMap::new(),
+        std::iter::empty(),
+        body,
+    );
+    head
 }
