@@ -70,6 +70,20 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// The local address of every connection a listener bound to `listener`
+/// accepts, when that is known without asking the socket: the listener's
+/// own, unless it is a wildcard (0.0.0.0 or ::), whose connections each
+/// have the address they came in on.
+fn connection_local(listener: SocketAddr) -> Option<SocketAddr> {
+    (!listener.ip().is_unspecified()).then_some(listener)
+}
+
+/// Sets on a listening socket taken over from another process what
+/// [`bind`] sets, and what accepted sockets inherit from it (TCP_NODELAY).
+pub fn inherit_options(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    socket2::SockRef::from(listener).set_tcp_nodelay(true)
+}
+
 /// Accepts connections until `stop` turns true; each connection is served
 /// on its own task and drained when `drain` turns true.
 pub async fn accept_loop(
@@ -79,6 +93,7 @@ pub async fn accept_loop(
     drain: watch::Receiver<bool>,
 ) {
     let local = listener.local_addr().ok();
+    let specific = local.and_then(connection_local);
     loop {
         let accepted = tokio::select! {
             biased;
@@ -119,10 +134,16 @@ pub async fn accept_loop(
             continue;
         }
         slot.counters.accepted();
+        // Linux: accepted sockets inherit TCP_NODELAY from the listening
+        // socket (`bind`, `inherit_options`), so no system call here.
+        #[cfg(not(target_os = "linux"))]
         let _ = stream.set_nodelay(true);
-        let local = stream
-            .local_addr()
-            .unwrap_or_else(|_| local.unwrap_or(peer));
+        let local = match specific {
+            Some(addr) => addr,
+            None => stream
+                .local_addr()
+                .unwrap_or_else(|_| local.unwrap_or(peer)),
+        };
         let slot = slot.clone();
         let drain = drain.clone();
         slot.connections.fetch_add(1, Ordering::Relaxed);
@@ -233,5 +254,42 @@ struct OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.slot.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_specific_listener_address_is_every_connections_local_address() {
+        let specific: SocketAddr = "127.0.0.2:8080".parse().unwrap();
+        assert_eq!(connection_local(specific), Some(specific));
+        let v6: SocketAddr = "[::1]:443".parse().unwrap();
+        assert_eq!(connection_local(v6), Some(v6));
+        // A wildcard listener's connections each have their own.
+        assert_eq!(connection_local("0.0.0.0:80".parse().unwrap()), None);
+        assert_eq!(connection_local("[::]:80".parse().unwrap()), None);
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_have_tcp_nodelay_from_the_listener() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_taken_over_listener_gets_tcp_nodelay_too() {
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        inherit_options(&std_listener).unwrap();
+        let listener = TcpListener::from_std(std_listener).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap());
     }
 }

@@ -257,6 +257,7 @@ impl Runtime {
         match inherited {
             Some(socket) => {
                 tracing::info!(%addr, "listening socket taken over from the previous process");
+                listener::inherit_options(&socket)?;
                 tokio::net::TcpListener::from_std(socket)
             }
             None => listener::bind(addr),
