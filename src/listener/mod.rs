@@ -63,11 +63,12 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
-    socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    let listener = socket.into();
+    inherit_options(&listener)?;
+    TcpListener::from_std(listener)
 }
 
 /// The local address of every connection a listener bound to `listener`
@@ -78,8 +79,8 @@ fn connection_local(listener: SocketAddr) -> Option<SocketAddr> {
     (!listener.ip().is_unspecified()).then_some(listener)
 }
 
-/// Sets on a listening socket taken over from another process what
-/// [`bind`] sets, and what accepted sockets inherit from it (TCP_NODELAY).
+/// Sets on a listening socket, new ([`bind`]) or taken over from another
+/// process, what the sockets it accepts inherit from it: TCP_NODELAY.
 pub fn inherit_options(listener: &std::net::TcpListener) -> std::io::Result<()> {
     socket2::SockRef::from(listener).set_tcp_nodelay(true)
 }

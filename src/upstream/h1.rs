@@ -619,7 +619,7 @@ pub fn encode_head<'a>(
     out: &mut Vec<u8>,
     method: &Method,
     target: &str,
-    headers: &HeaderMap,
+    headers: &'a HeaderMap,
     added: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
     body: &RequestBody,
 ) {
@@ -628,17 +628,11 @@ pub fn encode_head<'a>(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let mut field = |name: &HeaderName, value: &HeaderValue| {
+    for (name, value) in headers.iter().chain(added) {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
-    };
-    for (name, value) in headers {
-        field(name, value);
-    }
-    for (name, value) in added {
-        field(name, value);
     }
     match request_framing(method, body) {
         Framing::None => {}
