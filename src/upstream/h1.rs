@@ -571,8 +571,12 @@ pub fn parse_answer_head(
         let (value, value_len) = (usize::from(value), usize::from(value_len));
         let name = HeaderName::from_bytes(&head[name..name + name_len])
             .map_err(|_| ExchangeError::Invalid("bad header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value..value + value_len))
-            .map_err(|_| ExchangeError::Invalid("bad header value"))?;
+        // SAFETY: httparse accepts a value only if every byte is a tab,
+        // visible ASCII, a space or obs-text (0x80-0xFF): exactly the bytes
+        // `HeaderValue` allows (checked again in debug builds).
+        let value = unsafe {
+            HeaderValue::from_maybe_shared_unchecked(head.slice(value..value + value_len))
+        };
         framing.see(&name, &value);
         headers.append(name, value);
     }
@@ -689,24 +693,26 @@ impl Default for FramingFields {
 }
 
 impl FramingFields {
-    /// Takes note of one header field.
+    /// Takes note of one header field. Works on the value's bytes: the
+    /// words that matter are ASCII, and a value with other bytes in it
+    /// needs no UTF-8 check to be read.
     fn see(&mut self, name: &HeaderName, value: &HeaderValue) {
+        let value = value.as_bytes();
         if name == header::CONNECTION {
-            for token in value.to_str().unwrap_or("").split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
+            for token in list_items(value) {
+                if token.eq_ignore_ascii_case(b"close") {
                     self.close = true;
-                } else if token.eq_ignore_ascii_case("keep-alive") {
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     self.keep_alive = true;
                 }
             }
         } else if name == header::TRANSFER_ENCODING {
-            let last = value.to_str().unwrap_or("").rsplit(',').next();
-            self.chunked = Some(last.is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked")));
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            self.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONTENT_LENGTH {
             self.length = self.length.and_then(|mut length| {
-                let text = value.to_str().map_err(|_| "bad Content-Length")?;
-                for part in text.split(',').map(str::trim) {
-                    let n: u64 = part.parse().map_err(|_| "bad Content-Length")?;
+                for part in list_items(value) {
+                    let n = decimal(part).ok_or("bad Content-Length")?;
                     if length.is_some_and(|l| l != n) {
                         return Err("conflicting Content-Length");
                     }
@@ -749,6 +755,23 @@ impl AnswerHead {
     pub fn is_bodyless(&self, method: &Method) -> bool {
         *method == Method::HEAD || self.body == BodyFraming::Empty
     }
+}
+
+/// The items of a comma-separated field value, without surrounding spaces.
+fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// A decimal number of one or more ASCII digits (no sign, no spaces), if
+/// it fits in a `u64`.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// The body of an answer, read from its connection; at its end the

@@ -286,6 +286,28 @@ fn decimals_are_written_without_formatting() {
 }
 
 #[test]
+fn content_lengths_are_digits_only_and_fit_in_u64() {
+    assert_eq!(decimal(b"0"), Some(0));
+    assert_eq!(decimal(b"007"), Some(7));
+    assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+    assert_eq!(decimal(b"18446744073709551616"), None);
+    for bad in [
+        &b""[..],
+        b"+5",
+        b"-5",
+        b"5 ",
+        b" 5",
+        b"5x",
+        b"0x10",
+        b"\xd9\xa5",
+    ] {
+        assert_eq!(decimal(bad), None, "{:?}", String::from_utf8_lossy(bad));
+    }
+    let items: Vec<&[u8]> = list_items(b" a ,b,, c\t").collect();
+    assert_eq!(items, [&b"a"[..], b"b", b"", b"c"]);
+}
+
+#[test]
 fn framing_follows_rfc_9112_section_6_3() {
     fn decide(
         status: u16,
@@ -337,6 +359,13 @@ fn framing_follows_rfc_9112_section_6_3() {
         ok(200, h11, &[("content-length", "0")]),
         Some((BodyFraming::Empty, true))
     );
+    assert!(decide(200, h11, &[("content-length", "+5")]).is_err());
+    assert!(decide(200, h11, &[("content-length", "5,")]).is_err());
+    // Bytes outside ASCII do not hide the tokens around them.
+    let mut framing = FramingFields::default();
+    let odd = HeaderValue::from_bytes(b"close, \xe9t\xe9").unwrap();
+    framing.see(&header::CONNECTION, &odd);
+    assert!(framing.close);
     assert_eq!(ok(200, h11, &[]), Some((BodyFraming::UntilClose, false)));
     for bodyless in [101, 204, 304] {
         assert_eq!(ok(bodyless, h11, &[cl5]), Some((BodyFraming::Empty, true)));
