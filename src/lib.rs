@@ -1,5 +1,6 @@
 //! stgw: a seven-layer load balancer.
 pub mod admin;
+pub mod allocator;
 pub mod balance;
 pub mod config;
 pub mod demo;

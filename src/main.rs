@@ -9,6 +9,11 @@ use stgw::config::Config;
 use stgw::runtime::Runtime;
 use stgw::runtime::snapshot::{Snapshot, State};
 
+/// tokio's 128-byte-aligned tasks and registrations from `malloc`'s
+/// cache instead of `posix_memalign` (see `stgw::allocator`).
+#[global_allocator]
+static ALLOCATOR: stgw::allocator::Allocator = stgw::allocator::Allocator;
+
 /// stgw: a seven-layer load balancer with the CLB product's configuration model.
 #[derive(Debug, Parser)]
 #[command(version, about)]
