@@ -1,6 +1,7 @@
-//! One client connection: protocol selection, hyper, and the timeouts that
-//! hyper does not keep (nginx's `client_header_timeout`, `keepalive_timeout`,
-//! `send_timeout`).
+//! One client connection: protocol selection, the HTTP server (stgw's own
+//! HTTP/1.1 server, handing over to hyper for what it leaves, or hyper's
+//! HTTP/2), and the timeouts that hyper does not keep (nginx's
+//! `client_header_timeout`, `keepalive_timeout`, `send_timeout`).
 //!
 //! The connection's [`ConnState`] is stamped by the socket wrapper (reads,
 //! blocked writes) and by the request pipeline (request start and end). One
@@ -13,24 +14,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::ListenerSlot;
+use super::h1::Outcome;
 use super::io::ClientIo;
 use crate::proxy;
 use crate::tls::TlsInfo;
-
-/// The HTTP/2 connection preface a prior-knowledge h2c client starts with.
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
 const MAX_HEAD: usize = 40 * 1024;
@@ -51,6 +49,9 @@ pub struct ConnState {
     refused_with: std::sync::atomic::AtomicU16,
     body_unread: AtomicBool,
     scan_off: AtomicBool,
+    /// The connection was asked to close after the request in progress
+    /// (a drain; stgw's own HTTP/1.1 server looks at it).
+    close_asked: AtomicBool,
     /// An answer given without a request for it (access log): hyper's own
     /// 400/431 for a head it could not parse, or 408 for a head that did
     /// not arrive in time.
@@ -81,6 +82,7 @@ impl ConnState {
             refused_with: std::sync::atomic::AtomicU16::new(0),
             body_unread: AtomicBool::new(false),
             scan_off: AtomicBool::new(false),
+            close_asked: AtomicBool::new(false),
             unanswered: std::sync::atomic::AtomicU16::new(0),
             armed: AtomicU64::new(0),
             header_ms: AtomicU64::new(0),
@@ -154,6 +156,17 @@ impl ConnState {
             self.write_blocked.store(now, Ordering::Relaxed);
             self.wake_before(now + self.send_ms.load(Ordering::Relaxed));
         }
+    }
+
+    /// Asks the connection to close after the request in progress.
+    fn ask_close(&self) {
+        self.close_asked.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the connection was asked to close after the request in
+    /// progress.
+    pub(super) fn close_asked(&self) -> bool {
+        self.close_asked.load(Ordering::Relaxed)
     }
 
     /// Whether closing should linger (an early answer was sent).
@@ -358,22 +371,12 @@ pub async fn serve<T>(
     protocol: Protocol,
     tls: Option<TlsInfo>,
     slot: Arc<ListenerSlot>,
-    drain: watch::Receiver<bool>,
+    mut drain: watch::Receiver<bool>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let state = Arc::new(ConnState::new());
-    let custom = slot.runtime.load().custom.clone();
-    let (io, prefix, h2) = match protocol {
-        Protocol::Negotiated(h2) => (io, Bytes::new(), h2),
-        Protocol::Sniff => {
-            match tokio::time::timeout(custom.client_header_timeout, sniff(io)).await {
-                Ok(Ok(sniffed)) => sniffed,
-                _ => return,
-            }
-        }
-    };
-    state.h2.store(h2, Ordering::Relaxed);
+    let keep_alive = !slot.runtime.load().custom.keepalive_timeout.is_zero();
     let conn = Arc::new(ClientConn {
         peer: peers.tcp,
         remote: peers.client,
@@ -384,74 +387,128 @@ pub async fn serve<T>(
         slot: slot.clone(),
         state: state.clone(),
     });
-    let io = TokioIo::new(ClientIo::new(io, prefix, state.clone()));
+    let io = ClientIo::new(io, state.clone());
     let client = conn.clone();
-    if h2 {
-        // Each request's future is boxed: hyper spawns a task per stream,
-        // and a task copies its future when it starts and again when it
-        // ends (kilobytes per request, and a larger task to allocate).
-        let service = service_fn(move |req: hyper::Request<Incoming>| {
-            Box::pin(proxy::handle(conn.clone(), req))
-        });
-        let mut builder = http2::Builder::new(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(128)
-            .enable_connect_protocol()
-            .max_pending_accept_reset_streams(Some(20))
-            .max_local_error_reset_streams(Some(256))
-            .max_header_list_size(MAX_HEAD as u32)
-            .initial_stream_window_size(1 << 20)
-            .initial_connection_window_size(2 << 20);
-        let conn = builder.serve_connection(io, service);
-        // Boxed: HTTP/2's connection is the larger, and inline it would
-        // grow every HTTP/1.1 connection's future as well.
-        Box::pin(drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain)).await;
+    let (h1, sniff) = match protocol {
+        Protocol::Negotiated(h2) => (!h2, false),
+        Protocol::Sniff => (true, true),
+    };
+    if h1 {
+        let own = pin!(super::h1::serve(io, conn.clone(), keep_alive, sniff));
+        let outcome = drive(own, |_| state.ask_close(), &state, &slot, &mut drain).await;
+        let (io, rest, server) = match outcome {
+            Some(Outcome::Handover(io, rest)) => (io, rest, HyperServer::H1 { keep_alive }),
+            Some(Outcome::H2(io, preface)) => (io, preface, HyperServer::H2),
+            Some(Outcome::Closed) | None => return note_unanswered(&client),
+        };
+        if let HyperServer::H2 = server {
+            state.h2.store(true, Ordering::Relaxed);
+        }
+        let io = io.replayed(rest);
+        serve_with_hyper(io, conn, server, &state, &slot, &mut drain).await;
     } else {
-        // HTTP/1.1: hyper keeps the request's future in its connection.
-        let service =
-            service_fn(move |req: hyper::Request<Incoming>| proxy::handle(conn.clone(), req));
-        let mut builder = http1::Builder::new();
-        builder
-            .max_buf_size(MAX_HEAD)
-            .keep_alive(!custom.keepalive_timeout.is_zero())
-            .header_read_timeout(None);
-        let conn = builder.serve_connection(io, service).with_upgrades();
-        drive(conn, |c| c.graceful_shutdown(), &state, &slot, drain).await;
+        state.h2.store(true, Ordering::Relaxed);
+        serve_with_hyper(io, conn, HyperServer::H2, &state, &slot, &mut drain).await;
     }
-    if let Some(status) = state.unanswered() {
-        crate::observe::exchange::unanswered(&client, status, 0);
+    note_unanswered(&client);
+}
+
+/// Logs the answer a closing connection gave without a parsed request.
+fn note_unanswered(conn: &ClientConn) {
+    if let Some(status) = conn.state.unanswered() {
+        crate::observe::exchange::unanswered(conn, status, 0);
     }
 }
 
-/// Reads until the first bytes tell HTTP/1 from the h2c preface.
-async fn sniff<T: AsyncRead + Unpin>(mut io: T) -> std::io::Result<(T, Bytes, bool)> {
-    let mut buf = BytesMut::with_capacity(1024);
-    loop {
-        if io.read_buf(&mut buf).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+/// Which of hyper's servers serves (the rest of) a connection.
+#[derive(Debug, Clone, Copy)]
+enum HyperServer {
+    /// HTTP/2.
+    H2,
+    /// HTTP/1.1, for what stgw's own server leaves to it (bodies,
+    /// upgrades, malformed heads).
+    H1 { keep_alive: bool },
+}
+
+/// Serves a connection with hyper until it closes, times out or drains.
+async fn serve_with_hyper<T>(
+    io: ClientIo<T>,
+    conn: Arc<ClientConn>,
+    server: HyperServer,
+    state: &ConnState,
+    slot: &ListenerSlot,
+    drain: &mut watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    // The connections are boxed: inline they would grow every connection's
+    // future, stgw's own HTTP/1.1 connections included.
+    let served = match server {
+        HyperServer::H2 => {
+            // Each request's future is boxed: hyper spawns a task per
+            // stream, and a task copies its future when it starts and again
+            // when it ends (kilobytes per request, and a larger task).
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let (parts, body) = req.into_parts();
+                Box::pin(proxy::handle(conn.clone(), parts, Some(body)))
+            });
+            let mut builder = http2::Builder::new(TokioExecutor::new());
+            builder
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(128)
+                .enable_connect_protocol()
+                .max_pending_accept_reset_streams(Some(20))
+                .max_local_error_reset_streams(Some(256))
+                .max_header_list_size(MAX_HEAD as u32)
+                .initial_stream_window_size(1 << 20)
+                .initial_connection_window_size(2 << 20);
+            let mut conn = Box::pin(builder.serve_connection(io, service));
+            drive(conn.as_mut(), |c| c.graceful_shutdown(), state, slot, drain).await
         }
-        let n = buf.len().min(H2_PREFACE.len());
-        if buf[..n] != H2_PREFACE[..n] {
-            return Ok((io, buf.freeze(), false));
+        HyperServer::H1 { keep_alive } => {
+            // hyper keeps the request's future in its connection.
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let (parts, body) = req.into_parts();
+                proxy::handle(conn.clone(), parts, Some(body))
+            });
+            let mut builder = http1::Builder::new();
+            builder
+                .max_buf_size(MAX_HEAD)
+                .keep_alive(keep_alive)
+                .header_read_timeout(None);
+            let mut conn = Box::pin(builder.serve_connection(io, service).with_upgrades());
+            drive(conn.as_mut(), |c| c.graceful_shutdown(), state, slot, drain).await
         }
-        if n == H2_PREFACE.len() {
-            return Ok((io, buf.freeze(), true));
+    };
+    note_hyper_error(served, state);
+}
+
+/// Records the answer hyper gave to a head it could not parse (it closed
+/// the connection after it).
+fn note_hyper_error(served: Option<Result<(), hyper::Error>>, state: &ConnState) {
+    if let Some(Err(e)) = served {
+        tracing::debug!(error = %e, "client connection ended with an error");
+        if e.is_parse() || e.is_parse_too_large() {
+            let answered = if e.is_parse_too_large() { 431 } else { 400 };
+            state.unanswered.store(answered, Ordering::Relaxed);
         }
     }
 }
 
-/// Polls the connection, enforcing the timeouts and the drain signal.
+/// Polls the connection, enforcing the timeouts and the drain signal:
+/// its output, or `None` when it was closed for them. The connection is
+/// pinned by the caller (moving a connection's future is a copy).
 async fn drive<C>(
-    conn: C,
+    mut conn: std::pin::Pin<&mut C>,
     graceful: impl Fn(std::pin::Pin<&mut C>),
     state: &ConnState,
     slot: &ListenerSlot,
-    mut drain: watch::Receiver<bool>,
-) where
-    C: Future<Output = Result<(), hyper::Error>>,
+    drain: &mut watch::Receiver<bool>,
+) -> Option<C::Output>
+where
+    C: Future,
 {
-    let mut conn = pin!(conn);
     // Set once the connection has been asked to finish (GOAWAY, or
     // keep-alive off for the request in progress).
     let mut closing = false;
@@ -476,16 +533,7 @@ async fn drive<C>(
         }
         tokio::select! {
             biased;
-            result = conn.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "client connection ended with an error");
-                    let answered = if e.is_parse_too_large() { 431 } else { 400 };
-                    if e.is_parse() || e.is_parse_too_large() {
-                        state.unanswered.store(answered, Ordering::Relaxed);
-                    }
-                }
-                return;
-            }
+            output = conn.as_mut() => return Some(output),
             _ = drained.as_mut(), if !closing && waiting.is_none() => {
                 waiting = start_drain(conn.as_mut(), &graceful, state, &mut closing);
             }
@@ -501,7 +549,7 @@ async fn drive<C>(
                         closing = true;
                         waiting = None;
                     } else if Instant::now() >= until && state.first_byte.load(Ordering::Relaxed) == 0 {
-                        return;
+                        return None;
                     }
                     continue;
                 }
@@ -523,7 +571,7 @@ async fn drive<C>(
                             // A head began but did not end in time: nginx logs 408.
                             state.unanswered.store(408, Ordering::Relaxed);
                         }
-                        return;
+                        return None;
                     }
                 }
             }

@@ -1,5 +1,6 @@
-//! The client socket as hyper sees it: bytes sniffed before hyper started
-//! are replayed, reads and blocked writes are time-stamped for the
+//! The client socket as the HTTP servers see it: bytes read before hyper
+//! took the connection over are replayed, reads and blocked writes are
+//! time-stamped for the
 //! connection's timeouts, and a connection closing after an early answer
 //! lingers (reads and discards) so the client can read that answer.
 
@@ -24,7 +25,9 @@ pub const LINGER: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct ClientIo<T> {
     inner: T,
-    prefix: Bytes,
+    /// Bytes read through this wrapper already (stamped and scanned), to
+    /// be read again first.
+    replay: Bytes,
     state: Arc<ConnState>,
     linger: Linger,
     scan: HeadScan,
@@ -40,16 +43,27 @@ enum Linger {
 }
 
 impl<T> ClientIo<T> {
-    /// Wraps `inner`; `prefix` holds bytes already read from it.
-    pub fn new(inner: T, prefix: Bytes, state: Arc<ConnState>) -> ClientIo<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T, state: Arc<ConnState>) -> ClientIo<T> {
         ClientIo {
             inner,
-            prefix,
+            replay: Bytes::new(),
             state,
             linger: Linger::No,
             scan: HeadScan::default(),
             refusal: None,
         }
+    }
+}
+
+impl<T> ClientIo<T> {
+    /// The same stream, replaying `bytes` (read through it already, and
+    /// not consumed) before reading on: a connection stgw's own server
+    /// hands to hyper.
+    pub fn replayed(mut self, bytes: Bytes) -> ClientIo<T> {
+        debug_assert!(self.replay.is_empty());
+        self.replay = bytes;
+        self
     }
 }
 
@@ -63,18 +77,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientIo<T> {
         if this.refusal.is_some() {
             return this.poll_refuse(cx);
         }
-        let before = buf.filled().len();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-            if this.prefix.is_empty() {
-                // Free the sniffing buffer rather than keep it per connection.
-                this.prefix = Bytes::new();
+        if !this.replay.is_empty() {
+            let n = this.replay.len().min(buf.remaining());
+            buf.put_slice(&this.replay[..n]);
+            this.replay.advance(n);
+            if this.replay.is_empty() {
+                // Free the buffer rather than keep it per connection.
+                this.replay = Bytes::new();
             }
-        } else {
-            std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+            return Poll::Ready(Ok(()));
         }
+        let before = buf.filled().len();
+        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         if buf.filled().len() == before {
             return Poll::Ready(Ok(()));
         }

@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod conn;
+pub mod h1;
 pub mod head_scan;
 mod io;
 mod proxy_protocol;

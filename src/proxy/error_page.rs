@@ -131,5 +131,14 @@ async fn internal(
     let (mut parts, ()) = req.into_parts();
     // The request is counted and logged under its original route.
     let mut internal = crate::observe::RouteTrace::default();
-    super::dispatch(conn, listener, &mut parts, None, request_id, &mut internal).await
+    let payload = super::Payload::Internal;
+    super::dispatch(
+        conn,
+        listener,
+        &mut parts,
+        payload,
+        request_id,
+        &mut internal,
+    )
+    .await
 }

@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, Version, header};
+use http::{HeaderValue, Response, Version, header};
 use hyper::body::Incoming;
 
 pub use body::ResponseBody;
@@ -60,15 +60,21 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// future in a slot per connection, and every copy of the head in it
 /// would be moved on each request (an `async fn` would hold its argument
 /// twice).
+///
+/// `body` is `None` for a request that has no body (stgw's own HTTP/1.1
+/// server only takes such requests itself); hyper's requests bring theirs.
+#[allow(clippy::manual_async_fn)] // an `async fn` would hold `parts` twice
 pub fn handle(
     conn: Arc<ClientConn>,
-    req: Request<Incoming>,
+    mut parts: Parts,
+    body: Option<Incoming>,
 ) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static {
-    let (mut parts, body) = req.into_parts();
     async move {
         let started = conn.state.head_started();
         let (number, guard) = conn.state.start_request();
-        let body_follows = !http_body::Body::is_end_stream(&body);
+        let body_follows = body
+            .as_ref()
+            .is_some_and(|b| !http_body::Body::is_end_stream(b));
         conn.state.body_pending(body_follows);
         let listener = conn.slot.runtime.load_full();
         // Boxed: large, and a freshly freed block is warmer than the
@@ -95,7 +101,7 @@ pub fn handle(
                 &conn,
                 &listener,
                 &mut parts,
-                Some(body),
+                Payload::Client(body),
                 &trace.request_id,
                 &mut trace.route,
             )
@@ -180,7 +186,7 @@ async fn detached(
     conn: Arc<ClientConn>,
     listener: Arc<ListenerRuntime>,
     mut parts: Parts,
-    body: Incoming,
+    body: Option<Incoming>,
     request_id: HeaderValue,
 ) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
     let task = tokio::spawn(async move {
@@ -189,7 +195,7 @@ async fn detached(
             &conn,
             &listener,
             &mut parts,
-            Some(body),
+            Payload::Client(body),
             &request_id,
             &mut route,
         )
@@ -202,19 +208,30 @@ async fn detached(
     })
 }
 
+/// Where a dispatched request comes from.
+enum Payload {
+    /// A client: its body (`None`: it has none), and its head is checked
+    /// against the size limits and counted by the rate limiter.
+    Client(Option<Incoming>),
+    /// stgw itself (an `error_page` URI): no body, and no limits again.
+    Internal,
+}
+
 /// Routes a request and answers it: 404, nginx's add-slash 301, the rule's
-/// redirect, or the targets' answer. `body` is `None` for internal
-/// requests (error pages); a client's request (`Some`) is first checked
-/// against the size limits. Where it went is told to `trace`.
+/// redirect, or the targets' answer. Where it went is told to `trace`.
 async fn dispatch(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     parts: &mut Parts,
-    body: Option<Incoming>,
+    payload: Payload,
     request_id: &HeaderValue,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    if body.is_some() {
+    let (from_client, body) = match payload {
+        Payload::Client(body) => (true, body),
+        Payload::Internal => (false, None),
+    };
+    if from_client {
         check_sizes(parts)?;
         if conn.state.is_h2() {
             check_h2_fields(parts, listener.custom.http2_max_field_size)?;
@@ -224,8 +241,8 @@ async fn dispatch(
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
     let client = client_ip(conn, listener, &parts.headers);
-    // Internal requests (error pages, `body` None) are not counted again.
-    if body.is_some()
+    // Internal requests (error pages) are not counted again.
+    if from_client
         && let Some(limiter) = &listener.limiter
         && !limiter.allow(client)
     {

@@ -651,7 +651,7 @@ pub fn encode_head<'a>(
 }
 
 /// Appends `n` in decimal without the formatting machinery.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -758,13 +758,13 @@ impl AnswerHead {
 }
 
 /// The items of a comma-separated field value, without surrounding spaces.
-fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
 }
 
 /// A decimal number of one or more ASCII digits (no sign, no spaces), if
 /// it fits in a `u64`.
-fn decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }

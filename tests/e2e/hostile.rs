@@ -23,12 +23,7 @@ async fn setup(extra_listener: &str) -> (Stgw, SocketAddr, Backend) {
 
 /// Sends raw bytes; returns what came back and whether the server closed.
 async fn exchange(addr: SocketAddr, bytes: &[u8]) -> (String, bool) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(bytes).await.unwrap();
-    let mut out = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
-        .await
-        .is_ok();
+    let (out, closed) = raw_until_closed(addr, bytes, Duration::from_secs(5)).await;
     (String::from_utf8_lossy(&out).into_owned(), closed)
 }
 

@@ -15,6 +15,7 @@ mod forwarding;
 mod gzip;
 mod health;
 mod hostile;
+mod http1;
 mod observe;
 mod redirects;
 mod reload;

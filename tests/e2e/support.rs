@@ -387,12 +387,20 @@ pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Got {
 
 /// Raw bytes in, raw bytes out (until the server closes or `wait` passes).
 pub async fn raw(addr: SocketAddr, request: &[u8], wait: Duration) -> Vec<u8> {
+    raw_until_closed(addr, request, wait).await.0
+}
+
+/// Raw bytes in, raw bytes out until the server closes or `wait` passes;
+/// and whether it closed.
+pub async fn raw_until_closed(addr: SocketAddr, request: &[u8], wait: Duration) -> (Vec<u8>, bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
-    out
+    let closed = tokio::time::timeout(wait, stream.read_to_end(&mut out))
+        .await
+        .is_ok();
+    (out, closed)
 }
 
 /// The status code of a raw HTTP/1.1 answer.

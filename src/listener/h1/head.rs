@@ -1,0 +1,274 @@
+//! Request heads in, answer heads out, for stgw's own HTTP/1.1 server.
+
+use std::mem::MaybeUninit;
+
+use bytes::{Bytes, BytesMut};
+use http::request::Parts;
+use http::response;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
+
+use super::date;
+use crate::upstream::h1::{decimal, list_items, push_decimal};
+
+/// Most header fields in a head stgw's server takes itself (hyper, which
+/// gets the rest, allows 100).
+const MAX_FIELDS: usize = 64;
+
+/// What the start of a connection's buffer holds.
+#[derive(Debug)]
+// Returned once per request and taken apart at once: boxing the head
+// would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
+pub enum Parsed {
+    /// A whole request head stgw serves itself, taken off the buffer.
+    /// `close`: the client asked to close the connection after it.
+    Request {
+        /// The request's head.
+        parts: Parts,
+        /// Whether the client sent `Connection: close`.
+        close: bool,
+    },
+    /// The head has not ended yet.
+    Partial,
+    /// A head for hyper, still in the buffer: it announces a body, an
+    /// upgrade or `Expect`, is not HTTP/1.1, has a method other than GET
+    /// or HEAD, has more than 64 fields, or is malformed (hyper answers
+    /// it with 400).
+    Hyper,
+}
+
+/// Parses the request head at the start of `buf`. A request stgw serves
+/// itself is split off `buf`; its field values are slices of its bytes.
+/// `storage` may hold an empty map to reuse for its fields.
+pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, &mut fields) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Hyper,
+    };
+    let method = match request.method {
+        Some("GET") => Method::GET,
+        Some("HEAD") => Method::HEAD,
+        _ => return Parsed::Hyper,
+    };
+    if request.version != Some(1) {
+        return Parsed::Hyper;
+    }
+    let (Some(path), count) = (request.path, request.headers.len()) else {
+        return Parsed::Hyper;
+    };
+    // Offsets into the head: fields are sliced out of it once it is split
+    // off (the head is at most the buffer's 64 KiB).
+    let base = buf.as_ptr() as usize;
+    let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
+    let target = (offset(path.as_bytes()), path.len() as u16);
+    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
+    let mut close = false;
+    for (span, field) in spans.iter_mut().zip(request.headers.iter()) {
+        let name = field.name.as_bytes();
+        match name.len() {
+            6 if name.eq_ignore_ascii_case(b"expect") => return Parsed::Hyper,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => return Parsed::Hyper,
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                close |= list_items(field.value).any(|t| t.eq_ignore_ascii_case(b"close"));
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => return Parsed::Hyper,
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => return Parsed::Hyper,
+            _ => {}
+        }
+        *span = (
+            offset(name),
+            name.len() as u16,
+            offset(field.value),
+            field.value.len() as u16,
+        );
+    }
+    let head = buf.split_to(len).freeze();
+    let slice = |at: u16, len: u16| head.slice(usize::from(at)..usize::from(at) + usize::from(len));
+    let Ok(uri) = Uri::from_maybe_shared(slice(target.0, target.1)) else {
+        restore(head, buf);
+        return Parsed::Hyper;
+    };
+    let mut headers = storage.take().unwrap_or_default();
+    headers.reserve(count);
+    for &(name, name_len, value, value_len) in &spans[..count] {
+        let name = &head[usize::from(name)..usize::from(name) + usize::from(name_len)];
+        let Ok(name) = HeaderName::from_bytes(name) else {
+            drop(headers);
+            restore(head, buf);
+            return Parsed::Hyper;
+        };
+        // SAFETY: httparse accepts a value only if every byte is a tab,
+        // visible ASCII, a space or obs-text (0x80-0xFF): exactly the bytes
+        // `HeaderValue` allows (checked again in debug builds).
+        let value = unsafe { HeaderValue::from_maybe_shared_unchecked(slice(value, value_len)) };
+        headers.append(name, value);
+    }
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.headers = headers;
+    Parsed::Request { parts, close }
+}
+
+/// Puts a split-off head back in front of the buffer (a head left to
+/// hyper after all; rare, so copied).
+fn restore(head: Bytes, buf: &mut BytesMut) {
+    let mut whole = BytesMut::with_capacity(head.len() + buf.len());
+    whole.extend_from_slice(&head);
+    whole.extend_from_slice(buf);
+    *buf = whole;
+}
+
+/// What is known of an answer body's size before it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodySize {
+    /// No body (it has ended already).
+    Empty,
+    /// Exactly this many bytes.
+    Known(u64),
+    /// Not known until it ends.
+    Unknown,
+}
+
+/// How an answer's body goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body bytes at all: the answer to HEAD, a 1xx, 204 or 304, or a
+    /// body of length 0.
+    None,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+}
+
+/// An encoded answer head: how its body follows, and whether the
+/// connection closes after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoded {
+    /// The body's framing.
+    pub framing: Framing,
+    /// The connection closes after this answer.
+    pub last: bool,
+}
+
+/// Encodes an answer head into `out` (appended): the status line, the
+/// fields (lower-case names, drained from `parts`), the framing stgw
+/// chooses, `Date` unless present, and `Connection: close` when `closing`
+/// or the fields ask to close. `head_request`: it answers HEAD.
+///
+/// Framing follows RFC 9112 §6: a body that can have one gets
+/// `Content-Length` when its size is known (from the body, else from a
+/// `Content-Length` field), else chunked coding; a `Transfer-Encoding`
+/// field from elsewhere is not passed on. The answer to HEAD keeps the
+/// `Content-Length` it carries (or gets the body's known size); 1xx, 204
+/// and 304 carry neither.
+pub fn encode(
+    out: &mut Vec<u8>,
+    parts: &mut response::Parts,
+    size: BodySize,
+    head_request: bool,
+    closing: bool,
+) -> Encoded {
+    let status = parts.status;
+    if status == StatusCode::OK {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let mut last = closing;
+    // The first `Content-Length` field's value, when it is a number.
+    let mut declared: Option<u64> = None;
+    let mut kept_length_field = false;
+    let mut wrote_connection = false;
+    let mut wrote_date = false;
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in parts.headers.drain() {
+        if let Some(name) = name {
+            current = Some(name);
+        }
+        let Some(name) = current.as_ref() else {
+            continue;
+        };
+        if *name == header::CONTENT_LENGTH {
+            if bodiless || !head_request {
+                // Replaced by the framing chosen below.
+                if !kept_length_field {
+                    declared = decimal(value.as_bytes());
+                    kept_length_field = true;
+                }
+                continue;
+            }
+            kept_length_field = true;
+        } else if *name == header::TRANSFER_ENCODING {
+            continue;
+        } else if *name == header::CONNECTION {
+            wrote_connection = true;
+            last |= list_items(value.as_bytes()).any(|t| t.eq_ignore_ascii_case(b"close"));
+        } else if *name == header::DATE {
+            wrote_date = true;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let framing = if bodiless {
+        Framing::None
+    } else if head_request {
+        if let (false, BodySize::Known(n @ 1..)) = (kept_length_field, size) {
+            length_field(out, n);
+        }
+        Framing::None
+    } else {
+        match (size, declared) {
+            (BodySize::Empty, _) => {
+                length_field(out, 0);
+                Framing::None
+            }
+            (BodySize::Known(n), _) | (BodySize::Unknown, Some(n)) => {
+                length_field(out, n);
+                if n == 0 {
+                    Framing::None
+                } else {
+                    Framing::Length(n)
+                }
+            }
+            (BodySize::Unknown, None) => {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                Framing::Chunked
+            }
+        }
+    };
+    if last && !wrote_connection {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    if !wrote_date {
+        out.extend_from_slice(b"date: ");
+        date::extend(out);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    Encoded { framing, last }
+}
+
+fn length_field(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(b"content-length: ");
+    push_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+#[path = "head_tests.rs"]
+mod tests;

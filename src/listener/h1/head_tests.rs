@@ -1,0 +1,199 @@
+use super::*;
+
+fn parse_text(text: &[u8]) -> (Parsed, BytesMut) {
+    let mut buf = BytesMut::from(text);
+    let parsed = parse(&mut buf, &mut None);
+    (parsed, buf)
+}
+
+#[test]
+fn a_get_is_taken_off_the_buffer_with_its_fields() {
+    let (parsed, rest) =
+        parse_text(b"GET /a?b=1 HTTP/1.1\r\nHost: h.test\r\nX-Two: 1\r\nx-two: 2\r\n\r\nGET /next");
+    let Parsed::Request { parts, close } = parsed else {
+        panic!("{parsed:?}");
+    };
+    assert!(!close);
+    assert_eq!(parts.method, Method::GET);
+    assert_eq!(parts.uri, "/a?b=1");
+    assert_eq!(parts.version, Version::HTTP_11);
+    assert_eq!(parts.headers["host"], "h.test");
+    let two: Vec<_> = parts.headers.get_all("x-two").iter().collect();
+    assert_eq!(two, ["1", "2"]);
+    assert_eq!(&rest[..], b"GET /next", "the next request stays");
+}
+
+#[test]
+fn connection_close_is_seen_among_other_tokens() {
+    for (value, close) in [
+        ("close", true),
+        ("keep-alive, Close", true),
+        ("keep-alive", false),
+        ("closed", false),
+    ] {
+        let text = format!("HEAD / HTTP/1.1\r\nHost: h\r\nConnection: {value}\r\n\r\n");
+        let (parsed, _) = parse_text(text.as_bytes());
+        let Parsed::Request { parts, close: seen } = parsed else {
+            panic!("{value}: {parsed:?}");
+        };
+        assert_eq!(parts.method, Method::HEAD);
+        assert_eq!(seen, close, "{value}");
+    }
+}
+
+#[test]
+fn an_unfinished_head_is_partial_and_left_alone() {
+    let (parsed, rest) = parse_text(b"GET / HTTP/1.1\r\nHost: h");
+    assert!(matches!(parsed, Parsed::Partial), "{parsed:?}");
+    assert_eq!(&rest[..], b"GET / HTTP/1.1\r\nHost: h");
+}
+
+#[test]
+fn heads_for_hyper_stay_in_the_buffer_whole() {
+    let long_fields: String = (0..65).map(|i| format!("X-{i}: v\r\n")).collect();
+    let cases = [
+        "POST / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+        "PUT / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+        "GET / HTTP/1.0\r\nHost: h\r\n\r\n".to_owned(),
+        "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".to_owned(),
+        "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_owned(),
+        "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+            .to_owned(),
+        "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n".to_owned(),
+        "GET / HTTP/1.1\r\nHost : h\r\n\r\n".to_owned(),
+        "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+        format!("GET / HTTP/1.1\r\nHost: h\r\n{long_fields}\r\n"),
+        // httparse takes it; `Uri` does not.
+        "GET http://[::1/ HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+    ];
+    for text in cases {
+        let (parsed, rest) = parse_text(text.as_bytes());
+        assert!(matches!(parsed, Parsed::Hyper), "{text:?}: {parsed:?}");
+        assert_eq!(&rest[..], text.as_bytes(), "{text:?}");
+    }
+}
+
+fn answer(status: u16, fields: &[(&str, &str)]) -> response::Parts {
+    let mut parts = http::Response::new(()).into_parts().0;
+    parts.status = StatusCode::from_u16(status).unwrap();
+    for (name, value) in fields {
+        parts.headers.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    parts
+}
+
+fn encode_text(
+    parts: &mut response::Parts,
+    size: BodySize,
+    head_request: bool,
+    closing: bool,
+) -> (String, Encoded) {
+    let mut out = Vec::new();
+    let encoded = encode(&mut out, parts, size, head_request, closing);
+    (String::from_utf8(out).unwrap(), encoded)
+}
+
+const DATED: (&str, &str) = ("date", "Thu, 01 Jan 1970 00:00:00 GMT");
+
+#[test]
+fn a_known_length_is_announced_and_fields_follow_in_order() {
+    let mut parts = answer(
+        200,
+        &[("server", "stgw"), ("x-a", "1"), ("x-a", "2"), DATED],
+    );
+    let (text, encoded) = encode_text(&mut parts, BodySize::Known(5), false, false);
+    assert_eq!(
+        text,
+        "HTTP/1.1 200 OK\r\nserver: stgw\r\nx-a: 1\r\nx-a: 2\r\n\
+         date: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 5\r\n\r\n"
+    );
+    assert_eq!(
+        encoded,
+        Encoded {
+            framing: Framing::Length(5),
+            last: false
+        }
+    );
+    assert!(parts.headers.is_empty(), "the map is drained for reuse");
+}
+
+#[test]
+fn an_unknown_length_is_chunked_unless_a_length_field_says_it() {
+    let mut parts = answer(404, &[("transfer-encoding", "chunked"), DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Unknown, false, false);
+    assert_eq!(
+        text,
+        "HTTP/1.1 404 Not Found\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+         transfer-encoding: chunked\r\n\r\n"
+    );
+    assert_eq!(encoded.framing, Framing::Chunked);
+
+    let mut parts = answer(200, &[("content-length", "42"), DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Unknown, false, false);
+    assert!(text.contains("\r\ncontent-length: 42\r\n"), "{text}");
+    assert_eq!(encoded.framing, Framing::Length(42));
+}
+
+#[test]
+fn an_empty_body_is_length_0_and_bodiless_statuses_get_no_framing() {
+    let mut parts = answer(200, &[("content-length", "0"), DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Empty, false, false);
+    assert_eq!(text.matches("content-length: 0\r\n").count(), 1, "{text}");
+    assert_eq!(encoded.framing, Framing::None);
+    for status in [204, 304] {
+        let mut parts = answer(status, &[("content-length", "7"), ("etag", "\"e\""), DATED]);
+        let (text, encoded) = encode_text(&mut parts, BodySize::Known(7), false, false);
+        assert!(!text.contains("content-length"), "{status}: {text}");
+        assert!(!text.contains("transfer-encoding"), "{status}: {text}");
+        assert!(text.contains("etag: \"e\"\r\n"), "{text}");
+        assert_eq!(encoded.framing, Framing::None);
+    }
+}
+
+#[test]
+fn the_answer_to_head_keeps_its_length_and_sends_no_body() {
+    let mut parts = answer(200, &[("content-length", "1234"), DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Empty, true, false);
+    assert!(text.contains("\r\ncontent-length: 1234\r\n"), "{text}");
+    assert_eq!(encoded.framing, Framing::None);
+    // stgw's own answer: the length of the body it would send.
+    let mut parts = answer(404, &[DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Known(150), true, false);
+    assert!(text.contains("\r\ncontent-length: 150\r\n"), "{text}");
+    assert_eq!(encoded.framing, Framing::None);
+    let mut parts = answer(200, &[DATED]);
+    let (text, _) = encode_text(&mut parts, BodySize::Unknown, true, false);
+    assert!(!text.contains("transfer-encoding"), "{text}");
+}
+
+#[test]
+fn closing_is_announced_once_and_a_close_field_closes() {
+    let mut parts = answer(200, &[DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Empty, false, true);
+    assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
+    assert!(encoded.last);
+
+    let mut parts = answer(502, &[("connection", "close"), DATED]);
+    let (text, encoded) = encode_text(&mut parts, BodySize::Known(3), false, false);
+    assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
+    assert!(encoded.last);
+
+    let mut parts = answer(200, &[("connection", "keep-alive"), DATED]);
+    let (_, encoded) = encode_text(&mut parts, BodySize::Known(3), false, false);
+    assert!(!encoded.last);
+}
+
+#[test]
+fn a_date_is_added_when_absent_and_unknown_statuses_have_an_empty_reason() {
+    let mut parts = answer(599, &[]);
+    let (text, _) = encode_text(&mut parts, BodySize::Empty, false, false);
+    assert!(text.starts_with("HTTP/1.1 599 \r\n"), "{text}");
+    let date = text
+        .lines()
+        .find_map(|l| l.strip_prefix("date: "))
+        .expect("a date field");
+    assert_eq!(date.len(), date::LEN);
+}

@@ -1,0 +1,324 @@
+//! HTTP/1.1 on the wire: stgw's own server for GET and HEAD, the hand-over
+//! to hyper for everything else on the same connection, and how answers
+//! are framed.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::*;
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// One answer taken off the wire.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    /// Field names lower-cased.
+    fields: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits `bytes` into answers, one per request; `heads[i]`: the i-th
+/// request was HEAD (its answer has no body whatever it announces).
+fn answers(mut bytes: &[u8], heads: &[bool]) -> Vec<Answer> {
+    let answers = heads
+        .iter()
+        .map(|&head| {
+            take_answer(&mut bytes, head).unwrap_or_else(|| {
+                panic!("no whole answer in {:?}", String::from_utf8_lossy(bytes))
+            })
+        })
+        .collect();
+    assert!(
+        bytes.is_empty(),
+        "bytes after the last answer: {:?}",
+        String::from_utf8_lossy(bytes)
+    );
+    answers
+}
+
+/// Takes one answer off the front of `bytes`; `None` while incomplete.
+/// Malformed framing fails the test.
+fn take_answer(bytes: &mut &[u8], head: bool) -> Option<Answer> {
+    let mut fields = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Response::new(&mut fields);
+    let len = match parsed.parse(bytes).expect("a well-formed answer head") {
+        httparse::Status::Complete(len) => len,
+        httparse::Status::Partial => return None,
+    };
+    let status = parsed.code?;
+    let fields: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|f| {
+            (
+                f.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(f.value).into_owned(),
+            )
+        })
+        .collect();
+    let mut rest = &bytes[len..];
+    let find = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if head || status == 204 || status == 304 {
+        // No body.
+    } else if find("transfer-encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+            let size = std::str::from_utf8(&rest[..line_end]).expect("ASCII chunk size");
+            let size = usize::from_str_radix(size, 16).expect("hex chunk size");
+            rest = &rest[line_end + 2..];
+            if size == 0 {
+                if rest.len() < 2 {
+                    return None;
+                }
+                assert_eq!(&rest[..2], b"\r\n", "no trailer section expected");
+                rest = &rest[2..];
+                break;
+            }
+            if rest.len() < size + 2 {
+                return None;
+            }
+            body.extend_from_slice(&rest[..size]);
+            assert_eq!(&rest[size..size + 2], b"\r\n", "chunk data ends with CRLF");
+            rest = &rest[size + 2..];
+        }
+    } else {
+        let len: usize = find("content-length")
+            .expect("a framed answer")
+            .parse()
+            .unwrap();
+        if rest.len() < len {
+            return None;
+        }
+        body.extend_from_slice(&rest[..len]);
+        rest = &rest[len..];
+    }
+    *bytes = rest;
+    Some(Answer {
+        status,
+        fields,
+        body,
+    })
+}
+
+/// Writes `bytes` and reads until the server closes (at most 5 s).
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> (Vec<u8>, bool) {
+    raw_until_closed(addr, bytes, Duration::from_secs(5)).await
+}
+
+#[tokio::test]
+async fn gets_a_post_and_a_head_pipelined_on_one_connection_are_answered_in_order() {
+    let b = Backend::start_with("b", "127.0.0.1:0", |seen| {
+        let mut body = seen.uri.path().as_bytes().to_vec();
+        body.extend_from_slice(&seen.body);
+        Reply::text(body)
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let big = "v".repeat(5000);
+    let requests = format!(
+        "GET /1 HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         HEAD /2 HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         GET /3 HTTP/1.1\r\nHost: h.test\r\nX-A: {big}\r\nX-B: {big}\r\n\r\n\
+         POST /4 HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc\
+         GET /5 HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         HEAD /6 HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         GET /7 HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n"
+    );
+    let (bytes, closed) = exchange(local(port), requests.as_bytes()).await;
+    assert!(
+        closed,
+        "the connection closes after the request asking for it"
+    );
+    let got = answers(&bytes, &[false, true, false, false, false, true, false]);
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|a| String::from_utf8_lossy(&a.body).into_owned())
+        .collect();
+    assert_eq!(bodies, ["/1", "", "/3", "/4abc", "/5", "", "/7"]);
+    for a in &got {
+        assert_eq!(a.status, 200);
+        assert!(a.field("date").is_some(), "{a:?}");
+    }
+    // HEAD answers announce the length a GET would get.
+    assert_eq!(got[1].field("content-length"), Some("2"));
+    assert_eq!(got[5].field("content-length"), Some("2"));
+    assert_eq!(got[6].field("connection"), Some("close"));
+    let paths: Vec<String> = b
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.uri.path()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "GET /1", "HEAD /2", "GET /3", "POST /4", "GET /5", "HEAD /6", "GET /7"
+        ]
+    );
+    let seen = b.seen.lock().unwrap();
+    assert_eq!(
+        seen[2].headers["x-b"],
+        big.as_str(),
+        "a head over 8 KiB is whole"
+    );
+}
+
+#[tokio::test]
+async fn answers_are_framed_by_their_length_chunked_or_not_at_all() {
+    let large = text_body(100_000);
+    let sent = large.clone();
+    let target = RawBackend::start(move |req, mut stream: TcpStream| {
+        let large = sent.clone();
+        async move {
+            let head = match req.path() {
+                "/chunked" => {
+                    let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    for piece in [&large[..10], &large[10..30_000], &large[30_000..]] {
+                        let _ = write_chunk(&mut stream, piece).await;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    let _ = stream.write_all(b"0\r\n\r\n").await;
+                    return;
+                }
+                "/length" if req.head.starts_with("HEAD") => {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+                }
+                "/length" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+                "/nocontent" => "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+                "/notmodified" => {
+                    "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nConnection: close\r\n\r\n"
+                }
+                _ => "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            };
+            let _ = stream.write_all(head.as_bytes()).await;
+        }
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    let mut got = Vec::new();
+    for (path, head) in [
+        ("/chunked", false),
+        ("/length", false),
+        ("/nocontent", false),
+        ("/notmodified", false),
+        ("/empty", false),
+        ("/length", true),
+    ] {
+        let method = if head { "HEAD" } else { "GET" };
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: h.test\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let bytes = read_answer(&mut s, head).await;
+        got.extend(answers(&bytes, &[head]));
+    }
+    assert_eq!(got[0].field("transfer-encoding"), Some("chunked"));
+    assert_eq!(got[0].field("content-length"), None);
+    assert!(got[0].body == large, "the chunked body arrives whole");
+    assert_eq!(got[1].field("content-length"), Some("5"));
+    assert_eq!(got[1].body, b"hello");
+    assert_eq!((got[2].status, got[2].field("content-length")), (204, None));
+    assert_eq!((got[3].status, got[3].field("content-length")), (304, None));
+    assert_eq!(got[3].field("etag"), Some("\"x\""));
+    assert_eq!(got[4].field("content-length"), Some("0"));
+    assert_eq!(got[5].field("content-length"), Some("5"));
+    for a in &got {
+        assert_eq!(
+            a.field("connection"),
+            None,
+            "the target's close is hop-by-hop"
+        );
+    }
+}
+
+/// Reads one answer from a connection that stays open: until its head
+/// and the body it frames have arrived.
+async fn read_answer(s: &mut TcpStream, head: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    while take_answer(&mut &bytes[..], head).is_none() {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before a whole answer: {:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn stgws_own_answers_carry_a_date_and_their_length() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/only/", "", &[(b.addr, 10)]));
+    let (bytes, closed) = exchange(
+        local(port),
+        b"GET /elsewhere HTTP/1.1\r\nHost: h.test\r\n\r\nHEAD /elsewhere HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(closed);
+    let got = answers(&bytes, &[false, true]);
+    assert_eq!((got[0].status, got[1].status), (404, 404));
+    let length: usize = got[0].field("content-length").unwrap().parse().unwrap();
+    assert_eq!(length, got[0].body.len());
+    assert_eq!(
+        got[1].field("content-length"),
+        got[0].field("content-length")
+    );
+    let date = got[0].field("date").unwrap();
+    let re = regex::Regex::new(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$").unwrap();
+    assert!(re.is_match(date), "{date}");
+}
+
+#[tokio::test]
+async fn the_h2c_preface_arriving_in_pieces_still_selects_http2() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    for piece in [&preface[..3], &preface[3..17], &preface[17..]] {
+        s.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // An empty SETTINGS frame: the server's own SETTINGS come back.
+    s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    let mut frame = [0u8; 9];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut frame))
+        .await
+        .expect("an HTTP/2 frame in time")
+        .unwrap();
+    assert_eq!(
+        frame[3], 4,
+        "a SETTINGS frame, not an HTTP/1.1 answer: {frame:?}"
+    );
+}
