@@ -1,8 +1,8 @@
 //! The client socket as the HTTP servers see it: bytes read before hyper
 //! took the connection over are replayed, reads and blocked writes are
-//! time-stamped for the
-//! connection's timeouts, and a connection closing after an early answer
-//! lingers (reads and discards) so the client can read that answer.
+//! time-stamped for the connection's timeouts, and a connection closing
+//! after an early answer lingers (reads and discards) so the client can
+//! read that answer.
 
 use std::io;
 use std::pin::Pin;
@@ -54,9 +54,7 @@ impl<T> ClientIo<T> {
             refusal: None,
         }
     }
-}
 
-impl<T> ClientIo<T> {
     /// The same stream, replaying `bytes` (read through it already, and
     /// not consumed) before reading on: a connection stgw's own server
     /// hands to hyper.

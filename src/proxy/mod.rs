@@ -55,10 +55,11 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// The request is followed by a [`RequestTrace`] that counts it in the
 /// metrics and writes its access-log record once its answer has been sent.
 ///
-/// The request head is taken apart here and kept in one place, the
-/// returned future, which lends it to the pipeline: hyper keeps that
-/// future in a slot per connection, and every copy of the head in it
-/// would be moved on each request (an `async fn` would hold its argument
+/// The request head is kept in one place, the returned future, which
+/// lends it to the pipeline: the HTTP server keeps that future in place
+/// while it runs (stgw's own HTTP/1.1 server pins it where it is made,
+/// hyper keeps it in a slot per connection), and every copy of the head in
+/// it would be moved with it (an `async fn` would hold its argument
 /// twice).
 ///
 /// `body` is `None` for a request that has no body (stgw's own HTTP/1.1
