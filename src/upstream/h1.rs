@@ -364,7 +364,8 @@ impl H1Conn {
                     st.pending = match st.framing {
                         Framing::Chunked => {
                             let mut chunk = BytesMut::with_capacity(data.len() + 12);
-                            chunk.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                            push_hex(&mut chunk, data.len());
+                            chunk.extend_from_slice(b"\r\n");
                             chunk.extend_from_slice(&data);
                             chunk.extend_from_slice(b"\r\n");
                             chunk.freeze()
@@ -648,6 +649,23 @@ pub fn encode_head<'a>(
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in lower-case hexadecimal (a chunk's size) without the
+/// formatting machinery.
+pub(crate) fn push_hex(out: &mut impl bytes::BufMut, mut n: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = DIGITS[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
 }
 
 /// Appends `n` in decimal without the formatting machinery.

@@ -31,6 +31,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::conn::ClientConn;
 use super::io::ClientIo;
 use crate::proxy::{self, ResponseBody};
+use crate::upstream::h1::push_hex;
 use head::{BodySize, Framing, Parsed};
 
 /// The read buffer's size, and the longest head served here (longer ones
@@ -273,23 +274,6 @@ where
         out.extend_from_slice(b"\r\n");
     }
     Ok(())
-}
-
-/// Appends `n` in lower-case hexadecimal.
-fn push_hex(out: &mut Vec<u8>, n: usize) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = DIGITS[n & 15];
-        n >>= 4;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 /// Writes what waits in `out` and flushes.

@@ -385,3 +385,12 @@ fn bare_head(method: &Method, target: &str, body: &RequestBody) -> Vec<u8> {
     );
     head
 }
+
+#[test]
+fn chunk_sizes_are_lower_case_hexadecimal() {
+    for (n, text) in [(0, "0"), (10, "a"), (0xabc, "abc"), (65536, "10000")] {
+        let mut out = Vec::new();
+        push_hex(&mut out, n);
+        assert_eq!(out, text.as_bytes(), "{n}");
+    }
+}
