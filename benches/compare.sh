@@ -654,7 +654,7 @@ fi
 
 # ------------------------------------------------------------------ summary
 echo
-awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" '
+awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" -v ncpu="$(nproc)" -v pin="$PIN" '
 function med(s,   a,n,i,j,t){ n=split(s,a," "); if(n==0) return -1
   for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]+0<a[i]+0){t=a[i];a[i]=a[j];a[j]=t}
   return (n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2 }
@@ -671,6 +671,7 @@ NR==1{next}
   if($9>=0&&$7>0) cpu[k]=cpu[k]" "($9*1e6/hz/$7)
   if($13>0){ o=100*($12-$10-($9>0?$9:0)-$11)/$13; oth[k]=oth[k]" "o
     if($2!="direct"){ runs[$1]++; if(o>noisy) loud[$1]++ } }
+  if($13>0&&$9>=0){ pbusy[k]=pbusy[k]" "(100*$9*ncpu/$13); gbusy[k]=gbusy[k]" "(100*($10+$11)*ncpu/$13) }
   if($15>=0&&$9>=0&&$7>0){ ucpu[k]=ucpu[k]" "($15*1e6/hz/$7); scpu[k]=scpu[k]" "(($9-$15)*1e6/hz/$7) }
 }
 END{
@@ -702,10 +703,17 @@ END{
   print "cpu = utime+stime of the proxy (all processes and threads) per request. noisy = nginx and stgw runs during which"
   printf "more than %d%% of the machine'"'"'s CPU went to other work (other people'"'"'s builds): their rates are not trustworthy.\n", noisy
   print ""
-  printf "%-15s %13s %13s | %s\n","CPU split","nginx","stgw","us per request, user + system (median)"
+  printf "%-15s %13s %13s | %-11s %-11s | %s\n","CPU split","nginx","stgw","busy ng","busy stgw","bound"
+  printf "%-15s %27s | %-23s |\n","","us/req: user + system","% of a core: proxy, gen",""
   for(i=1;i<=nc;i++){ c=order[i]; n=c SUBSEP "nginx"; s=c SUBSEP "stgw"
-    printf "%-15s %13s %13s |\n", c, (ucpu[n]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[n]),med(scpu[n])),
-      (ucpu[s]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[s]),med(scpu[s])) }
+    b=""; if(pin==1&&pbusy[s]!=""&&med(pbusy[s])<90&&med(gbusy[s])>=90) b="stgw idles "sprintf("%.0f",100-med(pbusy[s]))"%: the load generator and backend (CPU 0) set the rate"
+    printf "%-15s %13s %13s | %-11s %-11s | %s\n", c, (ucpu[n]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[n]),med(scpu[n])),
+      (ucpu[s]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[s]),med(scpu[s])),
+      (pbusy[n]=="")?"-":sprintf("%3.0f, %3.0f",med(pbusy[n]),med(gbusy[n])),
+      (pbusy[s]=="")?"-":sprintf("%3.0f, %3.0f",med(pbusy[s]),med(gbusy[s])), b }
+  print "busy = CPU time over the run, as % of one core: of the proxy, and of the generator side (load generator + backend,"
+  print "pinned together to CPU 0 when pin=1). A proxy well under 100% while CPU 0 is saturated is not what limits the rate:"
+  print "there, the rps ratio understates the difference and the CPU per request is the measure of the proxy."
   }
   ni=0
   while((getline line < idle_raw)>0){ if(++ni==1) continue; split(line,f,"\t")
