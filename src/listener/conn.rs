@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::ListenerSlot;
 use super::h1::Outcome;
 use super::io::ClientIo;
-use crate::proxy;
+use crate::proxy::{self, ClientBody};
 use crate::tls::TlsInfo;
 
 /// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
@@ -451,7 +451,11 @@ async fn serve_with_hyper<T>(
             // when it ends (kilobytes per request, and a larger task).
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let (parts, body) = req.into_parts();
-                Box::pin(proxy::handle(conn.clone(), parts, Some(body)))
+                Box::pin(proxy::handle(
+                    conn.clone(),
+                    parts,
+                    Some(ClientBody::Incoming(body)),
+                ))
             });
             let mut builder = http2::Builder::new(TokioExecutor::new());
             builder
@@ -470,7 +474,7 @@ async fn serve_with_hyper<T>(
             // hyper keeps the request's future in its connection.
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let (parts, body) = req.into_parts();
-                proxy::handle(conn.clone(), parts, Some(body))
+                proxy::handle(conn.clone(), parts, Some(ClientBody::Incoming(body)))
             });
             let mut builder = http1::Builder::new();
             builder

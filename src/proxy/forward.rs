@@ -8,6 +8,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
+use super::ClientBody;
 use super::body::ResponseBody;
 use super::error::ProxyError;
 use super::gzip::GzipRequest;
@@ -101,7 +102,7 @@ pub async fn forward(
     listener: &ListenerRuntime,
     rule: &RuleRuntime,
     parts: &mut Parts,
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
     facts: Facts<'_>,
     trace: &mut RouteTrace,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -128,7 +129,13 @@ pub async fn forward(
     let mut source = match body {
         None => BodySource::Buffered(BufferedBody::Empty),
         // gRPC streams both ways and carries trailers: never buffered.
-        Some(body) => read_body(body, conn, listener, rule.forward_type.is_h2()).await?,
+        Some(ClientBody::Complete(bytes)) if bytes.is_empty() => {
+            BodySource::Buffered(BufferedBody::Empty)
+        }
+        Some(ClientBody::Complete(bytes)) => BodySource::Buffered(BufferedBody::Memory(bytes)),
+        Some(ClientBody::Incoming(body)) => {
+            read_body(body, conn, listener, rule.forward_type.is_h2()).await?
+        }
     };
     match &source {
         BodySource::Buffered(b) => trace.body_read(b.len()),

@@ -47,6 +47,27 @@ const MAX_URI: usize = 8 * 1024;
 /// Longest single header line accepted.
 const MAX_HEADER_LINE: usize = 8 * 1024;
 
+/// A client request's body.
+#[derive(Debug)]
+pub enum ClientBody {
+    /// Still arriving from the client (hyper's requests): read whole or
+    /// streamed, as the rule says.
+    Incoming(Incoming),
+    /// Read whole with its head (stgw's own HTTP/1.1 server takes bodies
+    /// that fit in its read buffer); possibly empty.
+    Complete(bytes::Bytes),
+}
+
+impl ClientBody {
+    /// Whether bytes of it may still be on their way from the client.
+    fn follows(&self) -> bool {
+        match self {
+            ClientBody::Incoming(body) => !http_body::Body::is_end_stream(body),
+            ClientBody::Complete(_) => false,
+        }
+    }
+}
+
 /// Handles one request from a client connection. Never fails: every error
 /// becomes an answer (replaced per `error_page` when one is configured),
 /// and every answer gets the `more_set_headers` / `add_header` directives.
@@ -63,19 +84,18 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 /// twice).
 ///
 /// `body` is `None` for a request that has no body (stgw's own HTTP/1.1
-/// server only takes such requests itself); hyper's requests bring theirs.
+/// server's requests without `Content-Length`); hyper's requests bring
+/// theirs, even when empty.
 #[allow(clippy::manual_async_fn)] // an `async fn` would hold `parts` twice
 pub fn handle(
     conn: Arc<ClientConn>,
     mut parts: Parts,
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
 ) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static {
     async move {
         let started = conn.state.head_started();
         let (number, guard) = conn.state.start_request();
-        let body_follows = body
-            .as_ref()
-            .is_some_and(|b| !http_body::Body::is_end_stream(b));
+        let body_follows = body.as_ref().is_some_and(ClientBody::follows);
         conn.state.body_pending(body_follows);
         let listener = conn.slot.runtime.load_full();
         // Boxed: large, and a freshly freed block is warmer than the
@@ -187,7 +207,7 @@ async fn detached(
     conn: Arc<ClientConn>,
     listener: Arc<ListenerRuntime>,
     mut parts: Parts,
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
     request_id: HeaderValue,
 ) -> (Result<Response<ResponseBody>, ProxyError>, RouteTrace) {
     let task = tokio::spawn(async move {
@@ -213,7 +233,7 @@ async fn detached(
 enum Payload {
     /// A client: its body (`None`: it has none), and its head is checked
     /// against the size limits and counted by the rate limiter.
-    Client(Option<Incoming>),
+    Client(Option<ClientBody>),
     /// stgw itself (an `error_page` URI): no body, and no limits again.
     Internal,
 }

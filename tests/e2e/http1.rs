@@ -1,6 +1,6 @@
-//! HTTP/1.1 on the wire: stgw's own server for GET and HEAD, the hand-over
-//! to hyper for everything else on the same connection, and how answers
-//! are framed.
+//! HTTP/1.1 on the wire: stgw's own server for requests without a body or
+//! with a small one, the hand-over to hyper for everything else on the
+//! same connection, and how answers are framed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -321,4 +321,58 @@ async fn the_h2c_preface_arriving_in_pieces_still_selects_http2() {
         frame[3], 4,
         "a SETTINGS frame, not an HTTP/1.1 answer: {frame:?}"
     );
+}
+
+#[tokio::test]
+async fn bodies_with_a_length_are_forwarded_whole_and_the_connection_kept() {
+    let b = Backend::start_with("b", "127.0.0.1:0", |seen| {
+        let length = seen
+            .headers
+            .get("content-length")
+            .map_or("-".to_owned(), |v| v.to_str().unwrap().to_owned());
+        let body = String::from_utf8_lossy(&seen.body);
+        Reply::text(format!(
+            "{} {} {length} {body}",
+            seen.method,
+            seen.uri.path()
+        ))
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let requests = "POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: 3\r\n\r\nabc\
+         PUT /b HTTP/1.1\r\nHost: h.test\r\nContent-Length: 0\r\n\r\n\
+         DELETE /c HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         PATCH /d HTTP/1.1\r\nHost: h.test\r\ncontent-length: 4\r\n\r\nwxyz\
+         OPTIONS /e HTTP/1.1\r\nHost: h.test\r\n\r\n\
+         GET /f HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n";
+    let (bytes, closed) = exchange(local(port), requests.as_bytes()).await;
+    assert!(closed, "closed after the request asking for it");
+    let got = answers(&bytes, &[false; 6]);
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|a| String::from_utf8_lossy(&a.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "POST /a 3 abc",
+            "PUT /b 0 ",
+            "DELETE /c - ",
+            "PATCH /d 4 wxyz",
+            "OPTIONS /e - ",
+            "GET /f - ",
+        ]
+    );
+
+    // A body sent after its head, in two pieces, arrives whole (hyper
+    // waits for it).
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    s.write_all(b"POST /h HTTP/1.1\r\nHost: h.test\r\nContent-Length: 5\r\n\r\nhe")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    s.write_all(b"llo").await.unwrap();
+    let got = answers(&read_answer(&mut s, false).await, &[false]);
+    assert_eq!(got[0].body, b"POST /h 5 hello");
 }

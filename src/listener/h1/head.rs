@@ -20,26 +20,37 @@ const MAX_FIELDS: usize = 64;
 // would cost an allocation per request.
 #[allow(clippy::large_enum_variant)]
 pub enum Parsed {
-    /// A whole request head stgw serves itself, taken off the buffer.
-    /// `close`: the client asked to close the connection after it.
+    /// A whole request stgw serves itself, taken off the buffer: its
+    /// head, and its body when it has a `Content-Length` (a body not
+    /// wholly in the buffer with its head is left to hyper).
     Request {
         /// The request's head.
         parts: Parts,
+        /// The whole body, when the head has a `Content-Length` (of 0
+        /// too); `None` when it has none (no body).
+        body: Option<Bytes>,
         /// Whether the client sent `Connection: close`.
         close: bool,
     },
     /// The head has not ended yet.
     Partial,
-    /// A head for hyper, still in the buffer: it announces a body, an
-    /// upgrade or `Expect`, is not HTTP/1.1, has a method other than GET
-    /// or HEAD, has more than 64 fields, or is malformed (hyper answers
-    /// it with 400).
+    /// A request for hyper, still in the buffer: it has a chunked body, a
+    /// body not all in the buffer yet, one that would not fit in it with
+    /// its head ([`MAX_REQUEST`]), an upgrade or `Expect`, is not HTTP/1.1, has a
+    /// method other than GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS,
+    /// has more than 64 fields or an unusual `Content-Length`, or is
+    /// malformed (hyper answers it with 400).
     Hyper,
 }
 
-/// Parses the request head at the start of `buf`. A request stgw serves
-/// itself is split off `buf`; its field values are slices of its bytes.
-/// `storage` may hold an empty map to reuse for its fields.
+/// The longest request (head and body) taken here: the connection's
+/// read buffer.
+pub const MAX_REQUEST: usize = 8 * 1024;
+
+/// Parses the request at the start of `buf`. A request stgw serves
+/// itself is split off `buf` with its body, if any; its
+/// field values and its body are slices of its bytes. `storage` may hold
+/// an empty map to reuse for its fields.
 pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut request = httparse::Request::new(&mut []);
@@ -51,6 +62,11 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let method = match request.method {
         Some("GET") => Method::GET,
         Some("HEAD") => Method::HEAD,
+        Some("POST") => Method::POST,
+        Some("PUT") => Method::PUT,
+        Some("PATCH") => Method::PATCH,
+        Some("DELETE") => Method::DELETE,
+        Some("OPTIONS") => Method::OPTIONS,
         _ => return Parsed::Hyper,
     };
     if request.version != Some(1) {
@@ -66,6 +82,7 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let target = (offset(path.as_bytes()), path.len() as u16);
     let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
     let mut close = false;
+    let mut content_length = None;
     for (span, field) in spans.iter_mut().zip(request.headers.iter()) {
         let name = field.name.as_bytes();
         match name.len() {
@@ -74,7 +91,19 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
             10 if name.eq_ignore_ascii_case(b"connection") => {
                 close |= list_items(field.value).any(|t| t.eq_ignore_ascii_case(b"close"));
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => return Parsed::Hyper,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                // One plain number that fits with the head; anything else
+                // (a list, a repeat, a sign) is hyper's to judge.
+                match decimal(field.value) {
+                    Some(n)
+                        if content_length.is_none()
+                            && n <= MAX_REQUEST.saturating_sub(len) as u64 =>
+                    {
+                        content_length = Some(n as usize);
+                    }
+                    _ => return Parsed::Hyper,
+                }
+            }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => return Parsed::Hyper,
             _ => {}
         }
@@ -84,6 +113,11 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
             offset(field.value),
             field.value.len() as u16,
         );
+    }
+    if buf.len() < len + content_length.unwrap_or(0) {
+        // The rest of the body is hyper's to wait for, under
+        // `client_body_timeout`.
+        return Parsed::Hyper;
     }
     let head = buf.split_to(len).freeze();
     let slice = |at: u16, len: u16| head.slice(usize::from(at)..usize::from(at) + usize::from(len));
@@ -111,7 +145,8 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     parts.headers = headers;
-    Parsed::Request { parts, close }
+    let body = content_length.map(|n| buf.split_to(n).freeze());
+    Parsed::Request { parts, body, close }
 }
 
 /// Puts a split-off head back in front of the buffer (a head left to

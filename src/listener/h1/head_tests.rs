@@ -10,10 +10,11 @@ fn parse_text(text: &[u8]) -> (Parsed, BytesMut) {
 fn a_get_is_taken_off_the_buffer_with_its_fields() {
     let (parsed, rest) =
         parse_text(b"GET /a?b=1 HTTP/1.1\r\nHost: h.test\r\nX-Two: 1\r\nx-two: 2\r\n\r\nGET /next");
-    let Parsed::Request { parts, close } = parsed else {
+    let Parsed::Request { parts, body, close } = parsed else {
         panic!("{parsed:?}");
     };
     assert!(!close);
+    assert_eq!(body, None);
     assert_eq!(parts.method, Method::GET);
     assert_eq!(parts.uri, "/a?b=1");
     assert_eq!(parts.version, Version::HTTP_11);
@@ -33,7 +34,10 @@ fn connection_close_is_seen_among_other_tokens() {
     ] {
         let text = format!("HEAD / HTTP/1.1\r\nHost: h\r\nConnection: {value}\r\n\r\n");
         let (parsed, _) = parse_text(text.as_bytes());
-        let Parsed::Request { parts, close: seen } = parsed else {
+        let Parsed::Request {
+            parts, close: seen, ..
+        } = parsed
+        else {
             panic!("{value}: {parsed:?}");
         };
         assert_eq!(parts.method, Method::HEAD);
@@ -52,11 +56,16 @@ fn an_unfinished_head_is_partial_and_left_alone() {
 fn heads_for_hyper_stay_in_the_buffer_whole() {
     let long_fields: String = (0..65).map(|i| format!("X-{i}: v\r\n")).collect();
     let cases = [
-        "POST / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
-        "PUT / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+        "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n".to_owned(),
+        "TRACE / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
         "GET / HTTP/1.0\r\nHost: h\r\n\r\n".to_owned(),
-        "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".to_owned(),
         "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_owned(),
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2, 2\r\n\r\nab".to_owned(),
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab".to_owned(),
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +2\r\n\r\nab".to_owned(),
+        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n".to_owned(),
+        // Would not fit in the read buffer with its head.
+        "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 8192\r\n\r\n".to_owned(),
         "GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
             .to_owned(),
         "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n".to_owned(),
@@ -70,6 +79,66 @@ fn heads_for_hyper_stay_in_the_buffer_whole() {
         let (parsed, rest) = parse_text(text.as_bytes());
         assert!(matches!(parsed, Parsed::Hyper), "{text:?}: {parsed:?}");
         assert_eq!(&rest[..], text.as_bytes(), "{text:?}");
+    }
+}
+
+#[test]
+fn a_body_with_a_length_is_taken_off_with_its_head() {
+    let (parsed, rest) =
+        parse_text(b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /next");
+    let Parsed::Request { parts, body, .. } = parsed else {
+        panic!("{parsed:?}");
+    };
+    assert_eq!(parts.method, Method::POST);
+    assert_eq!(parts.headers["content-length"], "5");
+    assert_eq!(body.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(&rest[..], b"GET /next", "the next request stays");
+
+    // Other methods, an empty body, and one as large as the buffer allows.
+    let head = "PATCH / HTTP/1.1\r\nHost: h\r\nContent-Length: ";
+    let most = MAX_REQUEST - head.len() - "8128\r\n\r\n".len();
+    let cases = [
+        (
+            "PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n".to_owned(),
+            Method::PUT,
+            Some(0),
+        ),
+        (
+            "DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+            Method::DELETE,
+            None,
+        ),
+        (
+            "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
+            Method::OPTIONS,
+            None,
+        ),
+        (
+            format!("{head}{most}\r\n\r\n{}", "b".repeat(most)),
+            Method::PATCH,
+            Some(most),
+        ),
+    ];
+    for (text, method, len) in cases {
+        let (parsed, rest) = parse_text(text.as_bytes());
+        let Parsed::Request { parts, body, .. } = parsed else {
+            panic!("{text:?}: {parsed:?}");
+        };
+        assert_eq!(parts.method, method);
+        assert_eq!(body.map(|b| b.len()), len, "{text:?}");
+        assert!(rest.is_empty());
+    }
+}
+
+#[test]
+fn a_body_not_all_there_yet_is_left_to_hyper_whole() {
+    for text in [
+        &b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello"[..],
+        b"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n",
+    ] {
+        let (parsed, rest) = parse_text(text);
+        assert!(matches!(parsed, Parsed::Hyper), "{parsed:?}");
+        assert_eq!(&rest[..], text);
     }
 }
 

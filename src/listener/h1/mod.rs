@@ -1,6 +1,11 @@
 //! stgw's own HTTP/1.1 server, for the requests that make most traffic:
 //! GET and HEAD without a body, upgrade or `Expect`.
 //!
+//! POST, PUT, PATCH, DELETE and OPTIONS are taken too when their body has
+//! a `Content-Length` and arrived whole with the head (as a small body
+//! usually does), within the read buffer: it is passed on as it is, as
+//! nginx's request buffering would.
+//!
 //! Such a request is parsed in place in the connection's one read buffer
 //! (field values are slices of it) and its answer head is encoded into a
 //! reused write buffer, with small bodies copied next to it so that an
@@ -8,8 +13,10 @@
 //! buffer and no per-request task: the request's future is polled right
 //! here, watching the client for a close meanwhile (as hyper does).
 //!
-//! Any other head — a body, an upgrade, HTTP/1.0, another method, more
-//! than 64 fields, a head over 8 KiB or one httparse refuses — is handed to
+//! Any other head — a chunked, larger or unfinished body (hyper then
+//! applies `client_body_timeout`), an upgrade, HTTP/1.0,
+//! another method, more than 64 fields, a head over 8 KiB or one httparse
+//! refuses — is handed to
 //! hyper together with every byte read and not yet consumed, and hyper
 //! serves the rest of the connection: its answers (400, 431, 100-continue,
 //! upgrades, request bodies) are unchanged.
@@ -30,13 +37,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::conn::ClientConn;
 use super::io::ClientIo;
-use crate::proxy::{self, ResponseBody};
+use crate::proxy::{self, ClientBody, ResponseBody};
 use crate::upstream::h1::push_hex;
 use head::{BodySize, Framing, Parsed};
 
-/// The read buffer's size, and the longest head served here (longer ones
-/// go to hyper, which allows 40 KiB).
-const READ_BUF: usize = 8 * 1024;
+/// The read buffer's size, and the longest request (head and body)
+/// served here (longer heads go to hyper, which allows 40 KiB).
+const READ_BUF: usize = head::MAX_REQUEST;
 /// The least room a read is given; with less, the buffer is renewed (in
 /// place once the last request's fields are gone).
 const MIN_READ: usize = 1024;
@@ -82,7 +89,7 @@ where
     let mut out = Vec::new();
     let mut storage = None;
     loop {
-        let (parts, close) = loop {
+        let (parts, body, close) = loop {
             if sniff_h2 && !buf.is_empty() {
                 let n = buf.len().min(H2_PREFACE.len());
                 if buf[..n] != H2_PREFACE[..n] {
@@ -93,7 +100,7 @@ where
             }
             if !sniff_h2 && !buf.is_empty() {
                 match head::parse(&mut buf, &mut storage) {
-                    Parsed::Request { parts, close } => break (parts, close),
+                    Parsed::Request { parts, body, close } => break (parts, body, close),
                     Parsed::Partial if buf.len() < READ_BUF => {}
                     _ => return Outcome::Handover(io, buf.freeze()),
                 }
@@ -109,7 +116,8 @@ where
         let head_request = parts.method == Method::HEAD;
         // Pinned here: the request's future is large, and every move of
         // it would be a copy.
-        let handled = pin!(proxy::handle(conn.clone(), parts, None));
+        let body = body.map(ClientBody::Complete);
+        let handled = pin!(proxy::handle(conn.clone(), parts, body));
         let Some(Ok(response)) = while_connected(&mut io, &mut buf, handled).await else {
             // The client went away: the request is abandoned.
             return Outcome::Closed;
