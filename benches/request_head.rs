@@ -32,7 +32,10 @@ fn request_head(c: &mut Criterion) {
         b.iter(|| {
             buf.clear();
             buf.extend_from_slice(REQUEST);
-            let Parsed::Request { mut parts, close, .. } = parse(&mut buf, &mut storage) else {
+            let Parsed::Request {
+                mut parts, close, ..
+            } = parse(&mut buf, &mut storage)
+            else {
                 panic!("the head is not taken");
             };
             let fields = parts.headers.len();

@@ -376,3 +376,33 @@ async fn bodies_with_a_length_are_forwarded_whole_and_the_connection_kept() {
     let got = answers(&read_answer(&mut s, false).await, &[false]);
     assert_eq!(got[0].body, b"POST /h 5 hello");
 }
+
+#[tokio::test]
+async fn heads_longer_than_the_first_read_are_served_and_the_next_ones_too() {
+    // The read buffer starts at 1 KiB and grows for a longer head.
+    let b = Backend::start_with("b", "127.0.0.1:0", |seen| {
+        let cookie = seen.headers.get("cookie").map_or(0, |v| v.len());
+        Reply::text(format!("{} {cookie}", seen.uri.path()))
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let cookie = "c".repeat(3000);
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    let mut bodies = Vec::new();
+    for (path, cookie) in [
+        ("/long", cookie.as_str()),
+        ("/short", "s"),
+        ("/again", &cookie),
+    ] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: h.test\r\nCookie: {cookie}\r\n\r\n");
+        // In pieces, so that reads end inside the head.
+        for piece in req.as_bytes().chunks(700) {
+            s.write_all(piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let got = answers(&read_answer(&mut s, false).await, &[false]);
+        bodies.push(String::from_utf8_lossy(&got[0].body).into_owned());
+    }
+    assert_eq!(bodies, ["/long 3000", "/short 1", "/again 3000"]);
+}

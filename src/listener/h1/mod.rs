@@ -41,12 +41,17 @@ use crate::proxy::{self, ClientBody, ResponseBody};
 use crate::upstream::h1::push_hex;
 use head::{BodySize, Framing, Parsed};
 
-/// The read buffer's size, and the longest request (head and body)
-/// served here (longer heads go to hyper, which allows 40 KiB).
+/// The read buffer's size for a request that starts: most heads fit
+/// (nginx's `client_header_buffer_size 1k`), and an idle keep-alive
+/// connection holds no more.
+const FIRST_READ: usize = 1024;
+/// The most the read buffer grows to for a longer request, and the
+/// longest request (head and body) served here (longer heads go to
+/// hyper, which allows 40 KiB).
 const READ_BUF: usize = head::MAX_REQUEST;
-/// The least room a read is given; with less, the buffer is renewed (in
-/// place once the last request's fields are gone).
-const MIN_READ: usize = 1024;
+/// The least room a read into an unfinished head is given; with less,
+/// the buffer grows to [`READ_BUF`].
+const MIN_READ: usize = 512;
 /// Body data is copied next to what is waiting to be written while the
 /// two fit in this much; larger data is written from where it is.
 const COALESCE: usize = 8 * 1024;
@@ -86,6 +91,8 @@ where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = BytesMut::new();
+    // The buffer grew past FIRST_READ for a long request.
+    let mut grown = false;
     let mut out = Vec::new();
     let mut storage = None;
     loop {
@@ -105,14 +112,28 @@ where
                     _ => return Outcome::Handover(io, buf.freeze()),
                 }
             }
-            if buf.capacity() - buf.len() < MIN_READ {
-                buf.reserve(READ_BUF);
+            if buf.is_empty() {
+                if grown {
+                    // Not kept for the requests after a long one.
+                    buf = BytesMut::new();
+                    grown = false;
+                }
+                // In place once the last request's fields are gone.
+                buf.reserve(FIRST_READ);
+            } else if buf.capacity() - buf.len() < MIN_READ {
+                buf.reserve(READ_BUF.saturating_sub(buf.len()));
+                grown = true;
             }
             match io.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return Outcome::Closed,
                 Ok(_) => {}
             }
         };
+        if buf.capacity() == 0 {
+            // Room to notice the client closing meanwhile (rare: the
+            // request filled the buffer to its last byte).
+            buf.reserve(MIN_READ);
+        }
         let head_request = parts.method == Method::HEAD;
         // Pinned here: the request's future is large, and every move of
         // it would be a copy.
@@ -179,7 +200,7 @@ where
         if let Poll::Ready(output) = task.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        if buf.is_empty() && buf.capacity() - buf.len() >= MIN_READ {
+        if buf.is_empty() && buf.capacity() > 0 {
             match pin!(io.read_buf(&mut *buf)).poll(cx) {
                 Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(None),
                 Poll::Ready(Ok(_)) | Poll::Pending => {}
