@@ -57,8 +57,9 @@
 #   IDLE_CONNS=10000 IDLE_SETTLE=2   idle connections; seconds to wait before reading RSS
 #   KEEPALIVE_REQUESTS=10000         client keepalive_requests on both proxies (stgw: 1-10000)
 #   UPSTREAM_KEEPALIVE=64            idle connections to the backend kept by both proxies
-#   PIN=1                            taskset: backend + load generator on CPU 0, proxy on
-#                                    CPU 1 (default 1 when there are 2+ CPUs)
+#   PIN=1                            taskset: the proxy under test on CPU 1, backend + load
+#                                    generator on every other CPU (CPU 0 on a 2-CPU host;
+#                                    default 1 when there are 2+ CPUs)
 #   ONLY=<regex>                     cases to run, e.g. ONLY='h1-small|idle'
 #   NOISY=10                         a run is "noisy" when other work used more than this % of
 #                                    the machine's CPU meanwhile (counted in the table)
@@ -346,7 +347,9 @@ on_cpu() {  # cpu -> prefix words for a pinned command
   [[ "$PIN" = 1 ]] && echo "taskset -c $1"
   return 0
 }
-LG=(); [[ "$PIN" = 1 ]] && LG=(taskset -c 0)
+# The generator side: every CPU but the proxy's.
+GEN_CPUS=0; (( $(nproc) > 2 )) && GEN_CPUS="0,2-$(( $(nproc) - 1 ))"
+LG=(); [[ "$PIN" = 1 ]] && LG=(taskset -c "$GEN_CPUS")
 
 wait_ready() {  # url pid
   for _ in $(seq 300); do
@@ -392,7 +395,7 @@ pid_of() {
   esac
 }
 
-start_nginx backend 0; BACKEND_PID=$LAST_PID
+start_nginx backend "$GEN_CPUS"; BACKEND_PID=$LAST_PID
 wait_ready "http://127.0.0.1:$BACKEND_PORT/small" "$BACKEND_PID"
 start_target nginx
 start_target stgw
@@ -654,7 +657,7 @@ fi
 
 # ------------------------------------------------------------------ summary
 echo
-awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" -v ncpu="$(nproc)" -v pin="$PIN" '
+awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" -v ncpu="$(nproc)" -v gcpus="$(( $(nproc) > 2 ? $(nproc) - 1 : 1 ))" -v pin="$PIN" '
 function med(s,   a,n,i,j,t){ n=split(s,a," "); if(n==0) return -1
   for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]+0<a[i]+0){t=a[i];a[i]=a[j];a[j]=t}
   return (n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2 }
@@ -706,13 +709,13 @@ END{
   printf "%-15s %13s %13s | %-11s %-11s | %s\n","CPU split","nginx","stgw","busy ng","busy stgw","bound"
   printf "%-15s %27s | %-23s |\n","","us/req: user + system","% of a core: proxy, gen",""
   for(i=1;i<=nc;i++){ c=order[i]; n=c SUBSEP "nginx"; s=c SUBSEP "stgw"
-    b=""; if(pin==1&&pbusy[s]!=""&&med(pbusy[s])<90&&med(gbusy[s])>=90) b="stgw idles "sprintf("%.0f",100-med(pbusy[s]))"%: the load generator and backend (CPU 0) set the rate"
+    b=""; if(pin==1&&pbusy[s]!=""&&med(pbusy[s])<90&&med(gbusy[s])>=90*gcpus) b="stgw idles "sprintf("%.0f",100-med(pbusy[s]))"%: the load generator and backend set the rate"
     printf "%-15s %13s %13s | %-11s %-11s | %s\n", c, (ucpu[n]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[n]),med(scpu[n])),
       (ucpu[s]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[s]),med(scpu[s])),
       (pbusy[n]=="")?"-":sprintf("%3.0f, %3.0f",med(pbusy[n]),med(gbusy[n])),
       (pbusy[s]=="")?"-":sprintf("%3.0f, %3.0f",med(pbusy[s]),med(gbusy[s])), b }
   print "busy = CPU time over the run, as % of one core: of the proxy, and of the generator side (load generator + backend,"
-  print "pinned together to CPU 0 when pin=1). A proxy well under 100% while CPU 0 is saturated is not what limits the rate:"
+  print "pinned to the other CPUs when pin=1). A proxy well under 100% while those are saturated is not what limits the rate:"
   print "there, the rps ratio understates the difference and the CPU per request is the measure of the proxy."
   }
   ni=0
