@@ -188,7 +188,9 @@ pub fn server_config(p: ServerParams<'_>) -> Result<ServerConfig, rustls::Error>
     };
     config.ticketer = p.ticketer;
     config.session_storage = p.sessions;
-    config.ignore_client_order = false;
+    // The server's order ([`crate::tls::provider`], then `ssl_ciphers`
+    // for TLS 1.2), as nginx's `ssl_prefer_server_ciphers on`.
+    config.ignore_client_order = true;
     Ok(config)
 }
 

@@ -506,6 +506,71 @@ async fn ssl_protocols_and_ssl_ciphers_restrict_what_clients_may_use() {
 }
 
 #[tokio::test]
+async fn the_server_prefers_aes_128_gcm_whatever_the_clients_order() {
+    let dir = TempDir::new();
+    let pki = Pki::new(dir.path());
+    let server = pki.server("srv", &["o.test"], Kind::Ecdsa);
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let toml = one_rule(port, "o.test", "/", "", &[(b.addr, 10)])
+        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
+        .replace(
+            "port = ",
+            &format!(
+                "certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
+                server.cert, server.key
+            ),
+        );
+    let _stgw = Stgw::start(&toml);
+    // rustls's clients list AES-256-GCM first.
+    let client = |suites: &[rustls::CipherSuite], v: &'static rustls::SupportedProtocolVersion| {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if !suites.is_empty() {
+            provider
+                .cipher_suites
+                .retain(|s| suites.contains(&s.suite()));
+        }
+        rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[v])
+            .unwrap()
+            .with_root_certificates(pki.roots())
+            .with_no_client_auth()
+    };
+    use rustls::CipherSuite as S;
+    for (offered, version, expected) in [
+        (
+            &[][..],
+            &rustls::version::TLS13,
+            S::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            &[][..],
+            &rustls::version::TLS12,
+            S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            &[
+                S::TLS13_CHACHA20_POLY1305_SHA256,
+                S::TLS13_AES_256_GCM_SHA384,
+            ][..],
+            &rustls::version::TLS13,
+            S::TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            &[S::TLS13_CHACHA20_POLY1305_SHA256][..],
+            &rustls::version::TLS13,
+            S::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+    ] {
+        let tls = connect(client(offered, version), local(port), Some("o.test"))
+            .await
+            .unwrap();
+        let suite = tls.get_ref().1.negotiated_cipher_suite().unwrap().suite();
+        assert_eq!(suite, expected, "{offered:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_key_that_does_not_match_its_certificate_is_refused_with_the_reason() {
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());

@@ -36,10 +36,10 @@ pub enum Parsed {
     Partial,
     /// A request for hyper, still in the buffer: it has a chunked body, a
     /// body not all in the buffer yet, one that would not fit in it with
-    /// its head ([`MAX_REQUEST`]), an upgrade or `Expect`, is not HTTP/1.1, has a
-    /// method other than GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS,
-    /// has more than 64 fields or an unusual `Content-Length`, or is
-    /// malformed (hyper answers it with 400).
+    /// its head ([`MAX_REQUEST`]), an upgrade or `Expect`; or it is not
+    /// HTTP/1.1, has a method other than GET, HEAD, POST, PUT, PATCH,
+    /// DELETE or OPTIONS, more than 64 fields or an unusual
+    /// `Content-Length`, or is malformed (hyper answers it with 400).
     Hyper,
 }
 
@@ -47,10 +47,10 @@ pub enum Parsed {
 /// read buffer.
 pub const MAX_REQUEST: usize = 8 * 1024;
 
-/// Parses the request at the start of `buf`. A request stgw serves
-/// itself is split off `buf` with its body, if any; its
-/// field values and its body are slices of its bytes. `storage` may hold
-/// an empty map to reuse for its fields.
+/// Parses the request at the start of `buf`. A request stgw serves itself
+/// is split off `buf` with its body, if any; its field values and its
+/// body are slices of its bytes. `storage` may hold an empty map to reuse
+/// for its fields.
 pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut request = httparse::Request::new(&mut []);

@@ -1,5 +1,5 @@
 //! stgw's own HTTP/1.1 server, for the requests that make most traffic:
-//! GET and HEAD without a body, upgrade or `Expect`.
+//! GET and HEAD without a body, upgrade or `Expect`, and small bodies.
 //!
 //! POST, PUT, PATCH, DELETE and OPTIONS are taken too when their body has
 //! a `Content-Length` and arrived whole with the head (as a small body
@@ -14,12 +14,11 @@
 //! here, watching the client for a close meanwhile (as hyper does).
 //!
 //! Any other head — a chunked, larger or unfinished body (hyper then
-//! applies `client_body_timeout`), an upgrade, HTTP/1.0,
-//! another method, more than 64 fields, a head over 8 KiB or one httparse
-//! refuses — is handed to
-//! hyper together with every byte read and not yet consumed, and hyper
-//! serves the rest of the connection: its answers (400, 431, 100-continue,
-//! upgrades, request bodies) are unchanged.
+//! applies `client_body_timeout`), an upgrade, HTTP/1.0, another method,
+//! more than 64 fields, a head over 8 KiB or one httparse refuses — is
+//! handed to hyper together with every byte read and not yet consumed, and
+//! hyper serves the rest of the connection: its answers (400, 431,
+//! 100-continue, upgrades, request bodies) are unchanged.
 
 mod date;
 pub mod head;
