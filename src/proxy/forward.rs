@@ -128,11 +128,8 @@ pub async fn forward(
     );
     let mut source = match body {
         None => BodySource::Buffered(BufferedBody::Empty),
+        Some(ClientBody::Complete(bytes)) => BodySource::Buffered(BufferedBody::in_memory(bytes)),
         // gRPC streams both ways and carries trailers: never buffered.
-        Some(ClientBody::Complete(bytes)) if bytes.is_empty() => {
-            BodySource::Buffered(BufferedBody::Empty)
-        }
-        Some(ClientBody::Complete(bytes)) => BodySource::Buffered(BufferedBody::Memory(bytes)),
         Some(ClientBody::Incoming(body)) => {
             read_body(body, conn, listener, rule.forward_type.is_h2()).await?
         }

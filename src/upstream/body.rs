@@ -69,6 +69,15 @@ pub enum BufferedBody {
 }
 
 impl BufferedBody {
+    /// A body held in memory whole: [`BufferedBody::Empty`] when `bytes` is.
+    pub fn in_memory(bytes: Bytes) -> BufferedBody {
+        if bytes.is_empty() {
+            BufferedBody::Empty
+        } else {
+            BufferedBody::Memory(bytes)
+        }
+    }
+
     /// Reads `body` to the end: at most `limit` bytes, at most `idle` between
     /// two pieces of data, spilling to a temporary file in `spill_dir` past
     /// [`MEMORY_LIMIT`].
@@ -114,8 +123,7 @@ impl BufferedBody {
                 file: Arc::new(Mutex::new(file)),
                 len,
             },
-            None if memory.is_empty() => BufferedBody::Empty,
-            None => BufferedBody::Memory(memory.freeze()),
+            None => BufferedBody::in_memory(memory.freeze()),
         })
     }
 
