@@ -39,6 +39,16 @@ pub struct Issued {
     pub key_pem: String,
 }
 
+impl Issued {
+    /// The listener setting that serves this certificate (its files).
+    pub fn listener_setting(&self) -> String {
+        format!(
+            "certificate = {{ cert = {:?}, key = {:?} }}",
+            self.cert, self.key
+        )
+    }
+}
+
 fn key(kind: Kind) -> KeyPair {
     match kind {
         Kind::Ecdsa => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),

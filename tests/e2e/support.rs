@@ -539,6 +539,14 @@ pub fn with_custom(toml: &str, text: &str) -> String {
     )
 }
 
+/// `toml` (one HTTP listener, as [`one_rule`] writes it) with the listener
+/// made HTTPS: `settings` (TOML lines such as `certificate = { ... }`) go
+/// before its `port`.
+pub fn with_https(toml: &str, settings: &str) -> String {
+    toml.replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
+        .replace("port = ", &format!("{settings}\n  port = "))
+}
+
 /// A self-signed certificate and key for `names`, written to `dir`;
 /// returns their paths.
 pub fn self_signed(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf) {

@@ -212,15 +212,13 @@ async fn rsa_and_ecdsa_certificates_side_by_side_follow_the_client() {
     let ecdsa = pki.server("ecdsa", &["dual.test"], Kind::Ecdsa);
     let b = Backend::start("b").await;
     let port = free_port();
-    let toml = one_rule(port, "dual.test", "/", "", &[(b.addr, 10)])
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            &format!(
-                "certificate = [{{ cert = {:?}, key = {:?} }}, {{ cert = {:?}, key = {:?} }}]\n  port = ",
-                rsa.cert, rsa.key, ecdsa.cert, ecdsa.key
-            ),
-        );
+    let toml = with_https(
+        &one_rule(port, "dual.test", "/", "", &[(b.addr, 10)]),
+        &format!(
+            "certificate = [{{ cert = {:?}, key = {:?} }}, {{ cert = {:?}, key = {:?} }}]",
+            rsa.cert, rsa.key, ecdsa.cert, ecdsa.key
+        ),
+    );
     let _stgw = Stgw::start(&toml);
     let modern = connect(pki.client(&[]), local(port), Some("dual.test"))
         .await
@@ -245,17 +243,14 @@ async fn mutual_tls_refuses_clients_without_a_certificate() {
     let server = pki.server("srv", &["m.test"], Kind::Ecdsa);
     let b = Backend::start("b").await;
     let port = free_port();
-    let toml = one_rule(port, "m.test", "/", "", &[(b.addr, 10)])
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            &format!(
-                "ssl_mode = \"MUTUAL\"\n  client_ca = {:?}\n  certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
-                dir.path().join("ca.pem"),
-                server.cert,
-                server.key
-            ),
-        );
+    let toml = with_https(
+        &one_rule(port, "m.test", "/", "", &[(b.addr, 10)]),
+        &format!(
+            "ssl_mode = \"MUTUAL\"\n  client_ca = {:?}\n  {}",
+            dir.path().join("ca.pem"),
+            server.listener_setting()
+        ),
+    );
     let _stgw = Stgw::start(&toml);
     // Without a certificate: the handshake (or the first read) fails.
     let refused = match connect(pki.client(&[]), local(port), Some("m.test")).await {
@@ -458,20 +453,17 @@ async fn ssl_protocols_and_ssl_ciphers_restrict_what_clients_may_use() {
     let b = Backend::start("b").await;
     let port = free_port();
     let custom = "custom_config = \"ssl_protocols TLSv1 TLSv1.2; ssl_ciphers ECDHE-ECDSA-AES256-GCM-SHA384;\"";
-    let toml = one_rule(port, "p.test", "/", "", &[(b.addr, 10)])
-        .replace("vip = \"127.0.0.1\"", &format!("vip = \"127.0.0.1\"\n{custom}"))
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            "certificate = { id = \"cert-p0000001\" }\n  port = ",
-        )
-        .replace(
-            "[[load_balancer]]",
-            &format!(
-                "[[certificate]]\nid = \"cert-p0000001\"\ncert = {:?}\nkey = {:?}\n\n[[load_balancer]]",
-                server.cert, server.key
-            ),
-        );
+    let toml = one_rule(port, "p.test", "/", "", &[(b.addr, 10)]).replace(
+        "vip = \"127.0.0.1\"",
+        &format!("vip = \"127.0.0.1\"\n{custom}"),
+    );
+    let toml = with_https(&toml, "certificate = { id = \"cert-p0000001\" }").replace(
+        "[[load_balancer]]",
+        &format!(
+            "[[certificate]]\nid = \"cert-p0000001\"\ncert = {:?}\nkey = {:?}\n\n[[load_balancer]]",
+            server.cert, server.key
+        ),
+    );
     let _stgw = Stgw::start(&toml);
     let only = |v: &'static rustls::SupportedProtocolVersion| {
         rustls::ClientConfig::builder_with_protocol_versions(&[v])
@@ -512,15 +504,10 @@ async fn the_server_prefers_aes_128_gcm_whatever_the_clients_order() {
     let server = pki.server("srv", &["o.test"], Kind::Ecdsa);
     let b = Backend::start("b").await;
     let port = free_port();
-    let toml = one_rule(port, "o.test", "/", "", &[(b.addr, 10)])
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            &format!(
-                "certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
-                server.cert, server.key
-            ),
-        );
+    let toml = with_https(
+        &one_rule(port, "o.test", "/", "", &[(b.addr, 10)]),
+        &server.listener_setting(),
+    );
     let _stgw = Stgw::start(&toml);
     // rustls's clients list AES-256-GCM first.
     let client = |suites: &[rustls::CipherSuite], v: &'static rustls::SupportedProtocolVersion| {
@@ -577,15 +564,10 @@ async fn a_key_that_does_not_match_its_certificate_is_refused_with_the_reason() 
     let a = pki.server("a", &["k.test"], Kind::Ecdsa);
     let b = pki.server("b", &["k.test"], Kind::Ecdsa);
     let port = free_port();
-    let toml = one_rule(port, "k.test", "/", "", &[])
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            &format!(
-                "certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
-                a.cert, b.key
-            ),
-        );
+    let toml = with_https(
+        &one_rule(port, "k.test", "/", "", &[]),
+        &format!("certificate = {{ cert = {:?}, key = {:?} }}", a.cert, b.key),
+    );
     let path = dir.path().join("stgw.toml");
     std::fs::write(&path, &toml).unwrap();
     let config = stgw::config::Config::load(&path).unwrap();

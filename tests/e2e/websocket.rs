@@ -178,15 +178,7 @@ async fn websocket_messages_pass_unchanged_over_wss() {
     let pki = Pki::new(dir.path());
     let cert = pki.server("ws", &["ws.test"], Kind::Ecdsa);
     let port = free_port();
-    let toml = ws_config(port, echo, "")
-        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
-        .replace(
-            "port = ",
-            &format!(
-                "certificate = {{ cert = {:?}, key = {:?} }}\n  port = ",
-                cert.cert, cert.key
-            ),
-        );
+    let toml = with_https(&ws_config(port, echo, ""), &cert.listener_setting());
     let _stgw = Stgw::start(&toml);
     let tls = connect(pki.client(&["http/1.1"]), local(port), Some("ws.test"))
         .await
