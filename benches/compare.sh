@@ -348,7 +348,8 @@ on_cpu() {  # cpu -> prefix words for a pinned command
   return 0
 }
 # The generator side: every CPU but the proxy's.
-GEN_CPUS=0; (( $(nproc) > 2 )) && GEN_CPUS="0,2-$(( $(nproc) - 1 ))"
+GEN_CPUS=0; GEN_COUNT=1
+(( $(nproc) > 2 )) && GEN_CPUS="0,2-$(( $(nproc) - 1 ))" && GEN_COUNT=$(( $(nproc) - 1 ))
 LG=(); [[ "$PIN" = 1 ]] && LG=(taskset -c "$GEN_CPUS")
 
 wait_ready() {  # url pid
@@ -657,7 +658,7 @@ fi
 
 # ------------------------------------------------------------------ summary
 echo
-awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" -v ncpu="$(nproc)" -v gcpus="$(( $(nproc) > 2 ? $(nproc) - 1 : 1 ))" -v pin="$PIN" '
+awk -F'\t' -v hz="$CLK_TCK" -v idle_raw="$IDLE_RAW" -v smoke="$SMOKE" -v want_idle="$IDLE_CONNS" -v noisy="$NOISY" -v ncpu="$(nproc)" -v gcpus="$GEN_COUNT" -v pin="$PIN" '
 function med(s,   a,n,i,j,t){ n=split(s,a," "); if(n==0) return -1
   for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]+0<a[i]+0){t=a[i];a[i]=a[j];a[j]=t}
   return (n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2 }

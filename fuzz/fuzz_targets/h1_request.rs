@@ -3,8 +3,7 @@
 //! empty line, of a method it serves, with at most 64 fields, followed by
 //! exactly the body its `Content-Length` announces, all within the read
 //! buffer (a body not all there is hyper's); it is taken whatever follows
-//! it; anything it does not take
-//! leaves the bytes untouched for hyper.
+//! it; anything it does not take leaves the bytes untouched for hyper.
 
 #![no_main]
 
