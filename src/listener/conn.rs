@@ -69,7 +69,7 @@ pub struct ConnState {
 }
 
 impl ConnState {
-    fn new() -> ConnState {
+    pub(super) fn new() -> ConnState {
         ConnState {
             epoch: Instant::now(),
             h2: AtomicBool::new(false),

@@ -9,7 +9,10 @@
 //! Such a request is parsed in place in the connection's one read buffer
 //! (field values are slices of it) and its answer head is encoded into a
 //! reused write buffer, with small bodies copied next to it so that an
-//! answer usually leaves in one write. There is no dispatcher, no second
+//! answer usually leaves in one write, in one TCP segment: a larger body
+//! piece waits for the next one ready, and a head whose body has not
+//! arrived waits one turn of the runtime for it (as nginx postpones
+//! output). There is no dispatcher, no second
 //! buffer and no per-request task: the request's future is polled right
 //! here, watching the client for a close meanwhile (as hyper does).
 //!
@@ -54,6 +57,10 @@ const MIN_READ: usize = 512;
 /// Body data is copied next to what is waiting to be written while the
 /// two fit in this much; larger data is written from where it is.
 const COALESCE: usize = 8 * 1024;
+/// Less than this waiting to be written (a head, say) is held back for a
+/// moment when the body's next bytes are not there yet, so that the two
+/// leave in one segment (nginx's `postpone_output 1460`).
+const POSTPONE: usize = 1460;
 /// The write buffer's first size: most answer heads, with a small body.
 const FIRST_OUT: usize = 1024;
 /// A write buffer grown past this by a large head is not kept.
@@ -232,13 +239,30 @@ where
         Framing::Length(n) => n,
         Framing::Chunked => u64::MAX,
     };
+    // A body piece too large to copy into `out`, waiting to be written
+    // right after it (a `Content-Length` body's only).
+    let mut held = Bytes::new();
+    // What waits was held back once already for data about to arrive.
+    let mut held_back = false;
     loop {
         // A frame ready now joins what is waiting; else what is waiting
         // goes out before the wait.
         let frame = match poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await {
             Poll::Ready(frame) => frame,
+            Poll::Pending
+                if !held_back && held.is_empty() && !out.is_empty() && out.len() < POSTPONE =>
+            {
+                // A target often writes its head and its body separately:
+                // the body may be in the socket already, unseen until the
+                // runtime next polls for I/O, which yielding lets it do.
+                // Head and body then leave together.
+                held_back = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
             Poll::Pending => {
-                write_all(io, out).await?;
+                held_back = false;
+                write_waiting(io, out, &mut held, &[]).await?;
                 io.flush().await?;
                 let next = pin!(poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)));
                 while_connected(io, buf, next)
@@ -258,14 +282,24 @@ where
         if data.is_empty() {
             continue;
         }
-        let chunked = framing == Framing::Chunked;
-        if !chunked {
-            if data.len() as u64 > left {
-                return Err(io::Error::other("answer body longer than announced"));
-            }
-            left -= data.len() as u64;
+        if framing == Framing::Chunked {
+            put_chunk(io, out, &data).await?;
+            continue;
         }
-        put(io, out, &data, chunked).await?;
+        if data.len() as u64 > left {
+            return Err(io::Error::other("answer body longer than announced"));
+        }
+        left -= data.len() as u64;
+        if !held.is_empty() {
+            write_waiting(io, out, &mut held, &data).await?;
+        } else if out.len() + data.len() <= COALESCE {
+            out.extend_from_slice(&data);
+        } else {
+            // Not written yet: the next piece may be ready too (a target's
+            // answer often takes two reads), and then all leave in one
+            // write, in one segment.
+            held = data;
+        }
     }
     drop(body);
     match framing {
@@ -273,34 +307,42 @@ where
         _ if left != 0 => return Err(io::Error::other("answer body shorter than announced")),
         _ => {}
     }
-    finish(io, out).await
+    write_waiting(io, out, &mut held, &[]).await?;
+    io.flush().await
 }
 
-/// Adds `data` to what waits in `out` (as one chunk when `chunked`):
-/// copied while both fit in [`COALESCE`], else written together with it
-/// (one vectored write).
-async fn put<T>(
+/// Writes what waits (`out`, then `held`) and `more` after it, in one
+/// vectored write where it can; empties `out` and `held`.
+async fn write_waiting<T>(
     io: &mut ClientIo<T>,
     out: &mut Vec<u8>,
-    data: &[u8],
-    chunked: bool,
+    held: &mut Bytes,
+    more: &[u8],
 ) -> io::Result<()>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    if chunked {
-        push_hex(out, data.len());
-        out.extend_from_slice(b"\r\n");
-    }
+    write_slices(io, [out, held, more]).await?;
+    out.clear();
+    *held = Bytes::new();
+    Ok(())
+}
+
+/// Adds `data` to what waits in `out` as one chunk: copied while both fit
+/// in [`COALESCE`], else written together with it (one vectored write).
+async fn put_chunk<T>(io: &mut ClientIo<T>, out: &mut Vec<u8>, data: &[u8]) -> io::Result<()>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    push_hex(out, data.len());
+    out.extend_from_slice(b"\r\n");
     if out.len() + data.len() <= COALESCE {
         out.extend_from_slice(data);
     } else {
-        write_pair(io, out, data).await?;
+        write_slices(io, [out, data, &[]]).await?;
         out.clear();
     }
-    if chunked {
-        out.extend_from_slice(b"\r\n");
-    }
+    out.extend_from_slice(b"\r\n");
     Ok(())
 }
 
@@ -325,27 +367,120 @@ where
     Ok(())
 }
 
-/// Writes all of `first` and then all of `second`, in vectored writes
-/// where the stream takes them.
-async fn write_pair<T>(io: &mut ClientIo<T>, first: &[u8], second: &[u8]) -> io::Result<()>
+/// Writes all of `parts` in order, in vectored writes where the stream
+/// takes them (an empty part is skipped).
+async fn write_slices<T>(io: &mut ClientIo<T>, mut parts: [&[u8]; 3]) -> io::Result<()>
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     if !io.is_write_vectored() {
-        io.write_all(first).await?;
-        return io.write_all(second).await;
+        for part in parts {
+            io.write_all(part).await?;
+        }
+        return Ok(());
     }
-    let (mut first, mut second) = (first, second);
-    while !first.is_empty() || !second.is_empty() {
-        let slices = [io::IoSlice::new(first), io::IoSlice::new(second)];
-        let n = poll_fn(|cx: &mut Context<'_>| Pin::new(&mut *io).poll_write_vectored(cx, &slices))
-            .await?;
+    while parts.iter().any(|part| !part.is_empty()) {
+        let slices = parts.map(io::IoSlice::new);
+        let mut n =
+            poll_fn(|cx: &mut Context<'_>| Pin::new(&mut *io).poll_write_vectored(cx, &slices))
+                .await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        let from_first = n.min(first.len());
-        first = &first[from_first..];
-        second = &second[n - from_first..];
+        for part in &mut parts {
+            let taken = n.min(part.len());
+            *part = &part[taken..];
+            n -= taken;
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listener::conn::ConnState;
+
+    /// A client stream that takes at most `most` bytes per write, and
+    /// records the bytes and the number of writes.
+    struct Chunky {
+        most: usize,
+        record: Arc<std::sync::Mutex<(Vec<u8>, usize)>>,
+    }
+
+    impl AsyncRead for Chunky {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    impl AsyncWrite for Chunky {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[io::IoSlice::new(data)])
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            slices: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let mut record = self.record.lock().expect("not poisoned");
+            record.1 += 1;
+            let mut room = self.most;
+            for slice in slices {
+                let taken = room.min(slice.len());
+                record.0.extend_from_slice(&slice[..taken]);
+                room -= taken;
+            }
+            Poll::Ready(Ok(self.most - room))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn written(most: usize, parts: [&[u8]; 3]) -> (Vec<u8>, usize) {
+        let record = Arc::default();
+        let chunky = Chunky {
+            most,
+            record: Arc::clone(&record),
+        };
+        let mut io = ClientIo::new(chunky, Arc::new(ConnState::new()));
+        write_slices(&mut io, parts).await.expect("written");
+        let record = record.lock().expect("not poisoned");
+        record.clone()
+    }
+
+    #[tokio::test]
+    async fn a_head_and_two_body_pieces_leave_in_one_write() {
+        let (bytes, writes) = written(1 << 20, [b"head;", b"first piece;", b"second"]).await;
+        assert_eq!(bytes, b"head;first piece;second");
+        assert_eq!(writes, 1);
+    }
+
+    #[tokio::test]
+    async fn short_writes_resume_inside_any_part_and_skip_empty_ones() {
+        let (bytes, writes) = written(3, [b"abcd", b"", b"efghijk"]).await;
+        assert_eq!(bytes, b"abcdefghijk");
+        assert_eq!(writes, 4);
+        let (bytes, _) = written(5, [b"", b"ab", b"cdefgh"]).await;
+        assert_eq!(bytes, b"abcdefgh");
+    }
 }
