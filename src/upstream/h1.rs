@@ -424,9 +424,13 @@ impl H1Conn {
         }
     }
 
-    /// Reads more bytes into the buffer (at most `read_ahead` held).
+    /// Reads more bytes into the buffer (at most `read_ahead` held). The
+    /// room left shrinks as answers are taken from its front; below
+    /// [`READ_CHUNK`] it is renewed (in place once those are written), so
+    /// that an answer of a few KiB is not cut into two reads by a sliver
+    /// of room.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK {
             self.rbuf.reserve(self.read_ahead.min(64 * 1024));
         }
         let spare = self.rbuf.spare_capacity_mut();

@@ -394,3 +394,23 @@ fn chunk_sizes_are_lower_case_hexadecimal() {
         assert_eq!(out, text.as_bytes(), "{n}");
     }
 }
+
+#[tokio::test]
+async fn a_sliver_of_room_left_by_earlier_answers_is_renewed_before_a_read() {
+    static TEN_KIB: [u8; 10 * 1024] = [b'x'; 10 * 1024];
+    let (addr, _task) = target(&TEN_KIB, 0).await;
+    let mut c = conn(addr).await;
+    c.io.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    // Earlier answers were taken from the front of a 16 KiB buffer: 6 KiB
+    // of room is left.
+    c.rbuf = BytesMut::with_capacity(16 * 1024);
+    c.rbuf.resize(10 * 1024, 0);
+    drop(c.rbuf.split());
+    assert!(c.rbuf.capacity() < READ_CHUNK);
+    // All 10 KiB are in the socket by now.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let n = std::future::poll_fn(|cx| c.poll_fill(cx)).await.unwrap();
+    assert_eq!(n, TEN_KIB.len(), "one read takes the whole answer");
+}
