@@ -255,6 +255,45 @@ async fn answers_are_framed_by_their_length_chunked_or_not_at_all() {
     }
 }
 
+#[tokio::test]
+async fn a_length_body_arriving_in_pieces_reaches_the_client_whole_and_in_order() {
+    let large = text_body(100_000);
+    let sent = large.clone();
+    let target = RawBackend::start(move |_, mut stream: TcpStream| {
+        let large = sent.clone();
+        async move {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                large.len()
+            );
+            // The head alone, then pieces: some close together (held and
+            // written with the next), some after a pause (written alone).
+            let _ = stream.write_all(head.as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            for (i, piece) in large.chunks(9_000).enumerate() {
+                let _ = stream.write_all(piece).await;
+                if i % 3 == 2 {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "p.test", "/", "", &[(target.addr, 10)]));
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    for _ in 0..2 {
+        s.write_all(b"GET /pieces HTTP/1.1\r\nHost: p.test\r\n\r\n")
+            .await
+            .unwrap();
+        let bytes = read_answer(&mut s, false).await;
+        let got = answers(&bytes, &[false]);
+        assert_eq!(got[0].status, 200);
+        assert_eq!(got[0].field("content-length"), Some("100000"));
+        assert!(got[0].body == large, "the body arrives whole and in order");
+    }
+}
+
 /// Reads one answer from a connection that stays open: until its head
 /// and the body it frames have arrived.
 async fn read_answer(s: &mut TcpStream, head: bool) -> Vec<u8> {
