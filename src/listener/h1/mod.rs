@@ -12,9 +12,9 @@
 //! answer usually leaves in one write, in one TCP segment: a larger body
 //! piece waits for the next one ready, and a head whose body has not
 //! arrived waits one turn of the runtime for it (as nginx postpones
-//! output). There is no dispatcher, no second
-//! buffer and no per-request task: the request's future is polled right
-//! here, watching the client for a close meanwhile (as hyper does).
+//! output). There is no dispatcher, no second buffer and no per-request
+//! task: the request's future is polled right here, watching the client
+//! for a close meanwhile (as hyper does).
 //!
 //! Any other head — a chunked, larger or unfinished body (hyper then
 //! applies `client_body_timeout`), an upgrade, HTTP/1.0, another method,
