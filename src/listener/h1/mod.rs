@@ -231,17 +231,17 @@ async fn send<T>(
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
+    // A body piece too large to copy into `out`, waiting to be written
+    // right after it (a `Content-Length` body's only).
+    let mut held = Bytes::new();
     let mut left = match framing {
         Framing::None => {
             drop(body);
-            return finish(io, out).await;
+            return flush_waiting(io, out, &mut held).await;
         }
         Framing::Length(n) => n,
         Framing::Chunked => u64::MAX,
     };
-    // A body piece too large to copy into `out`, waiting to be written
-    // right after it (a `Content-Length` body's only).
-    let mut held = Bytes::new();
     // What waits was held back once already for data about to arrive.
     let mut held_back = false;
     loop {
@@ -262,8 +262,7 @@ where
             }
             Poll::Pending => {
                 held_back = false;
-                write_waiting(io, out, &mut held, &[]).await?;
-                io.flush().await?;
+                flush_waiting(io, out, &mut held).await?;
                 let next = pin!(poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)));
                 while_connected(io, buf, next)
                     .await
@@ -307,7 +306,19 @@ where
         _ if left != 0 => return Err(io::Error::other("answer body shorter than announced")),
         _ => {}
     }
-    write_waiting(io, out, &mut held, &[]).await?;
+    flush_waiting(io, out, &mut held).await
+}
+
+/// Writes what waits (`out`, then `held`), empties both, and flushes.
+async fn flush_waiting<T>(
+    io: &mut ClientIo<T>,
+    out: &mut Vec<u8>,
+    held: &mut Bytes,
+) -> io::Result<()>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    write_waiting(io, out, held, &[]).await?;
     io.flush().await
 }
 
@@ -343,27 +354,6 @@ where
         out.clear();
     }
     out.extend_from_slice(b"\r\n");
-    Ok(())
-}
-
-/// Writes what waits in `out` and flushes.
-async fn finish<T>(io: &mut ClientIo<T>, out: &mut Vec<u8>) -> io::Result<()>
-where
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    write_all(io, out).await?;
-    io.flush().await
-}
-
-/// Writes all of `out` and empties it.
-async fn write_all<T>(io: &mut ClientIo<T>, out: &mut Vec<u8>) -> io::Result<()>
-where
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    if !out.is_empty() {
-        io.write_all(out).await?;
-        out.clear();
-    }
     Ok(())
 }
 
