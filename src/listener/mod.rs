@@ -28,6 +28,12 @@ use crate::runtime::snapshot::ListenerRuntime;
 /// Pending connections the kernel queues per listener.
 const BACKLOG: i32 = 4096;
 
+/// How long the kernel keeps a connection whose client has not sent its
+/// first bytes before handing it over anyway (TCP_DEFER_ACCEPT, Linux;
+/// rounded up to the next SYN-ACK retransmission, about a second).
+#[cfg(target_os = "linux")]
+const DEFER_ACCEPT_SECS: libc::c_int = 1;
+
 /// A bound listener's current configuration.
 #[derive(Debug)]
 pub struct ListenerSlot {
@@ -68,7 +74,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     let listener = socket.into();
-    inherit_options(&listener)?;
+    tune_listener(&listener)?;
     TcpListener::from_std(listener)
 }
 
@@ -80,10 +86,42 @@ fn connection_local(listener: SocketAddr) -> Option<SocketAddr> {
     (!listener.ip().is_unspecified()).then_some(listener)
 }
 
-/// Sets on a listening socket, new ([`bind`]) or taken over from another
-/// process, what the sockets it accepts inherit from it: TCP_NODELAY.
-pub fn inherit_options(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    socket2::SockRef::from(listener).set_tcp_nodelay(true)
+/// Sets the options stgw wants on a listening socket, new ([`bind`]) or
+/// taken over from another process:
+/// * TCP_NODELAY, which the sockets it accepts inherit;
+/// * on Linux, deferred accept: a connection is handed over when its first
+///   bytes (the request, the TLS ClientHello, the PROXY header) have come,
+///   so that its first read finds them instead of costing a read that finds
+///   nothing and a wait for the poller. Every protocol stgw serves has the
+///   client speak first; a client silent for [`DEFER_ACCEPT_SECS`] is
+///   handed over anyway, and its header timeout starts then.
+pub fn tune_listener(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    socket2::SockRef::from(listener).set_tcp_nodelay(true)?;
+    #[cfg(target_os = "linux")]
+    defer_accept(listener, DEFER_ACCEPT_SECS)?;
+    Ok(())
+}
+
+/// TCP_DEFER_ACCEPT on `listener` (not in socket2).
+#[cfg(target_os = "linux")]
+fn defer_accept(listener: &std::net::TcpListener, secs: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket descriptor, and an option value that lives for
+    // the call with its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            std::ptr::from_ref(&secs).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Accepts connections until `stop` turns true; each connection is served
@@ -137,7 +175,7 @@ pub async fn accept_loop(
         }
         slot.counters.accepted();
         // Linux: accepted sockets inherit TCP_NODELAY from the listening
-        // socket (`bind`, `inherit_options`), so no system call here.
+        // socket (`bind`, `tune_listener`), so no system call here.
         #[cfg(not(target_os = "linux"))]
         let _ = stream.set_nodelay(true);
         let local = match specific {
@@ -274,24 +312,65 @@ mod tests {
         assert_eq!(connection_local("[::]:80".parse().unwrap()), None);
     }
 
+    /// A client connected to `addr` that has sent its first bytes, so that
+    /// a deferred accept hands the connection over.
+    async fn speaking_client(addr: SocketAddr) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"GET").await.unwrap();
+        client
+    }
+
     #[tokio::test]
     async fn accepted_connections_have_tcp_nodelay_from_the_listener() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _client = speaking_client(listener.local_addr().unwrap()).await;
         let (accepted, _) = listener.accept().await.unwrap();
         assert!(accepted.nodelay().unwrap());
     }
 
     #[tokio::test]
-    async fn a_taken_over_listener_gets_tcp_nodelay_too() {
+    async fn a_taken_over_listener_gets_the_same_options() {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
-        inherit_options(&std_listener).unwrap();
+        tune_listener(&std_listener).unwrap();
         let listener = TcpListener::from_std(std_listener).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _client = speaking_client(listener.local_addr().unwrap()).await;
         let (accepted, _) = listener.accept().await.unwrap();
         assert!(accepted.nodelay().unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_connection_is_handed_over_with_its_first_bytes_already_there() {
+        use std::io::Read;
+        use tokio::io::AsyncWriteExt;
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
+        assert!(early.is_err(), "handed over before the client spoke");
+        client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        // A plain non-blocking read, no poller: the bytes are already there.
+        let mut accepted = accepted.into_std().unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(accepted.read(&mut buf).unwrap(), 16);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_silent_client_is_handed_over_after_the_deferral() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = std::time::Instant::now();
+        let accepted = tokio::time::timeout(Duration::from_secs(10), listener.accept()).await;
+        assert!(accepted.is_ok(), "a silent connection must not be lost");
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

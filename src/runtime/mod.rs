@@ -257,7 +257,7 @@ impl Runtime {
         match inherited {
             Some(socket) => {
                 tracing::info!(%addr, "listening socket taken over from the previous process");
-                listener::inherit_options(&socket)?;
+                listener::tune_listener(&socket)?;
                 tokio::net::TcpListener::from_std(socket)
             }
             None => listener::bind(addr),
