@@ -93,7 +93,7 @@ fn connection_local(listener: SocketAddr) -> Option<SocketAddr> {
 ///   bytes (the request, the TLS ClientHello, the PROXY header) have come,
 ///   so that its first read finds them instead of costing a read that finds
 ///   nothing and a wait for the poller. Every protocol stgw serves has the
-///   client speak first; a client silent for [`DEFER_ACCEPT_SECS`] is
+///   client speak first; a client silent for about a second is
 ///   handed over anyway, and its header timeout starts then.
 pub fn tune_listener(listener: &std::net::TcpListener) -> std::io::Result<()> {
     socket2::SockRef::from(listener).set_tcp_nodelay(true)?;
