@@ -43,6 +43,16 @@ impl Admission {
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(ip))
     }
+
+    /// Whether a connection may be refused or counted as it is accepted
+    /// (a block list, a cap, PROXY headers from trusted senders only). Such
+    /// a listener must see every connection as it arrives, silent or not.
+    pub fn acts_at_accept(&self) -> bool {
+        !self.blocked.is_empty()
+            || self.max_connections > 0
+            || self.max_per_ip > 0
+            || self.proxy_protocol
+    }
 }
 
 /// Open connections per client address of one listener (kept in the

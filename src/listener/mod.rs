@@ -74,7 +74,7 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     let listener = socket.into();
-    tune_listener(&listener)?;
+    inherit_options(&listener)?;
     TcpListener::from_std(listener)
 }
 
@@ -86,25 +86,41 @@ fn connection_local(listener: SocketAddr) -> Option<SocketAddr> {
     (!listener.ip().is_unspecified()).then_some(listener)
 }
 
-/// Sets the options stgw wants on a listening socket, new ([`bind`]) or
-/// taken over from another process:
-/// * TCP_NODELAY, which the sockets it accepts inherit;
-/// * on Linux, deferred accept: a connection is handed over when its first
-///   bytes (the request, the TLS ClientHello, the PROXY header) have come,
-///   so that its first read finds them instead of costing a read that finds
-///   nothing and a wait for the poller. Every protocol stgw serves has the
-///   client speak first; a client silent for about a second is
-///   handed over anyway, and its header timeout starts then.
-pub fn tune_listener(listener: &std::net::TcpListener) -> std::io::Result<()> {
-    socket2::SockRef::from(listener).set_tcp_nodelay(true)?;
-    #[cfg(target_os = "linux")]
-    defer_accept(listener, DEFER_ACCEPT_SECS)?;
-    Ok(())
+/// Sets on a listening socket, new ([`bind`]) or taken over from another
+/// process, what the sockets it accepts inherit from it: TCP_NODELAY.
+pub fn inherit_options(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    socket2::SockRef::from(listener).set_tcp_nodelay(true)
 }
 
-/// TCP_DEFER_ACCEPT on `listener` (not in socket2).
+/// Defers accepting on `listener` (Linux; elsewhere nothing) unless its
+/// `rules` act at accept: a connection is then handed over with its first
+/// bytes (the request, the TLS ClientHello), so that its first read finds
+/// them instead of costing a read that finds nothing and a wait for the
+/// poller. Every protocol stgw serves has the client speak first; a client
+/// silent for about a second is handed over anyway, and its header timeout
+/// starts then. A listener that refuses or counts connections at accept
+/// takes them at once, so that a silent connection is counted (and a
+/// refused one closed) as it arrives.
+pub fn defer_accept(listener: &TcpListener, rules: &admission::Admission) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let secs = if rules.acts_at_accept() {
+            0
+        } else {
+            DEFER_ACCEPT_SECS
+        };
+        set_defer_accept(listener, secs)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (listener, rules);
+        Ok(())
+    }
+}
+
+/// TCP_DEFER_ACCEPT on `listener`, `secs` (0: off). Not in socket2.
 #[cfg(target_os = "linux")]
-fn defer_accept(listener: &std::net::TcpListener, secs: libc::c_int) -> std::io::Result<()> {
+fn set_defer_accept(listener: &TcpListener, secs: libc::c_int) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: a valid socket descriptor, and an option value that lives for
     // the call with its exact size.
@@ -175,7 +191,7 @@ pub async fn accept_loop(
         }
         slot.counters.accepted();
         // Linux: accepted sockets inherit TCP_NODELAY from the listening
-        // socket (`bind`, `tune_listener`), so no system call here.
+        // socket (`bind`, `inherit_options`), so no system call here.
         #[cfg(not(target_os = "linux"))]
         let _ = stream.set_nodelay(true);
         let local = match specific {
@@ -321,6 +337,17 @@ mod tests {
         client
     }
 
+    /// Whether `listener` hands over a connection whose client is silent
+    /// within 300 ms.
+    async fn takes_a_silent_client(listener: &TcpListener) -> bool {
+        let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_millis(300), listener.accept())
+            .await
+            .is_ok()
+    }
+
     #[tokio::test]
     async fn accepted_connections_have_tcp_nodelay_from_the_listener() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -330,10 +357,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_taken_over_listener_gets_the_same_options() {
+    async fn a_taken_over_listener_gets_tcp_nodelay_too() {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
-        tune_listener(&std_listener).unwrap();
+        inherit_options(&std_listener).unwrap();
         let listener = TcpListener::from_std(std_listener).unwrap();
         let _client = speaking_client(listener.local_addr().unwrap()).await;
         let (accepted, _) = listener.accept().await.unwrap();
@@ -342,10 +369,11 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn a_connection_is_handed_over_with_its_first_bytes_already_there() {
+    async fn without_rules_at_accept_a_connection_comes_with_its_first_bytes() {
         use std::io::Read;
         use tokio::io::AsyncWriteExt;
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        defer_accept(&listener, &admission::Admission::default()).unwrap();
         let addr = listener.local_addr().unwrap();
         let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let early = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
@@ -362,6 +390,7 @@ mod tests {
     #[tokio::test]
     async fn a_silent_client_is_handed_over_after_the_deferral() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        defer_accept(&listener, &admission::Admission::default()).unwrap();
         let addr = listener.local_addr().unwrap();
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let started = std::time::Instant::now();
@@ -372,5 +401,29 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[tokio::test]
+    async fn a_listener_that_counts_or_refuses_connections_takes_silent_ones_at_once() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        // Rules that act at accept, set after the listener deferred.
+        defer_accept(&listener, &admission::Admission::default()).unwrap();
+        let capped = admission::Admission {
+            max_connections: 10,
+            ..Default::default()
+        };
+        defer_accept(&listener, &capped).unwrap();
+        assert!(takes_a_silent_client(&listener).await);
+        let blocking = admission::Admission {
+            blocked: vec![crate::config::IpNet::parse("127.9.0.0/16").unwrap()],
+            ..Default::default()
+        };
+        defer_accept(&listener, &blocking).unwrap();
+        assert!(takes_a_silent_client(&listener).await);
+        #[cfg(target_os = "linux")]
+        {
+            defer_accept(&listener, &admission::Admission::default()).unwrap();
+            assert!(!takes_a_silent_client(&listener).await);
+        }
     }
 }

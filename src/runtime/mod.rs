@@ -220,10 +220,12 @@ impl Runtime {
         self.snapshot.store(snapshot.clone());
         for l in &snapshot.listeners {
             if let Some(r) = running.get(&l.addr) {
+                defer_accept(&r.socket, l);
                 r.slot.runtime.store(l.clone());
             }
         }
         for (l, socket) in bound {
+            defer_accept(&socket, &l);
             let slot = ListenerSlot::new(l.clone());
             let (stop, stop_rx) = watch::channel(false);
             tokio::spawn(listener::accept_loop(
@@ -257,7 +259,7 @@ impl Runtime {
         match inherited {
             Some(socket) => {
                 tracing::info!(%addr, "listening socket taken over from the previous process");
-                listener::tune_listener(&socket)?;
+                listener::inherit_options(&socket)?;
                 tokio::net::TcpListener::from_std(socket)
             }
             None => listener::bind(addr),
@@ -397,5 +399,13 @@ async fn maintain(runtime: std::sync::Weak<Runtime>) {
                 Err(e) => tracing::error!("{e}"),
             }
         }
+    }
+}
+
+/// Sets deferred accept on a listener's socket for its rules; a failure
+/// costs only speed, so it is logged.
+fn defer_accept(socket: &tokio::net::TcpListener, l: &snapshot::ListenerRuntime) {
+    if let Err(e) = listener::defer_accept(socket, &l.admission) {
+        tracing::warn!(addr = %l.addr, error = %e, "could not set deferred accept");
     }
 }

@@ -169,16 +169,12 @@ async fn past_max_connections_new_connections_are_refused_while_existing_ones_wo
     let (_stgw, addr, _backend) = setup("max_connections = 2").await;
     let mut a = h1_client(TcpStream::connect(addr).await.unwrap()).await;
     let mut b = h1_client(TcpStream::connect(addr).await.unwrap()).await;
-    // Both speak first: a listener hands a connection over with its first
-    // bytes (deferred accept), and only then does it count.
-    for client in [&mut a, &mut b] {
-        assert_eq!(
-            collect(client.send_request(get_req("h.test", "/")).await.unwrap())
-                .await
-                .status,
-            200
-        );
-    }
+    assert_eq!(
+        collect(a.send_request(get_req("h.test", "/")).await.unwrap())
+            .await
+            .status,
+        200
+    );
     assert!(is_refused(TcpStream::connect(addr).await.unwrap()).await);
     assert_eq!(
         collect(b.send_request(get_req("h.test", "/")).await.unwrap())
@@ -324,4 +320,31 @@ async fn slowloris_connections_are_closed_at_client_header_timeout_while_others_
             "{closed_at:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_client_that_waits_before_speaking_is_served() {
+    // A listener without connection rules defers accepting until the
+    // client speaks, or about a second of silence (browsers preconnect).
+    let (_stgw, addr, backend) = setup("").await;
+    let mut early = TcpStream::connect(addr).await.unwrap();
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    early
+        .write_all(b"GET / HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    late.write_all(b"GET / HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    for s in [&mut early, &mut late] {
+        let mut answer = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
+    }
+    assert_eq!(backend.hits(), 2);
 }

@@ -237,10 +237,12 @@ async fn running_out_of_file_descriptors_is_survived_and_reported() {
         .spawn()
         .unwrap();
     wait_listening(addr).await;
-    // Far more connections than descriptors.
+    // Far more connections than descriptors, each with the start of a
+    // request (a listener hands a connection over once its client speaks).
     let mut held = Vec::new();
     for _ in 0..150 {
-        if let Ok(s) = tokio::net::TcpStream::connect(addr).await {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut s, b"GET / HTTP/1.1\r\n").await;
             held.push(s);
         }
     }
