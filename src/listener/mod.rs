@@ -328,15 +328,6 @@ mod tests {
         assert_eq!(connection_local("[::]:80".parse().unwrap()), None);
     }
 
-    /// A client connected to `addr` that has sent its first bytes, so that
-    /// a deferred accept hands the connection over.
-    async fn speaking_client(addr: SocketAddr) -> tokio::net::TcpStream {
-        use tokio::io::AsyncWriteExt;
-        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        client.write_all(b"GET").await.unwrap();
-        client
-    }
-
     /// Whether `listener` hands over a connection whose client is silent
     /// within 300 ms.
     async fn takes_a_silent_client(listener: &TcpListener) -> bool {
@@ -351,7 +342,8 @@ mod tests {
     #[tokio::test]
     async fn accepted_connections_have_tcp_nodelay_from_the_listener() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let _client = speaking_client(listener.local_addr().unwrap()).await;
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
         assert!(accepted.nodelay().unwrap());
     }
@@ -362,7 +354,8 @@ mod tests {
         std_listener.set_nonblocking(true).unwrap();
         inherit_options(&std_listener).unwrap();
         let listener = TcpListener::from_std(std_listener).unwrap();
-        let _client = speaking_client(listener.local_addr().unwrap()).await;
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (accepted, _) = listener.accept().await.unwrap();
         assert!(accepted.nodelay().unwrap());
     }
