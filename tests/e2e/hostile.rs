@@ -348,3 +348,25 @@ async fn a_client_that_waits_before_speaking_is_served() {
     }
     assert_eq!(backend.hits(), 2);
 }
+
+#[tokio::test]
+async fn a_cap_added_by_a_reload_counts_silent_connections_at_once() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let plain = one_rule(port, "h.test", "/", "", &[(b.addr, 10)]);
+    let stgw = Stgw::start(&plain);
+    let addr = local(port);
+    stgw.reload(&plain.replace("port = ", "max_connections = 2\n  port = "));
+    let _held = [
+        TcpStream::connect(addr).await.unwrap(),
+        TcpStream::connect(addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    assert!(is_refused(TcpStream::connect(addr).await.unwrap()).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "refused at once"
+    );
+    assert_eq!(b.hits(), 0);
+}
