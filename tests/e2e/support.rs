@@ -480,6 +480,18 @@ pub async fn wait_listening(addr: SocketAddr) {
     panic!("nothing listens on {addr}");
 }
 
+/// Waits until nothing accepts connections on `addr` any more (a removed
+/// listener closes its socket as its accept loop stops, soon after the
+/// change that removed it): whether that happened within `within`.
+pub async fn stops_listening(addr: SocketAddr, within: Duration) -> bool {
+    let released = async {
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(within, released).await.is_ok()
+}
+
 /// An HTTP/1.1 client on an established stream (kept for reuse).
 pub async fn h1_client<T>(io: T) -> hyper::client::conn::http1::SendRequest<Full<Bytes>>
 where
