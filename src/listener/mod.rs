@@ -328,6 +328,14 @@ mod tests {
         assert_eq!(connection_local("[::]:80".parse().unwrap()), None);
     }
 
+    /// A listener on a free loopback port, deferring as one without rules
+    /// does.
+    fn deferring_listener() -> TcpListener {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        defer_accept(&listener, &admission::Admission::default()).unwrap();
+        listener
+    }
+
     /// Whether `listener` hands over a connection whose client is silent
     /// within 300 ms.
     async fn takes_a_silent_client(listener: &TcpListener) -> bool {
@@ -365,8 +373,7 @@ mod tests {
     async fn without_rules_at_accept_a_connection_comes_with_its_first_bytes() {
         use std::io::Read;
         use tokio::io::AsyncWriteExt;
-        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        defer_accept(&listener, &admission::Admission::default()).unwrap();
+        let listener = deferring_listener();
         let addr = listener.local_addr().unwrap();
         let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let early = tokio::time::timeout(Duration::from_millis(300), listener.accept()).await;
@@ -382,8 +389,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_silent_client_is_handed_over_after_the_deferral() {
-        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        defer_accept(&listener, &admission::Admission::default()).unwrap();
+        let listener = deferring_listener();
         let addr = listener.local_addr().unwrap();
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let started = std::time::Instant::now();
@@ -398,9 +404,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_listener_that_counts_or_refuses_connections_takes_silent_ones_at_once() {
-        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
         // Rules that act at accept, set after the listener deferred.
-        defer_accept(&listener, &admission::Admission::default()).unwrap();
+        let listener = deferring_listener();
         let capped = admission::Admission {
             max_connections: 10,
             ..Default::default()
