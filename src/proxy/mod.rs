@@ -418,7 +418,11 @@ fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
 /// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none.
 fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
     if let Some(authority) = req.uri.authority() {
-        return HostName::parse(authority.host().as_bytes())
+        let host = authority.host();
+        if req.version < Version::HTTP_2 && !is_request_line_host(host) {
+            return Err(ProxyError::BadRequest("invalid host"));
+        }
+        return HostName::parse(host.as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid host"));
     }
@@ -430,5 +434,67 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
             .map_err(|_| ProxyError::BadRequest("invalid Host")),
         (None, _) if req.version == Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
+    }
+}
+
+/// The host of an absolute-form request line as nginx's parser takes it:
+/// letters, digits, `.` and `-`, or a bracketed IPv6 literal. (The Host
+/// header and HTTP/2's `:authority` are looser: `_` is allowed there.)
+fn is_request_line_host(host: &str) -> bool {
+    host.starts_with('[')
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(version: Version, uri: &str, host: Option<&str>) -> Parts {
+        let mut req = http::Request::builder().version(version).uri(uri);
+        if let Some(host) = host {
+            req = req.header(header::HOST, host);
+        }
+        req.body(()).expect("a valid request").into_parts().0
+    }
+
+    fn host(version: Version, uri: &str, host_header: Option<&str>) -> Option<String> {
+        request_host(&parts(version, uri, host_header))
+            .ok()
+            .map(|h| h.map(|h| h.as_str().to_owned()).unwrap_or_default())
+    }
+
+    #[test]
+    fn an_absolute_form_host_is_read_as_nginx_reads_a_request_line() {
+        let h11 = Version::HTTP_11;
+        assert_eq!(
+            host(h11, "http://A-1.example.com/x", Some("other")).as_deref(),
+            Some("a-1.example.com")
+        );
+        assert_eq!(
+            host(h11, "http://[::1]:80/x", None).as_deref(),
+            Some("[::1]")
+        );
+        assert_eq!(host(h11, "http://x_y.example.com/x", Some("other")), None);
+        // `_` is fine in a Host header and in HTTP/2's :authority.
+        assert_eq!(
+            host(h11, "/x", Some("x_y.example.com")).as_deref(),
+            Some("x_y.example.com")
+        );
+        assert_eq!(
+            host(Version::HTTP_2, "https://x_y.example.com/x", None).as_deref(),
+            Some("x_y.example.com")
+        );
+    }
+
+    #[test]
+    fn the_host_header_must_be_there_once_in_http_1_1() {
+        assert_eq!(host(Version::HTTP_11, "/", None), None);
+        assert_eq!(host(Version::HTTP_10, "/", None).as_deref(), Some(""));
+        let mut two = parts(Version::HTTP_11, "/", Some("a.test"));
+        two.headers
+            .append(header::HOST, HeaderValue::from_static("b.test"));
+        assert!(request_host(&two).is_err());
     }
 }
