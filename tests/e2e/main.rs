@@ -20,6 +20,7 @@ mod observe;
 mod redirects;
 mod reload;
 mod routing;
+mod routing_vs_nginx;
 mod store_etcd;
 mod store_etcd_tls;
 mod tls;
