@@ -2,6 +2,7 @@
 //! on loopback.
 
 mod admin_support;
+mod browser_support;
 mod etcd_support;
 mod pki;
 mod support;
@@ -10,6 +11,7 @@ mod admin;
 mod admin_actions;
 mod admin_sdk;
 mod balancing;
+mod browser;
 mod directives;
 mod forwarding;
 mod gzip;

@@ -35,7 +35,7 @@ fn big_config() -> WebSocketConfig {
 }
 
 /// A WebSocket echo server; returns its address.
-async fn echo_server() -> SocketAddr {
+pub async fn echo_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -2,16 +2,13 @@
 //! Chromium showing a target go from healthy to dead without a reload.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use http_body_util::Full;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::*;
+use crate::browser_support::{Browser, chromium};
 
 const CHECK: &str = "health_check = { interval = 5, timeout = 2, healthy_threshold = 2, unhealthy_threshold = 2, path = \"/\" }";
 
@@ -129,124 +126,7 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-/// Debian's `chromium` (or another Chromium build on PATH).
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            let out = Command::new("which").arg(name).output().ok()?;
-            out.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-        })
-}
-
-/// Headless Chromium showing one page, driven over the DevTools protocol.
-struct Browser {
-    _child: Running,
-    _profile: TempDir,
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    next_id: u64,
-}
-
 impl Browser {
-    async fn open(binary: &PathBuf, url: &str) -> Browser {
-        let profile = TempDir::new();
-        let child = Command::new(binary)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-                "--remote-allow-origins=*",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromium");
-        let child = Running(child);
-        // Chromium writes its DevTools port into the profile.
-        let port_file = profile.path().join("DevToolsActivePort");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let port: u16 = loop {
-            if let Some(p) = std::fs::read_to_string(&port_file)
-                .ok()
-                .and_then(|t| t.lines().next().and_then(|l| l.parse().ok()))
-            {
-                break p;
-            }
-            assert!(Instant::now() < deadline, "chromium did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let devtools = SocketAddr::from(([127, 0, 0, 1], port));
-        let page = loop {
-            // The websocket URLs it lists are built from this Host.
-            let list = get(devtools, &devtools.to_string(), "/json/list").await;
-            let pages: Value = serde_json::from_slice(&list.body).unwrap_or_default();
-            let found = pages.as_array().and_then(|ps| {
-                ps.iter()
-                    .find(|p| {
-                        p["type"] == "page" && p["url"].as_str().is_some_and(|u| u.starts_with(url))
-                    })
-                    .and_then(|p| p["webSocketDebuggerUrl"].as_str().map(str::to_owned))
-            });
-            if let Some(ws) = found {
-                break ws;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromium shows no page for {url}: {pages}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let (socket, _) = tokio_tungstenite::connect_async(page.as_str())
-            .await
-            .expect("DevTools websocket");
-        Browser {
-            _child: child,
-            _profile: profile,
-            socket,
-            next_id: 0,
-        }
-    }
-
-    /// Evaluates `expression` in the page; returns its value.
-    async fn eval(&mut self, expression: &str) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let call = serde_json::json!({
-            "id": id,
-            "method": "Runtime.evaluate",
-            "params": {"expression": expression, "returnByValue": true},
-        });
-        self.socket
-            .send(Message::Text(call.to_string().into()))
-            .await
-            .expect("DevTools send");
-        loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("DevTools answer in time")
-                .expect("DevTools open")
-                .expect("DevTools message");
-            if let Message::Text(text) = msg {
-                let v: Value = serde_json::from_str(&text).unwrap();
-                if v["id"] == id {
-                    return v["result"]["result"]["value"].clone();
-                }
-            }
-        }
-    }
-
     /// The health each target row shows: (target, health).
     async fn rows(&mut self) -> Vec<(String, String)> {
         let v = self
@@ -276,22 +156,9 @@ impl Browser {
     }
 }
 
-/// A child process, killed when dropped (also when a test fails).
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_status_page_in_chromium_shows_a_target_going_from_healthy_to_dead() {
-    let Some(binary) = chromium() else {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: the status page test needs Chromium (Debian: apt-get install chromium); .ci/run installs it !!!!!!!!\n"
-        );
+    let Some(binary) = chromium("the status page test") else {
         return;
     };
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
@@ -302,7 +169,7 @@ async fn the_status_page_in_chromium_shows_a_target_going_from_healthy_to_dead()
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
 
     let url = format!("http://{admin_addr}/status");
-    let mut browser = Browser::open(&binary, &url).await;
+    let mut browser = Browser::open(&binary, &url, &[]).await;
     let (ta, tb) = (a.addr.to_string(), b.addr.to_string());
     // Both are probed alive within a second of starting.
     browser
