@@ -111,6 +111,7 @@ pub fn handle(
         let origin = (!listener.custom.error_pages.is_empty())
             .then(|| Box::new(error_page::Origin::of(&parts)));
         let h1 = !conn.state.is_h2();
+        let http10 = parts.version == Version::HTTP_10;
         let has_body = h1 && body_follows;
         let served = if listener.custom.proxy_ignore_client_abort {
             let id = trace.request_id.clone();
@@ -171,6 +172,17 @@ pub fn handle(
         if h1 && number >= listener.custom.keepalive_requests {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if http10
+            && resp
+                .headers()
+                .get(header::CONNECTION)
+                .is_some_and(|v| v == "close")
+        {
+            // For an HTTP/1.0 client that asked for keep-alive, hyper would
+            // append `keep-alive` to this `close` on an HTTP/1.1 answer (and
+            // close anyway). An HTTP/1.0 answer without it just closes.
+            *resp.version_mut() = Version::HTTP_10;
         }
         let finish = trace.finish(&resp, source);
         Ok(resp.map(|b| b.observed(finish, guard)))

@@ -83,6 +83,29 @@ async fn keepalive_requests_closes_the_connection_after_that_many_requests() {
             .await
             .is_some()
     );
+
+    // An HTTP/1.0 client that asks for keep-alive (ab -k) is told plainly:
+    // `keep-alive`, then `close` alone on the last answer.
+    const GET_10: &[u8] = b"GET / HTTP/1.0\r\nHost: h.test\r\nConnection: keep-alive\r\n\r\n";
+    let connection = |resp: &str| {
+        resp.lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+            .map(|(_, value)| value.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let mut s = TcpStream::connect(local(port)).await.unwrap();
+    s.write_all(GET_10).await.unwrap();
+    let first = read_response(&mut s).await;
+    assert_eq!(connection(&first), ["keep-alive"], "{first}");
+    s.write_all(GET_10).await.unwrap();
+    let second = read_response(&mut s).await;
+    assert_eq!(connection(&second), ["close"], "{second}");
+    assert!(
+        time_to_close(&mut s, Duration::from_secs(2))
+            .await
+            .is_some()
+    );
 }
 
 #[tokio::test]
