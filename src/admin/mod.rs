@@ -28,10 +28,15 @@ pub mod view;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use rustls::sign::SingleCertAndKey;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::{AdminSettings, SecretSource};
 use crate::store::Store;
+use crate::tls::certs::load_server_cert;
 
 /// Why the admin listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +47,9 @@ pub enum AdminError {
     /// Neither `secret_key` nor `secret_key_env` is configured.
     #[error("admin: give secret_key or secret_key_env")]
     NoSecretKey,
+    /// `[admin] certificate` cannot be read or used.
+    #[error("admin.certificate: {0}")]
+    Certificate(String),
     /// The listen address cannot be bound.
     #[error("admin.listen: cannot listen on {addr}: {source}")]
     Bind {
@@ -85,6 +93,7 @@ pub async fn start(store: Arc<Store>, settings: &AdminSettings) -> Result<AdminS
     let creds = server::Credentials {
         keys: HashMap::from([(settings.secret_id.clone(), key)]),
     };
+    let tls = settings.tls.as_ref().map(tls_acceptor).transpose()?;
     let listener = match runtime.take_inherited(settings.listen) {
         // A binary upgrade: the previous process handed its socket over.
         Some(socket) => tokio::net::TcpListener::from_std(socket),
@@ -103,7 +112,27 @@ pub async fn start(store: Arc<Store>, settings: &AdminSettings) -> Result<AdminS
     }
     runtime.hand_over_too(settings.listen, listener.as_raw_fd());
     let api = Arc::new(actions::Api::new(store));
-    let task = tokio::spawn(server::serve(listener, api, Arc::new(creds)));
-    tracing::info!(%addr, "admin API listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = tokio::spawn(server::serve(listener, tls, api, Arc::new(creds)));
+    tracing::info!(%addr, scheme, "admin API listening");
     Ok(AdminServer { addr, task })
+}
+
+/// The TLS side of the admin listener: TLS 1.2 and 1.3, HTTP/1.1, the one
+/// certificate of `[admin] certificate`.
+fn tls_acceptor((cert, key): &(PathBuf, PathBuf)) -> Result<TlsAcceptor, AdminError> {
+    let read = |path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|e| AdminError::Certificate(format!("cannot read {}: {e}", path.display())))
+    };
+    let provider = crate::tls::provider();
+    let loaded = load_server_cert(&read(cert)?, &read(key)?, &provider)
+        .map_err(|e| AdminError::Certificate(format!("{}: {e}", cert.display())))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AdminError::Certificate(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SingleCertAndKey::from(loaded.certified_key)));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }

@@ -1,4 +1,5 @@
-//! The `[admin]` listener: HTTP/1.1 on its own socket, one router.
+//! The `[admin]` listener: HTTP/1.1 (over TLS with `[admin] certificate`)
+//! on its own socket, one router.
 //!
 //! `/` takes API calls (POST JSON with `X-TC-*` headers and a TC3
 //! signature, or GET / form POST with v1 parameters). Every call is
@@ -21,6 +22,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use super::actions::{self, Api};
 use super::envelope;
@@ -44,10 +46,16 @@ pub struct Credentials {
     pub keys: HashMap<String, String>,
 }
 
-/// Serves the admin API on `listener` until the task is dropped or aborted.
-/// It stops accepting once a newer process has taken the socket over (a
-/// binary upgrade), so writes go to the new process only.
-pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>) {
+/// Serves the admin API on `listener` (over TLS when `tls` is given) until
+/// the task is dropped or aborted. It stops accepting once a newer process
+/// has taken the socket over (a binary upgrade), so writes go to the new
+/// process only.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    api: Arc<Api>,
+    creds: Arc<Credentials>,
+) {
     let runtime = api.store.runtime().clone();
     let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     loop {
@@ -66,20 +74,55 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>, creds: Arc<Credentials>
                 continue;
             }
         };
-        let api = api.clone();
-        let creds = creds.clone();
+        let client = Client {
+            api: api.clone(),
+            creds: creds.clone(),
+            peer,
+            loopback,
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let api = api.clone();
-                let creds = creds.clone();
-                async move { Ok::<_, Infallible>(route(&api, &creds, peer, loopback, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                None => client.serve(stream).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => client.serve(stream).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, "admin TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "admin TLS handshake timed out"),
+                    }
+                }
+            }
         });
+    }
+}
+
+/// One admin connection's context.
+struct Client {
+    api: Arc<Api>,
+    creds: Arc<Credentials>,
+    peer: SocketAddr,
+    loopback: bool,
+}
+
+impl Client {
+    /// Serves HTTP/1.1 on `io` until the client closes.
+    async fn serve<IO>(self, io: IO)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let this = Arc::new(self);
+        let service = service_fn(move |req| {
+            let this = this.clone();
+            async move {
+                let resp = route(&this.api, &this.creds, this.peer, this.loopback, req).await;
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(TokioIo::new(io), service)
+            .await;
     }
 }
 

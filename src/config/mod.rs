@@ -98,6 +98,8 @@ pub struct AdminSettings {
     pub secret_id: String,
     /// Where the SecretKey comes from.
     pub secret_key: SecretSource,
+    /// TLS for the API: the certificate chain and key files.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A certificate and its key on disk.

@@ -170,6 +170,21 @@ pub struct Admin {
     /// The SecretKey itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key: Option<String>,
+    /// Serve the API over TLS with this certificate (the vendor's CLI
+    /// speaks only HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<AdminCertificate>,
+}
+
+/// `[admin] certificate = { cert = …, key = … }`: PEM files, relative to
+/// the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminCertificate {
+    /// The certificate chain, leaf first.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
 }
 
 fn default_admin_listen() -> String {

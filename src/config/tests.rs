@@ -261,3 +261,27 @@ fn cidrs_parse_and_match() {
             .contains("1.2.3.4".parse().unwrap())
     );
 }
+
+#[test]
+fn the_admin_certificate_is_resolved_beside_the_file_and_needs_both_files() {
+    let admin = |certificate: &str| {
+        format!("[admin]\nsecret_id = \"AKIDx\"\nsecret_key = \"k\"\n{certificate}\n{MINIMAL}")
+    };
+    let c = load(&admin("")).unwrap();
+    assert_eq!(c.admin.as_ref().map(|a| a.tls.clone()), Some(None));
+    let c = load(&admin(
+        "certificate = { cert = \"certs/admin.pem\", key = \"/keys/admin.key\" }",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.admin.and_then(|a| a.tls),
+        Some(("/etc/stgw/certs/admin.pem".into(), "/keys/admin.key".into()))
+    );
+    let e = refused(&admin("certificate = { cert = \"a.pem\", key = \"\" }"));
+    assert!(
+        e.contains("admin.certificate") && e.contains("give both cert and key"),
+        "{e}"
+    );
+    let e = refused(&admin("certificate = { cert = \"a.pem\" }"));
+    assert!(e.contains("key"), "{e}");
+}

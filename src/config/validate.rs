@@ -339,10 +339,19 @@ impl Validator<'_> {
                 return None;
             }
         };
+        let tls = a.certificate.as_ref().and_then(|c| {
+            let at = at.key("certificate");
+            if c.cert.is_empty() || c.key.is_empty() {
+                self.issue(&at, "give both cert and key (PEM file paths)");
+                return None;
+            }
+            Some((self.resolve(&c.cert), self.resolve(&c.key)))
+        });
         Some(AdminSettings {
             listen,
             secret_id: a.secret_id.clone(),
             secret_key,
+            tls,
         })
     }
 

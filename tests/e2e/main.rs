@@ -9,6 +9,7 @@ mod support;
 
 mod admin;
 mod admin_actions;
+mod admin_cli;
 mod admin_sdk;
 mod balancing;
 mod browser;
