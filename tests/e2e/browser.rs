@@ -1,7 +1,8 @@
 //! A real browser through stgw: headless Chromium loads a page and its
-//! script over HTTPS, fetches a gzipped answer, uploads a megabyte and talks
-//! over a WebSocket; over HTTP/2 (ALPN's choice; the WebSocket then rides
-//! the same connection, RFC 8441) and over HTTP/1.1.
+//! script over HTTPS, fetches a gzipped answer, uploads a megabyte, talks
+//! over a WebSocket and stays on one target by stgw's sticky cookie; over
+//! HTTP/2 (ALPN's choice; the WebSocket then rides the same connection,
+//! RFC 8441) and over HTTP/1.1.
 
 use std::net::SocketAddr;
 
@@ -40,7 +41,14 @@ async fn site() -> Backend {
     .await
 }
 
-fn config(port: u16, certificate: &str, site: SocketAddr, echo: SocketAddr) -> String {
+fn config(
+    port: u16,
+    certificate: &str,
+    site: SocketAddr,
+    echo: SocketAddr,
+    sticky: [SocketAddr; 2],
+) -> String {
+    let [s1, s2] = sticky;
     format!(
         r#"
 [global]
@@ -58,6 +66,10 @@ vip = "127.0.0.1"
       [[load_balancer.listener.domain.rule]]
       url = "= /ws"
       targets = [{{ address = "{echo}" }}]
+      [[load_balancer.listener.domain.rule]]
+      url = "/sticky"
+      session_expire_time = 30
+      targets = [{{ address = "{s1}" }}, {{ address = "{s2}" }}]
       [[load_balancer.listener.domain.rule]]
       url = "/"
       targets = [{{ address = "{site}" }}]
@@ -80,7 +92,9 @@ const SCRIPT: &str = r#"(async () => {
     ws.onmessage = e => { ok(e.data); ws.close(); };
     ws.onerror = () => fail('websocket error');
   });
-  return JSON.stringify({protocol, app: window.app, items, encoding, uploaded, echo});
+  const sticky = new Set();
+  for (let i = 0; i < 6; i++) sticky.add(await (await fetch('/sticky')).text());
+  return JSON.stringify({protocol, app: window.app, items, encoding, uploaded, echo, sticky: sticky.size});
 })().catch(e => 'failed: ' + e)"#;
 
 /// What one visit showed: the page's report, the page request as the
@@ -95,11 +109,18 @@ struct Visit {
 /// runs [`SCRIPT`].
 async fn visit(binary: &std::path::Path, switches: &[&str]) -> Visit {
     let (site, echo) = (site().await, echo_server().await);
+    let (s1, s2) = (Backend::start("s1").await, Backend::start("s2").await);
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
     let cert = pki.server("www", &[HOST], Kind::Ecdsa);
     let port = free_port();
-    let stgw = Stgw::start(&config(port, &cert.listener_setting(), site.addr, echo));
+    let stgw = Stgw::start(&config(
+        port,
+        &cert.listener_setting(),
+        site.addr,
+        echo,
+        [s1.addr, s2.addr],
+    ));
 
     let url = format!("https://{HOST}:{port}/");
     let resolve = format!("--host-resolver-rules=MAP {HOST} 127.0.0.1");
@@ -141,6 +162,7 @@ async fn chromium_loads_fetches_uploads_and_talks_websocket_over_h2() {
             "encoding": "gzip",
             "uploaded": "1048576",
             "echo": "hello over h2",
+            "sticky": 1,
         })
     );
     // The target saw the browser's requests with the headers stgw adds.
@@ -176,6 +198,7 @@ async fn chromium_does_the_same_over_http_1_1() {
             "encoding": "gzip",
             "uploaded": "1048576",
             "echo": "hello over http/1.1",
+            "sticky": 1,
         })
     );
     assert_eq!(visit.page.headers["x-client-proto"], "https");
