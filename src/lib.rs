@@ -7,6 +7,7 @@ pub mod demo;
 pub mod encoding;
 pub mod health;
 mod idle;
+pub mod limits;
 pub mod listener;
 pub mod observe;
 pub mod proxy;

@@ -80,6 +80,17 @@ fn main() -> ExitCode {
         return check(&config);
     }
     init_logging(&config.global.log_level);
+    match stgw::limits::raise_open_files() {
+        Ok(files) if files.after > files.before => {
+            tracing::info!(
+                from = files.before,
+                to = files.after,
+                "raised the open-file limit"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     // With etcd the warnings of the whole configuration are logged once
     // its shared part is read.
     if config.file.store.kind == stgw::config::model::StoreKind::File {

@@ -370,3 +370,66 @@ async fn a_cap_added_by_a_reload_counts_silent_connections_at_once() {
     );
     assert_eq!(b.hits(), 0);
 }
+
+#[tokio::test]
+async fn started_with_a_soft_limit_of_256_files_it_still_holds_600_clients() {
+    // The usual soft limit (1024) would cap a proxy near 500 clients; stgw
+    // raises its soft limit to the hard one at start. Started here under
+    // 256, it must still hold 600 connections and serve one more.
+    // (This test's own process holds the 600 client ends.)
+    stgw::limits::raise_open_files().expect("the test process raises its own limit");
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let dir = TempDir::new();
+    let path = dir.path().join("stgw.toml");
+    std::fs::write(&path, one_rule(port, "h.test", "/", "", &[(b.addr, 10)])).unwrap();
+    let child = std::process::Command::new("prlimit")
+        .arg("--nofile=256:")
+        .arg(env!("CARGO_BIN_EXE_stgw"))
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("prlimit (util-linux) starts stgw");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Kill(child);
+    let addr = local(port);
+    wait_listening(addr).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.0.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_default();
+    assert!(!open_files.contains(" 256 "), "{open_files}");
+
+    // Each client sends the start of a request, so it is accepted (not
+    // left waiting in the deferred-accept queue) and holds a descriptor.
+    let mut held = Vec::new();
+    for _ in 0..600 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = tokio::time::timeout(Duration::from_secs(5), get(addr, "h.test", "/"))
+        .await
+        .expect("served while 600 clients are held");
+    assert_eq!(got.status, 200);
+    // The held clients are served too once they finish their requests.
+    let last = held.last_mut().unwrap();
+    last.write_all(b"Host: h.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), last.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
+}
