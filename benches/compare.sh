@@ -69,6 +69,8 @@
 #                                    instead of building them with cargo
 #   PROFILE=release                  cargo profile to build (smoke: dev, which `cargo test`
 #                                    has already built)
+#   PGO=1                            build stgw profile-guided (benches/pgo-build.sh, about
+#                                    11 minutes more; needs llvm-profdata of rustc's LLVM)
 #   RESULTS_DIR=<dir>                copy raw per-rep results, configs and logs there
 #   KEEP_TMP=1                       keep the temp dir
 #   STGW_WRAP='valgrind --tool=dhat' words put before the stgw command (profilers)
@@ -136,6 +138,11 @@ need curl curl; need ps procps; need awk gawk; need sort coreutils; need timeout
 [[ "$PIN" = 1 ]] && need taskset util-linux
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PGO=${PGO:-0}
+if [[ -z "$BIN_DIR" && "$PGO" = 1 ]]; then
+  [[ "$SMOKE" = 1 ]] && { echo "PGO=1 is for measuring runs; CI checks benches/pgo-build.sh --smoke" >&2; exit 2; }
+  BIN_DIR=$(PORT_BASE=$PORT_BASE "$(dirname "$0")/pgo-build.sh" | tail -1)
+fi
 if [[ -z "$BIN_DIR" ]]; then
   need cargo "the Rust toolchain (rustup)"
   echo "# building stgw and examples/{idle_conns,handshakes} (cargo --profile $PROFILE)" >&2
