@@ -19,8 +19,9 @@
 #      directory, for BIN_DIR.
 # The code a request runs through is laid out and inlined by what the training load ran:
 # per request 17-19% fewer instructions and about half the instruction-cache misses
-# (callgrind; BENCHMARKS.md, tenth pass). Paths the load does not run (gzip, regex rules,
-# WebSockets) are compiled as without a profile.
+# (callgrind; BENCHMARKS.md, tenth pass). Code the load does not run (gzip, regex rules,
+# WebSockets, the management API) counts as cold and is compiled for size: it does the
+# same, possibly a little slower than in the plain build.
 #
 # Builds with --target <host>, so that RUSTFLAGS reach stgw's crates and not build scripts
 # or proc macros. Two full builds: about 11 minutes on 2 cores.
