@@ -49,8 +49,8 @@
 # generator during the run (other people's builds: noise; runs above NOISY% are counted
 # in the table). The proxy's CPU is also split into user and system time, and each case
 # shows the generator side's cap ("gen cap": the rate at which the load generator and the
-# backend would fill their CPUs, as a multiple of nginx's rate), the most any proxy could
-# lead nginx by on this host.
+# backend would fill their CPUs, as a multiple of nginx's rate), an estimate of the most any
+# proxy could lead nginx by on this host.
 # Ratios are stgw/nginx.
 #
 # Knobs (environment):
@@ -677,6 +677,8 @@ function med(s,   a,n,i,j,t){ n=split(s,a," "); if(n==0) return -1
   for(i=1;i<=n;i++)for(j=i+1;j<=n;j++)if(a[j]+0<a[i]+0){t=a[i];a[i]=a[j];a[j]=t}
   return (n%2)?a[(n+1)/2]:(a[n/2]+a[n/2+1])/2 }
 function max(s,   a,n,i,m){ n=split(s,a," "); m=-1; for(i=1;i<=n;i++) if(a[i]+0>m) m=a[i]+0; return m }
+# gen cap of case c as a multiple of the median nginx rate; -1 when unknown
+function gencap(c,   n){ n=c SUBSEP "nginx"; return (capr[c]==""||med(rps[n])<=0)?-1:max(capr[c])/med(rps[n]) }
 function ratio(a,b){ return (a<0||b<=0)?"-":sprintf("%.2f",a/b) }
 function num(v,fmt){ return (v<0)?"-":sprintf(fmt,v) }
 function problem(s){ problems[++np]=s }
@@ -690,11 +692,11 @@ NR==1{next}
   if($9>=0&&$7>0) cpu[k]=cpu[k]" "($9*1e6/hz/$7)
   if($13>0){ o=100*($12-$10-($9>0?$9:0)-$11)/$13; oth[k]=oth[k]" "o
     if($2!="direct"){ runs[$1]++; if(o>noisy) loud[$1]++ } }
-  if($13>0&&$9>=0){ pbusy[k]=pbusy[k]" "(100*$9*ncpu/$13); gbusy[k]=gbusy[k]" "(100*($10+$11)*ncpu/$13) }
+  if($13>0&&$9>=0){ gb=100*($10+$11)*ncpu/$13; pbusy[k]=pbusy[k]" "(100*$9*ncpu/$13); gbusy[k]=gbusy[k]" "gb
+    # The cap of the generator side: the rate at which the load generator and backend would fill their CPUs
+    # at the CPU per request they spent in this run (rps / the share of their CPUs they used).
+    if(pin==1&&$2!="direct"&&$4>0&&gb>0) capr[$1]=capr[$1]" "($4*100*gcpus/gb) }
   if($15>=0&&$9>=0&&$7>0){ ucpu[k]=ucpu[k]" "($15*1e6/hz/$7); scpu[k]=scpu[k]" "(($9-$15)*1e6/hz/$7) }
-  # The cap of the generator side: the rate at which the load generator and backend would fill their CPUs,
-  # at the CPU per request they spent in this run (rps / share of their CPUs used).
-  if(pin==1&&$2!="direct"&&$13>0&&$4>0&&$10+$11>0) capr[$1]=capr[$1]" "($4*gcpus*$13/(($10+$11)*ncpu))
 }
 END{
   keep["h1-small"]=keep["h1-10k"]=keep["https-small"]=keep["https-10k"]=keep["h2-small"]=keep["h2-10k"]=1
@@ -712,7 +714,7 @@ END{
         num(med(p99[n])/1000,"%.3f"), "-", "-", num(med(cpu[n]),"%.1f"), "-", "-", err[n]+0, (loud[c]+0)"/"(runs[c]+0), skip[s]
       continue }
     rx=ratio(med(rps[s]),med(rps[n])); px=ratio(med(p50[s]),med(p50[n])); qx=ratio(med(p99[s]),med(p99[n])); cx=ratio(med(cpu[s]),med(cpu[n]))
-    capx=(capr[c]==""||med(rps[n])<=0)?-1:max(capr[c])/med(rps[n])
+    capx=gencap(c)
     if(c in keep){ g=(rx!="-"&&rx>=1.2&&qx!="-"&&qx<=1&&cx!="-"&&cx<=1)?"met":"not met"
       g=g" (rps>=1.2x, p99 & cpu <=1x)"
       if(g~/^not/&&capx>0&&capx<1.2) g=g"; gen cap "sprintf("%.2f",capx)"x" }
@@ -730,7 +732,7 @@ END{
   printf "%-15s %13s %13s | %-11s %-11s | %7s | %s\n","CPU split","nginx","stgw","busy ng","busy stgw","gen cap","bound"
   printf "%-15s %27s | %-23s | %7s |\n","","us/req: user + system","% of a core: proxy, gen","x nginx"
   for(i=1;i<=nc;i++){ c=order[i]; n=c SUBSEP "nginx"; s=c SUBSEP "stgw"
-    capx=(capr[c]==""||med(rps[n])<=0)?-1:max(capr[c])/med(rps[n])
+    capx=gencap(c)
     b=""; if(pin==1&&pbusy[s]!=""&&med(pbusy[s])<90&&med(gbusy[s])>=90*gcpus) b="stgw idles "sprintf("%.0f",100-med(pbusy[s]))"%: the load generator and backend set the rate"
     printf "%-15s %13s %13s | %-11s %-11s | %7s | %s\n", c, (ucpu[n]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[n]),med(scpu[n])),
       (ucpu[s]=="")?"-":sprintf("%5.1f + %5.1f",med(ucpu[s]),med(scpu[s])),
