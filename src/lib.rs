@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod encoding;
 pub mod health;
+pub mod hop_by_hop;
 mod idle;
 pub mod limits;
 pub mod listener;

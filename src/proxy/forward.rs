@@ -12,7 +12,7 @@ use super::ClientBody;
 use super::body::ResponseBody;
 use super::error::ProxyError;
 use super::gzip::GzipRequest;
-use super::headers::{ClientFacts, Forwarding, join_cookies, remove_hop_by_hop};
+use super::headers::{ClientFacts, Forwarding, join_cookies};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
 use super::websocket::WsUpgrade;
@@ -644,7 +644,7 @@ fn prepare_headers(
     request_id: &HeaderValue,
     client: std::net::IpAddr,
 ) -> Forwarding {
-    remove_hop_by_hop(headers);
+    crate::hop_by_hop::remove(headers);
     headers.remove(header::CONTENT_LENGTH);
     if let Some(authority) = uri.authority()
         && let Ok(v) = HeaderValue::from_str(authority.as_str())
@@ -675,7 +675,10 @@ fn response(
     gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
-    remove_hop_by_hop(&mut parts.headers);
+    // An HTTP/1.1 target's head lost them as it was parsed.
+    if !matches!(body, UpstreamBody::H1(_)) {
+        crate::hop_by_hop::remove(&mut parts.headers);
+    }
     if custom.proxy_redirect_https {
         rewrite_redirects(&mut parts.headers);
     }

@@ -4,21 +4,6 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Headers that describe one connection and never cross a proxy
-/// (RFC 9110 §7.6.1, plus the de-facto `Keep-Alive` and `Proxy-Connection`),
-/// and `Upgrade`, which tunnels handle separately.
-static HOP_BY_HOP: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
-
 /// `X-Client-Proto`.
 pub static X_CLIENT_PROTO: HeaderName = HeaderName::from_static("x-client-proto");
 /// `X-Forwarded-Proto`.
@@ -29,77 +14,6 @@ pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-fo
 pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// `Stgw-request-id`.
 pub static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-id");
-
-/// Removes hop-by-hop headers, those the `Connection` header names, and
-/// `Upgrade` (tunnels are handled separately). Most messages have none:
-/// one pass over the names finds that out without touching the map.
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    // Bit i: HOP_BY_HOP[i] is present.
-    let mut present = 0u16;
-    for name in headers.keys() {
-        if let Some(i) = hop_index(name) {
-            present |= 1 << i;
-        }
-    }
-    if present == 0 {
-        return;
-    }
-    // Names listed in Connection besides its own tokens. Cloning the values
-    // is a reference count; removing by `&str` allocates nothing.
-    if headers.get_all(header::CONNECTION).iter().any(lists_fields) {
-        let listed: Vec<HeaderValue> = headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .cloned()
-            .collect();
-        for value in &listed {
-            for token in connection_tokens(value).filter(|t| !is_connection_option(t)) {
-                headers.remove(token);
-            }
-        }
-    }
-    for (i, name) in HOP_BY_HOP.iter().enumerate() {
-        if present & (1 << i) != 0 {
-            headers.remove(name);
-        }
-    }
-}
-
-/// Where `name` is in [`HOP_BY_HOP`]. One match on the (lower-case) text:
-/// its length rules out most names at once, where comparing with each
-/// entry would cost nine comparisons per field.
-fn hop_index(name: &HeaderName) -> Option<usize> {
-    Some(match name.as_str() {
-        "connection" => 0,
-        "keep-alive" => 1,
-        "proxy-connection" => 2,
-        "proxy-authenticate" => 3,
-        "proxy-authorization" => 4,
-        "te" => 5,
-        "trailer" => 6,
-        "transfer-encoding" => 7,
-        "upgrade" => 8,
-        _ => return None,
-    })
-}
-
-/// The comma-separated tokens of a `Connection` value (none if not text).
-fn connection_tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
-    let text = value.to_str().unwrap_or("");
-    text.split(',').map(str::trim).filter(|t| !t.is_empty())
-}
-
-/// `close`, `keep-alive` and `upgrade`: options, or fields removed anyway.
-fn is_connection_option(token: &str) -> bool {
-    ["close", "keep-alive", "upgrade"]
-        .iter()
-        .any(|o| token.eq_ignore_ascii_case(o))
-}
-
-/// Whether a `Connection` value names fields to remove.
-fn lists_fields(value: &HeaderValue) -> bool {
-    connection_tokens(value).any(|t| !is_connection_option(t))
-}
 
 /// Joins HTTP/2's split `cookie` fields into one, as HTTP/1.1 requires.
 pub fn join_cookies(headers: &mut HeaderMap) {
@@ -269,22 +183,6 @@ pub fn ip_header_value(ip: IpAddr) -> HeaderValue {
 mod tests {
     use super::*;
 
-    #[test]
-    fn hop_index_finds_each_hop_by_hop_name_and_nothing_else() {
-        for (i, name) in HOP_BY_HOP.iter().enumerate() {
-            assert_eq!(hop_index(name), Some(i), "{name}");
-        }
-        for name in [
-            "host",
-            "user-agent",
-            "content-length",
-            "x-te",
-            "upgrade-insecure-requests",
-        ] {
-            assert_eq!(hop_index(&HeaderName::from_static(name)), None, "{name}");
-        }
-    }
-
     fn map(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -294,23 +192,6 @@ mod tests {
             );
         }
         h
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_named_headers_are_removed() {
-        let mut h = map(&[
-            ("connection", "keep-alive, X-Secret"),
-            ("keep-alive", "timeout=5"),
-            ("x-secret", "1"),
-            ("transfer-encoding", "chunked"),
-            ("te", "trailers"),
-            ("upgrade", "h2c"),
-            ("proxy-connection", "keep-alive"),
-            ("x-kept", "yes"),
-        ]);
-        remove_hop_by_hop(&mut h);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h["x-kept"], "yes");
     }
 
     /// The fields for a client at 192.0.2.1 believed to be `real_ip`, with

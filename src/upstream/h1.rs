@@ -29,6 +29,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::RequestBody;
 use super::pool::Pool;
+use crate::hop_by_hop;
 use crate::idle::IdleTimer;
 
 /// Largest answer head accepted (DECISIONS: over 32 KiB → 502).
@@ -156,7 +157,8 @@ enum Framing {
 /// An answer's head and how its body is framed.
 #[derive(Debug)]
 pub struct AnswerHead {
-    /// Status, version and headers.
+    /// Status, version and headers; no connection-specific field
+    /// ([`hop_by_hop`]) is among them.
     pub parts: http::response::Parts,
     body: BodyFraming,
     keep_alive: bool,
@@ -513,8 +515,10 @@ impl Exchange<'_> {
 /// Parses a complete answer head (a target's status line and fields) at
 /// the front of `buf`, if there is one, and removes it from `buf`;
 /// `Ok(None)` while it is incomplete. A final answer's fields go into
-/// `storage` (taken); an interim answer's into a new map. It reads bytes
-/// a target sent: public for the fuzzer.
+/// `storage` (taken); an interim answer's into a new map. Connection-specific
+/// fields ([`hop_by_hop`]) are read for the framing and left out of the
+/// map, with those a `Connection` field names. It reads bytes a target
+/// sent: public for the fuzzer.
 pub fn parse_answer_head(
     buf: &mut BytesMut,
     storage: &mut HeaderMap,
@@ -574,8 +578,10 @@ pub fn parse_answer_head(
     for &(name, name_len, value, value_len) in &spans[..count] {
         let (name, name_len) = (usize::from(name), usize::from(name_len));
         let (value, value_len) = (usize::from(value), usize::from(value_len));
-        let name = HeaderName::from_bytes(&head[name..name + name_len])
-            .map_err(|_| ExchangeError::Invalid("bad header name"))?;
+        let name = &head[name..name + name_len];
+        let hop_by_hop = hop_by_hop::index(name).is_some();
+        let name =
+            HeaderName::from_bytes(name).map_err(|_| ExchangeError::Invalid("bad header name"))?;
         // SAFETY: httparse accepts a value only if every byte is a tab,
         // visible ASCII, a space or obs-text (0x80-0xFF): exactly the bytes
         // `HeaderValue` allows (checked again in debug builds).
@@ -583,7 +589,23 @@ pub fn parse_answer_head(
             HeaderValue::from_maybe_shared_unchecked(head.slice(value..value + value_len))
         };
         framing.see(&name, &value);
-        headers.append(name, value);
+        if !hop_by_hop {
+            headers.append(name, value);
+        }
+    }
+    if framing.lists_fields {
+        // Rare: a `Connection` field names others, to be dropped too.
+        let connection: Vec<HeaderValue> = spans[..count]
+            .iter()
+            .map(|&(name, name_len, value, value_len)| {
+                let name = usize::from(name)..usize::from(name) + usize::from(name_len);
+                let value = usize::from(value)..usize::from(value) + usize::from(value_len);
+                (&head[name], value)
+            })
+            .filter(|(name, _)| name.eq_ignore_ascii_case(b"connection"))
+            .filter_map(|(_, value)| HeaderValue::from_maybe_shared(head.slice(value)).ok())
+            .collect();
+        hop_by_hop::remove_listed(&mut headers, &connection);
     }
     let (body, keep_alive) = framing.decide(status, version)?;
     let mut parts = http::Response::new(()).into_parts().0;
@@ -695,6 +717,8 @@ struct FramingFields {
     close: bool,
     /// A `Connection: keep-alive` token.
     keep_alive: bool,
+    /// A `Connection` token naming a field (not an option).
+    lists_fields: bool,
     /// Whether the last `Transfer-Encoding` field ends in `chunked`, if
     /// there is one.
     chunked: Option<bool>,
@@ -708,6 +732,7 @@ impl Default for FramingFields {
         FramingFields {
             close: false,
             keep_alive: false,
+            lists_fields: false,
             chunked: None,
             length: Ok(None),
         }
@@ -726,6 +751,8 @@ impl FramingFields {
                     self.close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") {
                     self.keep_alive = true;
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case(b"upgrade") {
+                    self.lists_fields = true;
                 }
             }
         } else if name == header::TRANSFER_ENCODING {

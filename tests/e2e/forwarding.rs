@@ -53,6 +53,39 @@ async fn targets_receive_the_injected_headers() {
 }
 
 #[tokio::test]
+async fn clients_get_no_connection_specific_fields_of_the_answer() {
+    use tokio::io::AsyncWriteExt;
+    let target = RawBackend::start(|_req, mut stream: tokio::net::TcpStream| async move {
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
+                      Connection: keep-alive, X-Internal\r\nX-Internal: secret\r\n\
+                      Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\
+                      Upgrade: h2c\r\nX-Kept: yes\r\n\r\nok";
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let got = get(local(port), "h.test", "/").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "ok");
+    let h = &got.headers;
+    assert_eq!(h["x-kept"], "yes");
+    for name in ["x-internal", "keep-alive", "proxy-connection", "upgrade"] {
+        assert!(h.get(name).is_none(), "{name} reached the client: {h:?}");
+    }
+    // stgw's own Connection field, if any, names no field of the target's.
+    for value in h.get_all("connection") {
+        assert!(
+            !value
+                .to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("x-internal")
+        );
+    }
+}
+
+#[tokio::test]
 async fn client_ip_off_injects_no_client_address() {
     let b = Backend::start("b").await;
     let port = free_port();

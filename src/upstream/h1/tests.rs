@@ -414,3 +414,36 @@ async fn a_sliver_of_room_left_by_earlier_answers_is_renewed_before_a_read() {
     let n = std::future::poll_fn(|cx| c.poll_fill(cx)).await.unwrap();
     assert_eq!(n, TEN_KIB.len(), "one read takes the whole answer");
 }
+
+#[test]
+fn connection_specific_fields_are_read_for_framing_and_left_out_of_the_map() {
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 200 OK\r\nConnection: close, X-Secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\n\
+           Transfer-Encoding: chunked\r\nUpgrade: h2c\r\nTE: trailers\r\nX-Kept: yes\r\n\r\n0\r\n\r\n"[..],
+    );
+    let mut storage = HeaderMap::new();
+    let head = parse_answer_head(&mut buf, &mut storage)
+        .unwrap()
+        .expect("a complete head");
+    let names: Vec<&str> = head.parts.headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["x-kept"]);
+    // The fields left out still decided the framing and the connection's fate.
+    assert_eq!(head.body, BodyFraming::Chunked);
+    assert!(!head.keep_alive);
+    assert_eq!(&buf[..], b"0\r\n\r\n");
+}
+
+#[test]
+fn an_answer_without_connection_specific_fields_keeps_every_field() {
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 200 OK\r\nServer: t\r\nContent-Length: 2\r\nConnection: keep-alive\r\nETag: \"x\"\r\n\r\nhi"[..],
+    );
+    let mut storage = HeaderMap::new();
+    let head = parse_answer_head(&mut buf, &mut storage)
+        .unwrap()
+        .expect("a complete head");
+    let names: Vec<&str> = head.parts.headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["server", "content-length", "etag"]);
+    assert_eq!(head.body, BodyFraming::Length(2));
+    assert!(head.keep_alive);
+}
