@@ -213,12 +213,23 @@ fn check(config: &Config) -> ExitCode {
 
 fn init_logging(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter(level)))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The log filter for `log_level`. Below `debug`, rustls is held to
+/// errors: it warns about every client that sends an IP address as SNI
+/// (which it ignores, as RFC 6066 says), a line per connection.
+fn default_filter(level: &str) -> String {
+    if matches!(level, "debug" | "trace") {
+        level.to_owned()
+    } else {
+        format!("{level},rustls=error")
+    }
 }
 
 fn build_tokio(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {

@@ -44,6 +44,10 @@ pub enum ProxyError {
     /// stgw itself failed (a spill file could not be written).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request's body is in a transfer coding stgw does not decode
+    /// (RFC 9112 §6.1: anything but `chunked`).
+    #[error("transfer coding not implemented")]
+    NotImplemented,
 }
 
 impl ProxyError {
@@ -61,6 +65,7 @@ impl ProxyError {
             ProxyError::NoTarget | ProxyError::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ProxyError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -74,6 +79,7 @@ impl ProxyError {
                 | ProxyError::PayloadTooLarge
                 | ProxyError::UriTooLong
                 | ProxyError::HeaderTooLarge
+                | ProxyError::NotImplemented
         )
     }
 }

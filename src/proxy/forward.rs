@@ -154,8 +154,7 @@ pub async fn forward(
         &parts.uri,
         conn,
         rule,
-        facts.request_id,
-        facts.client,
+        &facts,
     ));
     // The map is sent as it is to HTTP/2 targets and edited by
     // proxy_set_header: there the fields go in; otherwise HTTP/1.1 heads
@@ -634,20 +633,25 @@ fn refused_stream(error: &hyper::Error) -> bool {
 
 /// The headers a target receives: the client's, minus hop-by-hop ones and
 /// framing (the body is framed when sent: exactly one framing), with Host
-/// from the authority when the request carried one. Returns stgw's
+/// from the authority when the request carried one, else `$host` when it
+/// has none (an HTTP/1.0 request without one, or a `Connection` field that
+/// named it: an HTTP/1.1 request must carry one). Returns stgw's
 /// additions, which are not in the map yet.
 fn prepare_headers(
     headers: &mut HeaderMap,
     uri: &Uri,
     conn: &ClientConn,
     rule: &RuleRuntime,
-    request_id: &HeaderValue,
-    client: std::net::IpAddr,
+    facts: &Facts<'_>,
 ) -> Forwarding {
     crate::hop_by_hop::remove(headers);
     headers.remove(header::CONTENT_LENGTH);
     if let Some(authority) = uri.authority()
         && let Ok(v) = HeaderValue::from_str(authority.as_str())
+    {
+        headers.insert(header::HOST, v);
+    } else if !headers.contains_key(header::HOST)
+        && let Ok(v) = HeaderValue::from_str(facts.host)
     {
         headers.insert(header::HOST, v);
     }
@@ -657,9 +661,9 @@ fn prepare_headers(
         &ClientFacts {
             ip: conn.remote.ip(),
             ip_value: &conn.remote_ip,
-            real_ip: client,
+            real_ip: facts.client,
             scheme: conn.scheme,
-            request_id,
+            request_id: facts.request_id,
             client_ip: rule.client_ip,
         },
     )

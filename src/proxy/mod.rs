@@ -113,7 +113,15 @@ pub fn handle(
         let h1 = !conn.state.is_h2();
         let http10 = parts.version == Version::HTTP_10;
         let has_body = h1 && body_follows;
-        let served = if listener.custom.proxy_ignore_client_abort {
+        // Only hyper's HTTP/1.1 requests can carry Transfer-Encoding (stgw's
+        // own server hands such heads to hyper; HTTP/2 forbids the field).
+        let coding = match &body {
+            Some(ClientBody::Incoming(_)) if h1 => transfer_coding_error(&parts.headers),
+            _ => None,
+        };
+        let served = if let Some(e) = coding {
+            Err(e)
+        } else if listener.custom.proxy_ignore_client_abort {
             let id = trace.request_id.clone();
             let (served, route) = detached(conn.clone(), listener.clone(), parts, body, id).await;
             trace.route = route;
@@ -173,6 +181,12 @@ pub fn handle(
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
+        if http10 && http_body::Body::size_hint(resp.body()).exact().is_none() {
+            // An HTTP/1.0 client has no chunked coding: a body of unknown
+            // length ends when the connection does, whatever it asked for.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if http10
             && resp
                 .headers()
@@ -187,6 +201,25 @@ pub fn handle(
         let finish = trace.finish(&resp, source);
         Ok(resp.map(|b| b.observed(finish, guard)))
     }
+}
+
+/// Why a request's `Transfer-Encoding` cannot be forwarded, if it cannot:
+/// a coding other than `chunked`, which stgw does not decode (501, RFC 9112
+/// §6.1; removing the field would hand the target coded bytes as the
+/// content), or `chunked` applied twice (400). hyper has already checked
+/// that `chunked` comes last.
+fn transfer_coding_error(headers: &http::HeaderMap) -> Option<ProxyError> {
+    let mut chunked = 0;
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        for coding in crate::upstream::h1::list_items(value.as_bytes()) {
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                chunked += 1;
+            } else if !coding.is_empty() {
+                return Some(ProxyError::NotImplemented);
+            }
+        }
+    }
+    (chunked > 1).then_some(ProxyError::BadRequest("chunked applied twice"))
 }
 
 /// Whether the request body can still be unread when `e` is the answer:

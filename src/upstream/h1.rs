@@ -593,6 +593,11 @@ pub fn parse_answer_head(
             headers.append(name, value);
         }
     }
+    if framing.chunked.is_some() {
+        // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which
+        // a proxy must then remove (the client's framing is stgw's own).
+        headers.remove(header::CONTENT_LENGTH);
+    }
     if framing.lists_fields {
         // Rare: a `Connection` field names others, to be dropped too.
         let connection: Vec<HeaderValue> = spans[..count]

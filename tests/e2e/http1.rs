@@ -445,3 +445,85 @@ async fn heads_longer_than_the_first_read_are_served_and_the_next_ones_too() {
     }
     assert_eq!(bodies, ["/long 3000", "/short 1", "/again 3000"]);
 }
+
+/// A target that answers every request with `answer` and closes.
+async fn answering(answer: &'static str) -> RawBackend {
+    RawBackend::start(move |_req, mut stream: TcpStream| async move {
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_answer_with_transfer_encoding_and_content_length_is_framed_by_the_coding() {
+    // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which a
+    // proxy removes; the client must not be told the stale length.
+    let target = answering(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    )
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let got = get(local(port), "h.test", "/clte").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "abc");
+    assert!(
+        got.headers.get("content-length").is_none(),
+        "{:?}",
+        got.headers
+    );
+}
+
+#[tokio::test]
+async fn request_transfer_codings_other_than_chunked_are_refused() {
+    let target = answering("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let wait = Duration::from_secs(5);
+    for (coding, status) in [
+        ("gzip, chunked", 501),
+        ("chunked, chunked", 400),
+        ("chunked", 200),
+    ] {
+        let req = format!(
+            "POST /u HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: {coding}\r\n\
+             Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        );
+        let answer = raw(local(port), req.as_bytes(), wait).await;
+        assert_eq!(
+            raw_status(&answer),
+            status,
+            "{coding}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_target_always_gets_a_host() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    // The client's Connection field names Host: it goes, and `$host`
+    // takes its place (an HTTP/1.1 request must carry one).
+    let req = b"GET /a HTTP/1.1\r\nHost: h.test\r\nConnection: host, close\r\n\r\n";
+    let answer = raw(local(port), req, Duration::from_secs(5)).await;
+    assert_eq!(raw_status(&answer), 200);
+    assert_eq!(b.last().headers["host"], "h.test");
+}
+
+#[tokio::test]
+async fn an_http_1_0_client_is_told_the_connection_closes_after_a_body_of_unknown_length() {
+    let target = answering("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let req = b"GET /a HTTP/1.0\r\nHost: h.test\r\nConnection: keep-alive\r\n\r\n";
+    let (answer, closed) = raw_until_closed(local(port), req, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert_eq!(raw_status(&answer), 200, "{text}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
+    assert!(!text.contains("keep-alive"), "{text}");
+    assert!(text.ends_with("until close"), "{text}");
+    assert!(closed);
+}
