@@ -54,14 +54,12 @@ async fn targets_receive_the_injected_headers() {
 
 #[tokio::test]
 async fn clients_get_no_connection_specific_fields_of_the_answer() {
-    use tokio::io::AsyncWriteExt;
-    let target = RawBackend::start(|_req, mut stream: tokio::net::TcpStream| async move {
-        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
-                      Connection: keep-alive, X-Internal\r\nX-Internal: secret\r\n\
-                      Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\
-                      Upgrade: h2c\r\nX-Kept: yes\r\n\r\nok";
-        let _ = stream.write_all(answer.as_bytes()).await;
-    })
+    let target = answering(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
+         Connection: keep-alive, X-Internal\r\nX-Internal: secret\r\n\
+         Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\
+         Upgrade: h2c\r\nX-Kept: yes\r\n\r\nok",
+    )
     .await;
     let port = free_port();
     let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));

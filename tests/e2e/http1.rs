@@ -446,14 +446,6 @@ async fn heads_longer_than_the_first_read_are_served_and_the_next_ones_too() {
     assert_eq!(bodies, ["/long 3000", "/short 1", "/again 3000"]);
 }
 
-/// A target that answers every request with `answer` and closes.
-async fn answering(answer: &'static str) -> RawBackend {
-    RawBackend::start(move |_req, mut stream: TcpStream| async move {
-        let _ = stream.write_all(answer.as_bytes()).await;
-    })
-    .await
-}
-
 #[tokio::test]
 async fn an_answer_with_transfer_encoding_and_content_length_is_framed_by_the_coding() {
     // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which a

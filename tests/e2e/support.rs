@@ -662,6 +662,15 @@ impl Drop for RawBackend {
     }
 }
 
+/// A raw target that answers every request with `answer` and closes.
+pub async fn answering(answer: &'static str) -> RawBackend {
+    use tokio::io::AsyncWriteExt;
+    RawBackend::start(move |_req, mut stream: TcpStream| async move {
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await
+}
+
 /// Writes `data` as one chunk of a chunked body.
 pub async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
