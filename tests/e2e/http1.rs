@@ -519,3 +519,35 @@ async fn an_http_1_0_client_is_told_the_connection_closes_after_a_body_of_unknow
     assert!(text.ends_with("until close"), "{text}");
     assert!(closed);
 }
+
+#[tokio::test]
+async fn an_answer_the_target_cuts_short_reaches_the_client_as_far_as_it_came() {
+    // The client sees the head and the bytes that came, then the close: a
+    // truncated answer, not an empty reply (as with nginx).
+    for (path, answer, body) in [
+        (
+            "/length",
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial!!",
+            "partial!!",
+        ),
+        (
+            "/chunked",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+            "hello",
+        ),
+    ] {
+        let target = answering(answer).await;
+        let port = free_port();
+        let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: h.test\r\n\r\n");
+        let (got, closed) =
+            raw_until_closed(local(port), req.as_bytes(), Duration::from_secs(5)).await;
+        let text = String::from_utf8_lossy(&got);
+        assert_eq!(raw_status(&got), 200, "{path}: {text}");
+        assert!(text.contains(body), "{path}: {text}");
+        assert!(
+            closed,
+            "{path}: the connection stays open after a cut answer"
+        );
+    }
+}

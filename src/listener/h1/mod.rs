@@ -271,7 +271,15 @@ where
         };
         let data = match frame {
             None => break,
-            Some(Err(e)) => return Err(io::Error::other(e)),
+            Some(Err(e)) => {
+                // The target cut its answer short: what was held back for
+                // coalescing still goes out (the head, a first piece), so
+                // the client sees a truncated answer, not an empty reply
+                // that hides that the request reached the target (as
+                // nginx does).
+                let _ = flush_waiting(io, out, &mut held).await;
+                return Err(io::Error::other(e));
+            }
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
                 // Trailers are not sent over HTTP/1.1.
