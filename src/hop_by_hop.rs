@@ -3,37 +3,24 @@
 //! request loses them in `proxy::forward`; an HTTP/1.1 target's answer
 //! loses them while its head is parsed (`upstream::h1`).
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 
-/// The fields removed from every forwarded message: RFC 9110's, the
-/// de-facto `Keep-Alive` and `Proxy-Connection`, and `Upgrade`, which
-/// tunnels handle separately.
-pub static FIELDS: [HeaderName; 9] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+/// The fields removed from every forwarded message, in lower case:
+/// RFC 9110's, the de-facto `Keep-Alive` and `Proxy-Connection`, and
+/// `Upgrade`, which tunnels handle separately.
+pub const NAMES: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
-/// [`FIELDS`]' names as bytes, in the same order.
-const NAMES: [&[u8]; 9] = [
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"proxy-authenticate",
-    b"proxy-authorization",
-    b"te",
-    b"trailer",
-    b"transfer-encoding",
-    b"upgrade",
-];
-
-/// Where the field named `name` (in any case) is in [`FIELDS`]. Its length
+/// Where the field named `name` (in any case) is in [`NAMES`]. Its length
 /// rules out most names at once and leaves at most two to compare, so
 /// this is cheap enough to ask of every field of a head.
 #[inline]
@@ -48,20 +35,20 @@ pub fn index(name: &[u8]) -> Option<usize> {
         19 => (4, 4),
         _ => return None,
     };
-    if name.eq_ignore_ascii_case(NAMES[first]) {
+    if name.eq_ignore_ascii_case(NAMES[first].as_bytes()) {
         Some(first)
-    } else if name.eq_ignore_ascii_case(NAMES[second]) {
+    } else if name.eq_ignore_ascii_case(NAMES[second].as_bytes()) {
         Some(second)
     } else {
         None
     }
 }
 
-/// Removes the fields in [`FIELDS`] and those a `Connection` field names.
+/// Removes the fields in [`NAMES`] and those a `Connection` field names.
 /// Most messages have none: one pass over the names finds that out
 /// without touching the map.
 pub fn remove(headers: &mut HeaderMap) {
-    // Bit i: FIELDS[i] is present.
+    // Bit i: NAMES[i] is present.
     let mut present = 0u16;
     for name in headers.keys() {
         if let Some(i) = index(name.as_str().as_bytes()) {
@@ -72,7 +59,7 @@ pub fn remove(headers: &mut HeaderMap) {
         return;
     }
     // Cloning the values is a reference count; removing by `&str`
-    // allocates nothing.
+    // allocates nothing (the names are lower case).
     if headers.get_all(header::CONNECTION).iter().any(lists_fields) {
         let listed: Vec<HeaderValue> = headers
             .get_all(header::CONNECTION)
@@ -81,16 +68,16 @@ pub fn remove(headers: &mut HeaderMap) {
             .collect();
         remove_listed(headers, &listed);
     }
-    for (i, name) in FIELDS.iter().enumerate() {
+    for (i, name) in NAMES.iter().enumerate() {
         if present & (1 << i) != 0 {
-            headers.remove(name);
+            headers.remove(*name);
         }
     }
 }
 
 /// Whether a `Connection` value names fields to remove (besides its own
 /// options, `close`, `keep-alive` and `upgrade`, which are removed anyway).
-pub fn lists_fields(value: &HeaderValue) -> bool {
+fn lists_fields(value: &HeaderValue) -> bool {
     listed_fields(value).next().is_some()
 }
 
@@ -126,10 +113,9 @@ mod tests {
 
     #[test]
     fn index_finds_each_field_in_any_case_and_nothing_else() {
-        for (i, name) in FIELDS.iter().enumerate() {
-            assert_eq!(NAMES[i], name.as_str().as_bytes());
-            assert_eq!(index(name.as_str().as_bytes()), Some(i), "{name}");
-            let upper = name.as_str().to_ascii_uppercase();
+        for (i, name) in NAMES.iter().enumerate() {
+            assert_eq!(index(name.as_bytes()), Some(i), "{name}");
+            let upper = name.to_ascii_uppercase();
             assert_eq!(index(upper.as_bytes()), Some(i), "{upper}");
         }
         for name in [
@@ -159,7 +145,12 @@ mod tests {
             ("x-kept", "yes"),
         ]
         .into_iter()
-        .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
+        .map(|(k, v)| {
+            (
+                http::HeaderName::from_static(k),
+                HeaderValue::from_static(v),
+            )
+        })
         .collect();
         remove(&mut h);
         assert_eq!(h.len(), 1);

@@ -466,7 +466,9 @@ async fn attempt_h2(
         Err(Phase::Send) => Attempt::Timeout("proxy_send_timeout"),
         Err(_) => Attempt::Timeout("proxy_read_timeout"),
         Ok(Ok(resp)) => {
-            let (parts, body) = resp.into_parts();
+            let (mut parts, body) = resp.into_parts();
+            // An HTTP/1.1 target's head loses them as it is parsed.
+            crate::hop_by_hop::remove(&mut parts.headers);
             let body = UpstreamBody::h2(body, custom.proxy_read_timeout);
             Attempt::Answer(parts, AnswerBody::Stream(body))
         }
@@ -669,9 +671,9 @@ fn prepare_headers(
     )
 }
 
-/// The client's response: the target's, minus hop-by-hop headers, with
-/// `proxy_redirect` applied, its body streamed and, when eligible,
-/// compressed.
+/// The client's response: the target's (without hop-by-hop headers: each
+/// attempt removed them), with `proxy_redirect` applied, its body streamed
+/// and, when eligible, compressed.
 fn response(
     mut parts: http::response::Parts,
     body: UpstreamBody,
@@ -679,10 +681,6 @@ fn response(
     gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
-    // An HTTP/1.1 target's head lost them as it was parsed.
-    if !matches!(body, UpstreamBody::H1(_)) {
-        crate::hop_by_hop::remove(&mut parts.headers);
-    }
     if custom.proxy_redirect_https {
         rewrite_redirects(&mut parts.headers);
     }

@@ -575,6 +575,8 @@ pub fn parse_answer_head(
         map
     };
     let mut framing = FramingFields::default();
+    // `Connection` values, kept once one names a field to drop (rare).
+    let mut connection = Vec::new();
     for &(name, name_len, value, value_len) in &spans[..count] {
         let (name, name_len) = (usize::from(name), usize::from(name_len));
         let (value, value_len) = (usize::from(value), usize::from(value_len));
@@ -591,6 +593,10 @@ pub fn parse_answer_head(
         framing.see(&name, &value);
         if !hop_by_hop {
             headers.append(name, value);
+        } else if framing.lists_fields && name == header::CONNECTION {
+            // Earlier `Connection` values named no field (else the flag
+            // was already set then).
+            connection.push(value);
         }
     }
     if framing.chunked.is_some() {
@@ -598,20 +604,7 @@ pub fn parse_answer_head(
         // a proxy must then remove (the client's framing is stgw's own).
         headers.remove(header::CONTENT_LENGTH);
     }
-    if framing.lists_fields {
-        // Rare: a `Connection` field names others, to be dropped too.
-        let connection: Vec<HeaderValue> = spans[..count]
-            .iter()
-            .map(|&(name, name_len, value, value_len)| {
-                let name = usize::from(name)..usize::from(name) + usize::from(name_len);
-                let value = usize::from(value)..usize::from(value) + usize::from(value_len);
-                (&head[name], value)
-            })
-            .filter(|(name, _)| name.eq_ignore_ascii_case(b"connection"))
-            .filter_map(|(_, value)| HeaderValue::from_maybe_shared(head.slice(value)).ok())
-            .collect();
-        hop_by_hop::remove_listed(&mut headers, &connection);
-    }
+    hop_by_hop::remove_listed(&mut headers, &connection);
     let (body, keep_alive) = framing.decide(status, version)?;
     let mut parts = http::Response::new(()).into_parts().0;
     parts.status = status;
