@@ -59,7 +59,9 @@ pub struct Etcd {
 }
 
 impl Etcd {
-    /// Starts etcd and waits until it answers.
+    /// Starts etcd and waits until it answers. A port taken by another
+    /// test between [`free_port`] and etcd's bind makes etcd exit: it is
+    /// started again on fresh ports.
     pub async fn start(binary: PathBuf) -> Etcd {
         let mut etcd = Etcd {
             binary,
@@ -68,8 +70,14 @@ impl Etcd {
             client_port: free_port(),
             peer_port: free_port(),
         };
-        etcd.spawn().await;
-        etcd
+        for _ in 0..3 {
+            if etcd.try_spawn().await {
+                return etcd;
+            }
+            etcd.client_port = free_port();
+            etcd.peer_port = free_port();
+        }
+        panic!("etcd exited at start three times (see a manual run of {ETCD})");
     }
 
     /// The client URL.
@@ -79,6 +87,13 @@ impl Etcd {
 
     /// Starts the process on the same data and ports; waits until healthy.
     pub async fn spawn(&mut self) {
+        assert!(self.try_spawn().await, "etcd exited at restart");
+    }
+
+    /// Starts the process and waits until it is healthy (true) or has
+    /// exited (false). The deadline is generous: the whole suite runs in
+    /// parallel on two cores, and etcd syncs to disk as it starts.
+    async fn try_spawn(&mut self) -> bool {
         let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let child = Command::new(&self.binary)
@@ -94,10 +109,14 @@ impl Etcd {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn etcd");
-        self.child = Some(child);
+        let child = self.child.insert(child);
         let health = SocketAddr::from(([127, 0, 0, 1], self.client_port));
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return false;
+            }
             let req = Request::get("/health")
                 .header("host", "127.0.0.1")
                 .body(Full::new(Bytes::new()))
@@ -105,7 +124,7 @@ impl Etcd {
             if let Ok(got) = send(health, None, req).await
                 && got.text().contains("true")
             {
-                return;
+                return true;
             }
             assert!(Instant::now() < deadline, "etcd did not become healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
