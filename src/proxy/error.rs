@@ -17,6 +17,10 @@ pub enum ProxyError {
     /// No domain or no rule matches.
     #[error("no rule matches")]
     NotFound,
+    /// `TRACE`, which nginx never serves (it would echo the client's
+    /// credentials back to a script: cross-site tracing).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Body larger than client_max_body_size.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -57,6 +61,7 @@ impl ProxyError {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ProxyError::NotFound => StatusCode::NOT_FOUND,
+            ProxyError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProxyError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::UriTooLong => StatusCode::URI_TOO_LONG,
             ProxyError::HeaderTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

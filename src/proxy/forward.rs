@@ -12,7 +12,7 @@ use super::ClientBody;
 use super::body::ResponseBody;
 use super::error::ProxyError;
 use super::gzip::GzipRequest;
-use super::headers::{ClientFacts, Forwarding, join_cookies};
+use super::headers::{ClientFacts, Forwarding, join_cookies, remove_client_only};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
 use super::websocket::WsUpgrade;
@@ -633,8 +633,9 @@ fn refused_stream(error: &hyper::Error) -> bool {
     false
 }
 
-/// The headers a target receives: the client's, minus hop-by-hop ones and
-/// framing (the body is framed when sent: exactly one framing), with Host
+/// The headers a target receives: the client's, minus hop-by-hop ones,
+/// those [`remove_client_only`] removes and framing (the body is framed
+/// when sent: exactly one framing), with Host
 /// from the authority when the request carried one, else `$host` when it
 /// has none (an HTTP/1.0 request without one, or a `Connection` field that
 /// named it: an HTTP/1.1 request must carry one). Returns stgw's
@@ -647,6 +648,7 @@ fn prepare_headers(
     facts: &Facts<'_>,
 ) -> Forwarding {
     crate::hop_by_hop::remove(headers);
+    remove_client_only(headers);
     headers.remove(header::CONTENT_LENGTH);
     if let Some(authority) = uri.authority()
         && let Ok(v) = HeaderValue::from_str(authority.as_str())

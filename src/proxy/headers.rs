@@ -31,6 +31,30 @@ pub fn join_cookies(headers: &mut HeaderMap) {
     }
 }
 
+/// Removes the client's fields that no target sees, besides the
+/// connection-specific ones: `Expect` (stgw answers `100 Continue` itself
+/// and sends the body whole, as nginx does) and fields whose name has an
+/// underscore (nginx's `underscores_in_headers off`): CGI-style targets
+/// (PHP, WSGI) read `X_Real_IP` as `X-Real-IP`, so a client could pass
+/// for another address.
+pub fn remove_client_only(headers: &mut HeaderMap) {
+    let mut expect = false;
+    let mut underscored: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if name == header::EXPECT {
+            expect = true;
+        } else if name.as_str().contains('_') {
+            underscored.push(name.clone());
+        }
+    }
+    if expect {
+        headers.remove(header::EXPECT);
+    }
+    for name in &underscored {
+        headers.remove(name);
+    }
+}
+
 /// What the target learns about the client.
 pub struct ClientFacts<'a> {
     /// The address the connection came from (appended to X-Forwarded-For).
@@ -192,6 +216,20 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn expect_and_underscored_names_never_reach_a_target() {
+        let mut h = map(&[
+            ("expect", "100-continue"),
+            ("x_real_ip", "6.6.6.6"),
+            ("X_Forwarded_For", "6.6.6.6"),
+            ("x-kept", "1"),
+            ("x_real_ip", "7.7.7.7"),
+        ]);
+        remove_client_only(&mut h);
+        let left: Vec<&str> = h.keys().map(|n| n.as_str()).collect();
+        assert_eq!(left, ["x-kept"]);
     }
 
     /// The fields for a client at 192.0.2.1 believed to be `real_ip`, with

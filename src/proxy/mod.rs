@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderValue, Response, Version, header};
+use http::{HeaderValue, Method, Response, Version, header};
 use hyper::body::Incoming;
 
 pub use body::ResponseBody;
@@ -304,6 +304,9 @@ async fn dispatch(
         }
     }
     let host = request_host(parts)?;
+    if parts.method == Method::TRACE {
+        return Err(ProxyError::MethodNotAllowed);
+    }
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
     let client = client_ip(conn, listener, &parts.headers);
@@ -460,9 +463,17 @@ fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
 
 /// The request's host: the URI's authority when present (absolute-form or
 /// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
-/// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none.
+/// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none. An
+/// authority with userinfo (`user:password@host`) is refused, as nginx
+/// does (RFC 9110 §4.2.4, RFC 9113 §8.3.1): it would reach the target as
+/// its Host.
 fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
     if let Some(authority) = req.uri.authority() {
+        if authority.as_str().contains('@') {
+            return Err(ProxyError::BadRequest(
+                "userinfo in the request's authority",
+            ));
+        }
         let host = authority.host();
         if req.version < Version::HTTP_2 && !is_request_line_host(host) {
             return Err(ProxyError::BadRequest("invalid host"));
@@ -531,6 +542,21 @@ mod tests {
             host(Version::HTTP_2, "https://x_y.example.com/x", None).as_deref(),
             Some("x_y.example.com")
         );
+    }
+
+    #[test]
+    fn an_authority_with_userinfo_is_refused() {
+        for (version, uri) in [
+            (Version::HTTP_11, "http://user:pw@a.example/x"),
+            (Version::HTTP_11, "http://evil@a.example/x"),
+            (Version::HTTP_2, "https://user@a.example/x"),
+        ] {
+            let refused = request_host(&parts(version, uri, Some("a.example")));
+            assert!(
+                matches!(refused, Err(ProxyError::BadRequest(_))),
+                "{uri} over {version:?}: {refused:?}"
+            );
+        }
     }
 
     #[test]

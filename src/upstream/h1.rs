@@ -517,8 +517,8 @@ impl Exchange<'_> {
 /// `Ok(None)` while it is incomplete. A final answer's fields go into
 /// `storage` (taken); an interim answer's into a new map. Connection-specific
 /// fields ([`hop_by_hop`]) are read for the framing and left out of the
-/// map, with those a `Connection` field names. It reads bytes a target
-/// sent: public for the fuzzer.
+/// map, with those a `Connection` field names; a line that is not a valid
+/// field is skipped. It reads bytes a target sent: public for the fuzzer.
 pub fn parse_answer_head(
     buf: &mut BytesMut,
     storage: &mut HeaderMap,
@@ -526,11 +526,12 @@ pub fn parse_answer_head(
     // Neither array is zeroed: a head is parsed per request.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
     let mut answer = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut answer,
-        buf,
-        &mut fields,
-    );
+    // A field line that is not a valid field (a bad character in its name
+    // or value, no colon) is left out rather than failing the answer with
+    // 502, as nginx's `ignore_invalid_headers` and browsers do.
+    let parsed = httparse::ParserConfig::default()
+        .ignore_invalid_headers_in_responses(true)
+        .parse_response_with_uninit_headers(&mut answer, buf, &mut fields);
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
         Ok(httparse::Status::Complete(_)) => {

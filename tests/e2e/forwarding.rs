@@ -14,6 +14,24 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
+/// What a client gets through stgw from a target that answers every
+/// request with `answer` (its body `ok`).
+async fn relayed(answer: &'static str) -> Got {
+    let target = answering(answer).await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    let got = get(local(port), "h.test", "/").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "ok");
+    got
+}
+
+/// The status stgw on `port` answers `request` with (sent raw; the
+/// request should end the connection).
+async fn status_of(port: u16, request: &[u8]) -> u16 {
+    raw_status(&raw(local(port), request, Duration::from_secs(3)).await)
+}
+
 #[tokio::test]
 async fn targets_receive_the_injected_headers() {
     let b = Backend::start("b").await;
@@ -54,18 +72,13 @@ async fn targets_receive_the_injected_headers() {
 
 #[tokio::test]
 async fn clients_get_no_connection_specific_fields_of_the_answer() {
-    let target = answering(
+    let got = relayed(
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
          Connection: keep-alive, X-Internal\r\nX-Internal: secret\r\n\
          Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\
          Upgrade: h2c\r\nX-Kept: yes\r\n\r\nok",
     )
     .await;
-    let port = free_port();
-    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
-    let got = get(local(port), "h.test", "/").await;
-    assert_eq!(got.status, 200);
-    assert_eq!(got.text(), "ok");
     let h = &got.headers;
     assert_eq!(h["x-kept"], "yes");
     for name in ["x-internal", "keep-alive", "proxy-connection", "upgrade"] {
@@ -81,6 +94,99 @@ async fn clients_get_no_connection_specific_fields_of_the_answer() {
                 .contains("x-internal")
         );
     }
+}
+
+#[tokio::test]
+async fn targets_never_see_expect_or_underscored_field_names() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    // With Expect, hyper's server takes the request and answers 100 itself.
+    let out = raw(
+        local(port),
+        b"POST /p HTTP/1.1\r\nHost: h.test\r\nX_Real_IP: 6.6.6.6\r\n\
+          x_forwarded_for: 6.6.6.6\r\nX-Kept: 1\r\nExpect: 100-continue\r\n\
+          Content-Length: 2\r\nConnection: close\r\n\r\nok",
+        Duration::from_secs(3),
+    )
+    .await;
+    assert!(out.starts_with(b"HTTP/1.1 100 Continue\r\n"), "{out:?}");
+    let seen = b.last();
+    let h = &seen.headers;
+    assert_eq!(h["x-kept"], "1");
+    assert_eq!(h["x-real-ip"], "127.0.0.1");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    for name in ["expect", "x_real_ip", "x_forwarded_for"] {
+        assert!(h.get(name).is_none(), "{name} reached the target: {h:?}");
+    }
+    // The same through stgw's own server (no Expect: it takes the request).
+    let request =
+        b"GET /q HTTP/1.1\r\nHost: h.test\r\nX_Real_IP: 6.6.6.6\r\nConnection: close\r\n\r\n";
+    assert_eq!(status_of(port, request).await, 200);
+    let seen = b.last();
+    assert_eq!(seen.uri, "/q");
+    assert!(seen.headers.get("x_real_ip").is_none());
+    assert_eq!(seen.headers["x-real-ip"], "127.0.0.1");
+}
+
+#[tokio::test]
+async fn trace_is_405_and_userinfo_in_the_request_line_is_400() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let trace = b"TRACE / HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n";
+    assert_eq!(status_of(port, trace).await, 405);
+    for line in [
+        &b"GET http://user:pw@h.test/ HTTP/1.1\r\nHost: h.test\r\n\r\n"[..],
+        b"GET http://evil@h.test/ HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    ] {
+        let status = status_of(port, line).await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(line));
+    }
+    assert_eq!(b.hits(), 0);
+    // The target still serves the rest.
+    assert_eq!(get(local(port), "h.test", "/").await.status, 200);
+}
+
+#[tokio::test]
+async fn request_lines_nginx_takes_are_served_mended() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    // A GBK path and query (raw, as old clients send them), then `<>` and `"`.
+    for (request, seen) in [
+        (
+            &b"GET /\xc4\xe3?q=\xba\xc3 HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n"[..],
+            "/%C4%E3?q=%BA%C3",
+        ),
+        (
+            b"GET /a<b>?x=\"y\" HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+            "/a%3Cb%3E?x=%22y%22",
+        ),
+        // HTTP/1.0 is hyper's to serve: it gets the escaped target too.
+        (b"GET /p\xff HTTP/1.0\r\nHost: h.test\r\n\r\n", "/p%FF"),
+        // A later HTTP/1 minor version is served as HTTP/1.1 (RFC 9112 §2.3).
+        (
+            b"GET /v HTTP/1.2\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+            "/v",
+        ),
+    ] {
+        let status = status_of(port, request).await;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(request));
+        assert_eq!(b.last().uri, seen);
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_field_line_in_an_answer_is_left_out_not_502() {
+    let got = relayed(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX(A): 1\r\n\
+         X-Ctl: a\x01b\r\nX-Kept: yes\r\n\r\nok",
+    )
+    .await;
+    assert_eq!(got.headers["x-kept"], "yes");
+    assert!(got.headers.get("x-ctl").is_none());
+    assert!(!got.headers.keys().any(|n| n.as_str().starts_with("x(")));
 }
 
 #[tokio::test]

@@ -151,6 +151,70 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
 
 /// Puts a split-off head back in front of the buffer (a head left to
 /// hyper after all; rare, so copied).
+/// Mends the request line at the start of `buf` where nginx takes what
+/// the HTTP/1.1 parsers refuse, and returns whether it changed `buf` (the
+/// request is then parsed again). Only a request [`parse`] did not take is
+/// worth this.
+/// * A later HTTP/1 minor version (`HTTP/1.2`) is read as HTTP/1.1, the
+///   highest this server speaks (RFC 9112 §2.3).
+/// * The target's bytes that a URI may not hold are percent-encoded:
+///   bytes over 0x7F that are not UTF-8 (a GBK or Latin-1 path from an old
+///   client), and `"`, `<`, `>`, `\`, `^`, `{`, `|`, `}` and the backtick.
+///   `%FF` means the byte 0xFF to every target and to routing, which
+///   decodes escapes as nginx does. A UTF-8 target without those
+///   characters is left as it is.
+pub fn mend_request_line(buf: &mut BytesMut) -> bool {
+    let Some(line_end) = memchr::memchr(b'\n', buf) else {
+        return false;
+    };
+    let line = &buf[..line_end];
+    let (Some(start), Some(end)) = (
+        memchr::memchr(b' ', line).map(|i| i + 1),
+        memchr::memrchr(b' ', line),
+    ) else {
+        return false;
+    };
+    if start >= end {
+        return false;
+    }
+    let version = line[end + 1..]
+        .strip_suffix(b"\r")
+        .unwrap_or(&line[end + 1..]);
+    let later_minor = matches!(
+        version,
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9']
+    );
+    let target = &line[start..end];
+    const REFUSED_ASCII: &[u8] = b"\"<>\\^`{|}";
+    let escape =
+        target.iter().any(|b| REFUSED_ASCII.contains(b)) || std::str::from_utf8(target).is_err();
+    if later_minor {
+        buf[end + 1 + 7] = b'1';
+    }
+    if escape {
+        let refused = |b: u8| b > 0x7f || REFUSED_ASCII.contains(&b);
+        let target = &buf[start..end];
+        let count = target.iter().filter(|&&b| refused(b)).count();
+        let mut escaped = BytesMut::with_capacity(buf.len() + 2 * count);
+        escaped.extend_from_slice(&buf[..start]);
+        for &b in target {
+            if refused(b) {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                escaped.extend_from_slice(&[
+                    b'%',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
+            } else {
+                escaped.extend_from_slice(&[b]);
+            }
+        }
+        escaped.extend_from_slice(&buf[end..]);
+        *buf = escaped;
+    }
+    later_minor || escape
+}
+
 fn restore(head: Bytes, buf: &mut BytesMut) {
     let mut whole = BytesMut::with_capacity(head.len() + buf.len());
     whole.extend_from_slice(&head);

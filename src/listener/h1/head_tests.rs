@@ -266,3 +266,46 @@ fn a_date_is_added_when_absent_and_unknown_statuses_have_an_empty_reason() {
         .expect("a date field");
     assert_eq!(date.len(), date::LEN);
 }
+
+#[test]
+fn a_request_line_nginx_takes_is_mended_and_then_taken() {
+    for (line, escaped) in [
+        (&b"GET /p\xff?q=\xc4\xe3 HTTP/1.1"[..], "/p%FF?q=%C4%E3"),
+        (b"GET /a<b>?x=\"y\" HTTP/1.1", "/a%3Cb%3E?x=%22y%22"),
+        (b"GET /a`b{c}|d^e\\f HTTP/1.1", "/a%60b%7Bc%7D%7Cd%5Ee%5Cf"),
+        // UTF-8 is escaped with the rest when something else is refused.
+        ("GET /caf\u{e9}<1> HTTP/1.1".as_bytes(), "/caf%C3%A9%3C1%3E"),
+        // A later minor version is read as HTTP/1.1; with a target to escape too.
+        (b"GET /v HTTP/1.2", "/v"),
+        (b"GET /v\xff HTTP/1.9", "/v%FF"),
+    ] {
+        let mut buf = BytesMut::from(line);
+        buf.extend_from_slice(b"\r\nHost: h.test\r\n\r\nGET /next");
+        assert!(matches!(parse(&mut buf, &mut None), Parsed::Hyper));
+        assert!(mend_request_line(&mut buf), "{line:?}");
+        let Parsed::Request { parts, .. } = parse(&mut buf, &mut None) else {
+            panic!("{line:?} not taken once escaped");
+        };
+        assert_eq!(parts.uri, escaped);
+        assert_eq!(parts.version, Version::HTTP_11);
+        assert_eq!(parts.headers["host"], "h.test");
+        assert_eq!(&buf[..], b"GET /next", "the next request stays");
+    }
+}
+
+#[test]
+fn a_request_line_the_parsers_take_or_none_is_left_alone() {
+    for text in [
+        "GET /caf\u{e9}?q=1 HTTP/1.1\r\nHost: h\r\n\r\n".as_bytes(),
+        b"GET /plain HTTP/1.0\r\n\r\n",
+        b"GET /plain HTTP/2.0\r\n\r\n",
+        b"GET /plain HTTP/1.10\r\n\r\n",
+        b"GET /p\xff HTTP/1.1",
+        b"GET\r\n\r\n",
+        b"/p\xff\r\n\r\n",
+    ] {
+        let mut buf = BytesMut::from(text);
+        assert!(!mend_request_line(&mut buf), "{text:?}");
+        assert_eq!(&buf[..], text);
+    }
+}

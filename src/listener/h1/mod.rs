@@ -21,7 +21,10 @@
 //! more than 64 fields, a head over 8 KiB or one httparse refuses — is
 //! handed to hyper together with every byte read and not yet consumed, and
 //! hyper serves the rest of the connection: its answers (400, 431,
-//! 100-continue, upgrades, request bodies) are unchanged.
+//! 100-continue, upgrades, request bodies) are unchanged. A request line
+//! the parsers refuse and nginx takes (`HTTP/1.2`; a target with bytes a
+//! URI may not hold) is mended first ([`head::mend_request_line`]),
+//! whichever server then takes the request.
 
 mod date;
 pub mod head;
@@ -115,6 +118,8 @@ where
                 match head::parse(&mut buf, &mut storage) {
                     Parsed::Request { parts, body, close } => break (parts, body, close),
                     Parsed::Partial if buf.len() < READ_BUF => {}
+                    // Parsed again (here, or by hyper) once mended.
+                    Parsed::Hyper if head::mend_request_line(&mut buf) => continue,
                     _ => return Outcome::Handover(io, buf.freeze()),
                 }
             }
