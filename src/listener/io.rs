@@ -109,7 +109,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> ClientIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> ClientIo<T> {
     /// Writes the refusal, shuts down, and reports end of stream to hyper.
     fn poll_refuse(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(rest) = self.refusal.as_mut().filter(|r| !r.is_empty()) {
@@ -120,7 +120,46 @@ impl<T: AsyncWrite + Unpin> ClientIo<T> {
             rest.advance(n);
         }
         std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
-        Poll::Ready(Ok(()))
+        // The client is still sending the refused head: closing now would
+        // reset the answer away.
+        self.poll_close(cx, true)
+    }
+
+    /// Shuts down the write side; with `drain` (the client may still be
+    /// sending), then reads and discards until the client closes or
+    /// [`LINGER`] passes, as nginx's lingering close does.
+    fn poll_close(&mut self, cx: &mut Context<'_>, drain: bool) -> Poll<io::Result<()>> {
+        loop {
+            match &mut self.linger {
+                Linger::No if drain => {
+                    // Send our FIN first, then drain what the client still sends.
+                    std::task::ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+                    self.linger = Linger::Draining(Box::pin(tokio::time::sleep(LINGER)));
+                }
+                Linger::No => return Pin::new(&mut self.inner).poll_shutdown(cx),
+                Linger::Done => return Poll::Ready(Ok(())),
+                Linger::Draining(timer) => {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        self.linger = Linger::Done;
+                        return Poll::Ready(Ok(()));
+                    }
+                    let mut scratch = [0u8; 4096];
+                    let mut buf = ReadBuf::new(&mut scratch);
+                    match Pin::new(&mut self.inner).poll_read(cx, &mut buf) {
+                        Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                            self.linger = Linger::Done;
+                            return Poll::Ready(Ok(()));
+                        }
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(_)) => {
+                            self.linger = Linger::Done;
+                            return Poll::Ready(Ok(()));
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -176,36 +215,7 @@ impl<T: AsyncWrite + AsyncRead + Unpin> AsyncWrite for ClientIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            match &mut this.linger {
-                Linger::No if this.state.lingers() => {
-                    // Send our FIN first, then drain what the client still sends.
-                    std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-                    this.linger = Linger::Draining(Box::pin(tokio::time::sleep(LINGER)));
-                }
-                Linger::No => return Pin::new(&mut this.inner).poll_shutdown(cx),
-                Linger::Done => return Poll::Ready(Ok(())),
-                Linger::Draining(timer) => {
-                    if timer.as_mut().poll(cx).is_ready() {
-                        this.linger = Linger::Done;
-                        return Poll::Ready(Ok(()));
-                    }
-                    let mut scratch = [0u8; 4096];
-                    let mut buf = ReadBuf::new(&mut scratch);
-                    match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
-                        Poll::Ready(Ok(())) if buf.filled().is_empty() => {
-                            this.linger = Linger::Done;
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Ready(Ok(())) => continue,
-                        Poll::Ready(Err(_)) => {
-                            this.linger = Linger::Done;
-                            return Poll::Ready(Ok(()));
-                        }
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
-            }
-        }
+        let drain = this.state.lingers();
+        this.poll_close(cx, drain)
     }
 }

@@ -316,6 +316,30 @@ async fn oversized_request_lines_and_headers_get_414_and_431() {
 }
 
 #[tokio::test]
+async fn a_head_refused_while_the_client_still_sends_it_closes_without_a_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    // Past what hyper buffers: the head scan refuses it as it streams in.
+    let uri = "a".repeat(512 * 1024);
+    let request = format!("GET /{uri} HTTP/1.1\r\nHost: h.test\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(local(port)).await.unwrap();
+    let (mut rd, mut wr) = stream.split();
+    let (written, read) = tokio::join!(wr.write_all(request.as_bytes()), async {
+        let mut answer = Vec::new();
+        let end = rd.read_to_end(&mut answer).await;
+        (answer, end)
+    });
+    let (answer, end) = read;
+    assert_eq!(raw_status(&answer), 414);
+    // Drained, not reset: the whole request was taken and the close is a FIN.
+    written.expect("the whole request is taken");
+    end.expect("a clean close after the answer, no reset");
+    assert_eq!(b.hits(), 0);
+}
+
+#[tokio::test]
 async fn a_refused_target_is_502_and_a_rule_without_targets_is_503() {
     let dead = free_port();
     let port = free_port();
