@@ -224,11 +224,22 @@ impl ResolvesServerCert for ByKeyType {
 }
 
 /// nginx's `ssl_verify_depth`: at most `depth - 1` intermediates between the
-/// client's certificate and a trusted CA.
+/// client's certificate and a trusted CA. A trusted CA the client sends
+/// along (OpenSSL clients such as curl add it when they can) is where the
+/// chain ends, not an intermediate: it does not count, as in OpenSSL.
 #[derive(Debug)]
 struct DepthLimited {
     inner: Arc<dyn ClientCertVerifier>,
     depth: u8,
+}
+
+/// Whether `cert`'s subject is one of the trusted CAs' `anchors`.
+fn is_trusted_subject(cert: &CertificateDer<'_>, anchors: &[DistinguishedName]) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(cert.as_ref()).is_ok_and(|(_, cert)| {
+        let subject = cert.subject().as_raw();
+        anchors.iter().any(|anchor| anchor.as_ref() == subject)
+    })
 }
 
 impl ClientCertVerifier for DepthLimited {
@@ -250,7 +261,12 @@ impl ClientCertVerifier for DepthLimited {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        if intermediates.len() >= usize::from(self.depth) {
+        let anchors = self.inner.root_hint_subjects();
+        let chain = intermediates
+            .iter()
+            .filter(|cert| !is_trusted_subject(cert, anchors))
+            .count();
+        if chain >= usize::from(self.depth) {
             return Err(rustls::Error::General(format!(
                 "client certificate chain is longer than ssl_verify_depth {}",
                 self.depth

@@ -131,14 +131,28 @@ impl Pki {
 
     /// A client config that presents a client certificate from this CA.
     pub fn client_with_cert(&self, alpn: &[&str]) -> ClientConfig {
+        self.client_sending(alpn, false)
+    }
+
+    /// [`client_with_cert`](Self::client_with_cert), sending the CA's
+    /// certificate after its own, as OpenSSL clients (curl) do.
+    pub fn client_with_cert_and_ca(&self, alpn: &[&str]) -> ClientConfig {
+        self.client_sending(alpn, true)
+    }
+
+    fn client_sending(&self, alpn: &[&str], with_ca: bool) -> ClientConfig {
         let k = key(Kind::Ecdsa);
         let cert = params("client", &["client.test"])
             .signed_by(&k, &self.ca)
             .unwrap();
         let key_der = PrivateKeyDer::try_from(k.serialize_der()).unwrap();
+        let mut chain = vec![cert.der().clone()];
+        if with_ca {
+            chain.push(self.ca.der().clone());
+        }
         let mut c = ClientConfig::builder()
             .with_root_certificates(self.roots())
-            .with_client_auth_cert(vec![cert.der().clone()], key_der)
+            .with_client_auth_cert(chain, key_der)
             .unwrap();
         c.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         c

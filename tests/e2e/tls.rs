@@ -237,7 +237,7 @@ async fn rsa_and_ecdsa_certificates_side_by_side_follow_the_client() {
 }
 
 #[tokio::test]
-async fn mutual_tls_refuses_clients_without_a_certificate() {
+async fn mutual_tls_refuses_clients_without_a_certificate_and_takes_those_the_ca_signed() {
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
     let server = pki.server("srv", &["m.test"], Kind::Ecdsa);
@@ -262,12 +262,14 @@ async fn mutual_tls_refuses_clients_without_a_certificate() {
     };
     assert!(refused, "a client without a certificate got through");
     assert_eq!(b.hits(), 0);
-    let stream = connect(pki.client_with_cert(&[]), local(port), Some("m.test"))
-        .await
-        .unwrap();
-    let mut sender = h1_client(stream).await;
-    let got = collect(sender.send_request(get_req("m.test", "/")).await.unwrap()).await;
-    assert_eq!(got.status, 200);
+    // With the default ssl_verify_depth 1, a certificate the CA signed
+    // passes, sent alone or with the CA itself (as curl sends it).
+    for client in [pki.client_with_cert(&[]), pki.client_with_cert_and_ca(&[])] {
+        let stream = connect(client, local(port), Some("m.test")).await.unwrap();
+        let mut sender = h1_client(stream).await;
+        let got = collect(sender.send_request(get_req("m.test", "/")).await.unwrap()).await;
+        assert_eq!(got.status, 200);
+    }
 }
 
 #[tokio::test]
