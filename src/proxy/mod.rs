@@ -400,6 +400,9 @@ fn client_ip(
 
 /// On HTTPS, the Host must select the TLS configuration (certificate,
 /// client authentication, ALPN) the connection's SNI selected; else 421.
+/// A connection without SNI (a client that connects by address) selected
+/// nothing: its requests are routed by Host alone, as nginx routes them
+/// (client authentication is the listener's, the same for every domain).
 fn check_misdirected(
     conn: &ClientConn,
     listener: &ListenerRuntime,
@@ -408,6 +411,9 @@ fn check_misdirected(
     let (Some(info), Some(tls)) = (&conn.tls, &listener.tls) else {
         return Ok(());
     };
+    if info.sni.is_none() {
+        return Ok(());
+    }
     let wanted = host
         .and_then(|h| listener.routes.domain_exact(h))
         .and_then(|d| d.tls_identity)

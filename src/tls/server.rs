@@ -8,7 +8,7 @@
 //! authentication. A ClientHello that names no known domain gets the
 //! listener's certificate. Each configuration has a stable
 //! [`TlsIdentity`]; a request whose Host selects a different identity than
-//! its connection's gets 421.
+//! its connection's SNI did gets 421 (without SNI, Host alone routes).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

@@ -167,7 +167,7 @@ async fn h2_is_negotiated_exactly_where_enabled() {
 }
 
 #[tokio::test]
-async fn a_host_for_another_certificate_is_misdirected() {
+async fn a_host_for_another_certificate_is_misdirected_unless_the_client_sent_no_sni() {
     let s = site("").await;
     let stream = connect(s.pki.client(&["http/1.1"]), s.addr, Some("www.exact.test"))
         .await
@@ -202,6 +202,16 @@ async fn a_host_for_another_certificate_is_misdirected() {
     )
     .await;
     assert_eq!(got.status, 200);
+    // Without SNI (a client connecting by address) nothing was selected:
+    // every Host is served, as nginx serves it.
+    let stream = connect(Pki::rsa_only_client_or_any(), s.addr, None)
+        .await
+        .unwrap();
+    let mut sender = h1_client(stream).await;
+    for host in ["www.exact.test", "a.wild.test", "plain.test"] {
+        let got = collect(sender.send_request(get_req(host, "/")).await.unwrap()).await;
+        assert_eq!(got.status, 200, "{host} without SNI");
+    }
 }
 
 #[tokio::test]
