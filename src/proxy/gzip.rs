@@ -2,13 +2,18 @@
 //!
 //! The decision is made on headers alone and allocates nothing; only an
 //! answer that is compressed pays for an encoder. The body is compressed as
-//! it streams: each piece from the target is compressed and flushed
-//! (a deflate sync flush) before the next is read, so a streaming answer
-//! stays streaming and at most one piece is held.
+//! it streams. The compressor's output leaves as it comes; what it holds
+//! back is flushed (a deflate sync flush, which costs a few bytes) only
+//! when the target pauses, and then only once [`FLUSH_AT`] bytes are held
+//! or the pause has lasted [`FLUSH_DELAY`]: a streaming answer stays
+//! streaming, and one that arrives in tiny pieces is not inflated by a
+//! flush per piece.
 
+use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use flate2::Compression;
@@ -21,6 +26,14 @@ use super::body::BoxError;
 
 /// Answers shorter than this (by Content-Length) are not compressed.
 pub const MIN_LENGTH: u64 = 1024;
+
+/// Input held in the compressor that is flushed as soon as the target
+/// pauses.
+pub const FLUSH_AT: usize = 4096;
+
+/// Less input than [`FLUSH_AT`] is flushed once the target has paused
+/// this long.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
 
 /// The product's `gzip_types` list, plus `text/html` (always compressed,
 /// as in nginx).
@@ -50,13 +63,18 @@ pub struct GzipRequest {
     level: u32,
     /// The client accepts gzip.
     accepts: bool,
+    /// A HEAD request: its answer gets the headers of the GET's, and has
+    /// no body to compress.
+    head: bool,
 }
 
 impl GzipRequest {
     /// `None` when no answer to this request can be compressed: the rule's
-    /// gzip is off, the method is HEAD, the request is HTTP/1.0 (nginx's
-    /// `gzip_http_version 1.1`) or asks for a range. Otherwise whether the
-    /// client accepts gzip (the answer then still gets `Vary`).
+    /// gzip is off, the request is HTTP/1.0 (nginx's `gzip_http_version
+    /// 1.1`) or asks for a range. Otherwise whether the client accepts gzip
+    /// (the answer then still gets `Vary`). A HEAD request's answer gets
+    /// the headers a GET's would, as nginx's does (`curl -I` is how users
+    /// check that gzip is on).
     pub fn new(
         level: Option<u32>,
         method: &Method,
@@ -64,14 +82,16 @@ impl GzipRequest {
         headers: &HeaderMap,
     ) -> Option<GzipRequest> {
         let level = level?;
-        if method == Method::HEAD
-            || version < Version::HTTP_11
-            || headers.contains_key(header::RANGE)
-        {
+        if version < Version::HTTP_11 || headers.contains_key(header::RANGE) {
             return None;
         }
         let accepts = accepts_gzip(headers);
-        Some(GzipRequest { level, accepts })
+        let head = method == Method::HEAD;
+        Some(GzipRequest {
+            level,
+            accepts,
+            head,
+        })
     }
 
     /// Decides for a target's answer and rewrites its headers. A compressible
@@ -81,7 +101,7 @@ impl GzipRequest {
     /// `Vary: Accept-Encoding`; if the client accepts gzip it also gets
     /// `Content-Encoding: gzip`, loses Content-Length and Accept-Ranges, and
     /// its ETag is weakened. Returns the level when the body must be
-    /// compressed.
+    /// compressed (never for HEAD).
     pub fn respond(&self, status: StatusCode, headers: &mut HeaderMap) -> Option<u32> {
         if !compressible(status, headers) {
             return None;
@@ -94,7 +114,7 @@ impl GzipRequest {
         headers.remove(header::ACCEPT_RANGES);
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         weaken_etag(headers);
-        Some(self.level)
+        (!self.head).then_some(self.level)
     }
 }
 
@@ -219,6 +239,10 @@ pub struct GzipBody<B> {
     inner: B,
     encoder: Option<GzEncoder<Vec<u8>>>,
     trailers: Option<HeaderMap>,
+    /// Input given to the encoder since its last flush.
+    unflushed: usize,
+    /// Runs while the target pauses with less than [`FLUSH_AT`] unflushed.
+    flush_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B> GzipBody<B> {
@@ -233,6 +257,8 @@ impl<B> GzipBody<B> {
             inner,
             encoder: Some(GzEncoder::new(Vec::new(), Compression::new(level))),
             trailers: None,
+            unflushed: 0,
+            flush_timer: None,
         }
     }
 }
@@ -254,11 +280,35 @@ where
             let Some(encoder) = this.encoder.as_mut() else {
                 return Poll::Ready(this.trailers.take().map(|t| Ok(Frame::trailers(t))));
             };
-            let frame = match std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
-                None => {
+            let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(None) => {
                     return Poll::Ready(this.finish().map(|r| r.map(Frame::data)));
+                }
+                Poll::Pending => {
+                    // The target pauses: flush what the encoder holds, now or
+                    // once the pause has lasted.
+                    if this.unflushed == 0 {
+                        return Poll::Pending;
+                    }
+                    if this.unflushed < FLUSH_AT {
+                        let timer = this
+                            .flush_timer
+                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(FLUSH_DELAY)));
+                        std::task::ready!(timer.as_mut().poll(cx));
+                    }
+                    this.flush_timer = None;
+                    this.unflushed = 0;
+                    if let Err(e) = encoder.flush() {
+                        this.encoder = None;
+                        return Poll::Ready(Some(Err(e.into())));
+                    }
+                    let out = std::mem::take(encoder.get_mut());
+                    if out.is_empty() {
+                        continue;
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
                 }
             };
             match frame.into_data() {
@@ -266,10 +316,12 @@ where
                     if data.is_empty() {
                         continue;
                     }
-                    if let Err(e) = encoder.write_all(&data).and_then(|()| encoder.flush()) {
+                    if let Err(e) = encoder.write_all(&data) {
                         this.encoder = None;
                         return Poll::Ready(Some(Err(e.into())));
                     }
+                    this.unflushed += data.len();
+                    // What the compressor let out by itself costs nothing extra.
                     let out = std::mem::take(encoder.get_mut());
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(Frame::data(Bytes::from(out)))));
@@ -358,9 +410,13 @@ mod tests {
     fn requests_that_can_never_be_compressed() {
         let ae = ("accept-encoding", "gzip");
         assert!(GzipRequest::new(None, &Method::GET, Version::HTTP_11, &headers(&[ae])).is_none());
-        assert!(
-            GzipRequest::new(Some(1), &Method::HEAD, Version::HTTP_11, &headers(&[ae])).is_none()
-        );
+        // HEAD gets the headers a GET would, and no body to compress.
+        let head = GzipRequest::new(Some(1), &Method::HEAD, Version::HTTP_11, &headers(&[ae]));
+        let mut h = headers(&[("content-type", "text/html"), ("content-length", "5000")]);
+        assert_eq!(head.unwrap().respond(StatusCode::OK, &mut h), None);
+        assert_eq!(h["content-encoding"], "gzip");
+        assert_eq!(h["vary"], "Accept-Encoding");
+        assert!(h.get("content-length").is_none());
         assert!(
             GzipRequest::new(Some(1), &Method::GET, Version::HTTP_10, &headers(&[ae])).is_none()
         );
@@ -465,29 +521,62 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn each_piece_is_flushed_and_the_whole_decompresses() {
-        let pieces: Vec<Result<Frame<Bytes>, BoxError>> = (0..5)
-            .map(|i| Ok(Frame::data(Bytes::from(format!("piece {i};").repeat(100)))))
+    async fn pieces_that_arrive_together_are_not_flushed_one_by_one() {
+        // 5,000 one-byte pieces, all there at once (a target writing
+        // byte by byte): one stream, not a flush per byte.
+        let text: Vec<u8> = b"stgw ".iter().copied().cycle().take(5000).collect();
+        let pieces: Vec<Result<Frame<Bytes>, BoxError>> = text
+            .iter()
+            .map(|&b| Ok(Frame::data(Bytes::copy_from_slice(&[b]))))
             .collect();
-        let expected: Vec<u8> = (0..5)
-            .flat_map(|i| format!("piece {i};").repeat(100).into_bytes())
-            .collect();
-        let inner = frames_body(pieces);
-        let mut body = GzipBody::new(inner, 1);
+        let all = GzipBody::new(frames_body(pieces), 1)
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(gunzip(&all), text);
+        assert!(
+            all.len() < 200,
+            "{} bytes for 5,000 repetitive ones",
+            all.len()
+        );
+    }
+
+    /// Decompresses as much of a gzip stream's start as it holds.
+    fn gunzip_prefix(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = flate2::read::GzDecoder::new(bytes).read_to_end(&mut out);
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_target_that_pauses_gets_what_it_sent_flushed() {
+        let (sender, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut body = GzipBody::new(ChannelBody(rx), 1);
+        let send = |piece: Bytes| sender.send(Ok(Frame::data(piece)));
         let mut all = Vec::new();
-        let mut frames = 0;
-        while let Some(frame) = body.frame().await {
-            let data = frame.unwrap().into_data().unwrap();
-            // Each flushed prefix decompresses on its own (sync flush).
-            all.extend_from_slice(&data);
-            let mut partial = Vec::new();
-            let _ = flate2::read::GzDecoder::new(&all[..]).read_to_end(&mut partial);
-            frames += 1;
-            if frames <= 5 {
-                assert_eq!(partial.len(), frames * 800, "frame {frames} was flushed");
-            }
+        // A small piece, then a pause: out after FLUSH_DELAY.
+        send(Bytes::from_static(b"event: one\n\n")).unwrap();
+        let start = tokio::time::Instant::now();
+        // (The gzip header may come first, on its own.)
+        while gunzip_prefix(&all).is_empty() {
+            all.extend_from_slice(&body.frame().await.unwrap().unwrap().into_data().unwrap());
         }
-        assert_eq!(gunzip(&all), expected);
+        assert_eq!(start.elapsed(), FLUSH_DELAY);
+        assert_eq!(gunzip_prefix(&all), b"event: one\n\n");
+        // FLUSH_AT bytes or more, then a pause: out at once.
+        let big = "two ".repeat(FLUSH_AT / 4);
+        send(Bytes::from(big.clone())).unwrap();
+        let start = tokio::time::Instant::now();
+        while gunzip_prefix(&all).len() < 12 + big.len() {
+            all.extend_from_slice(&body.frame().await.unwrap().unwrap().into_data().unwrap());
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        drop(sender);
+        while let Some(frame) = body.frame().await {
+            all.extend_from_slice(&frame.unwrap().into_data().unwrap());
+        }
+        assert_eq!(gunzip(&all), format!("event: one\n\n{big}").into_bytes());
     }
 
     #[tokio::test]
@@ -516,20 +605,27 @@ mod tests {
     type Frames = Vec<Result<Frame<Bytes>, BoxError>>;
 
     /// A body made of `frames`.
-    fn frames_body(frames: Frames) -> VecBody {
-        VecBody(frames.into_iter())
+    /// A body of `frames`, all there at once.
+    fn frames_body(frames: Frames) -> ChannelBody {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for frame in frames {
+            let _ = tx.send(frame);
+        }
+        ChannelBody(rx)
     }
 
-    struct VecBody(std::vec::IntoIter<Result<Frame<Bytes>, BoxError>>);
+    /// A body whose frames come from a channel: pending while it is
+    /// empty, ended when its sender is gone.
+    struct ChannelBody(tokio::sync::mpsc::UnboundedReceiver<Result<Frame<Bytes>, BoxError>>);
 
-    impl Body for VecBody {
+    impl Body for ChannelBody {
         type Data = Bytes;
         type Error = BoxError;
         fn poll_frame(
             self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            cx: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-            Poll::Ready(self.get_mut().0.next())
+            self.get_mut().0.poll_recv(cx)
         }
     }
 }
