@@ -469,6 +469,8 @@ async fn attempt_h2(
             let (mut parts, body) = resp.into_parts();
             // An HTTP/1.1 target's head loses them as it is parsed.
             crate::hop_by_hop::remove(&mut parts.headers);
+            parts.headers.remove(header::SERVER);
+            parts.headers.remove(header::DATE);
             let body = UpstreamBody::h2(body, custom.proxy_read_timeout);
             Attempt::Answer(parts, AnswerBody::Stream(body))
         }
@@ -673,9 +675,10 @@ fn prepare_headers(
     )
 }
 
-/// The client's response: the target's (without hop-by-hop headers: each
-/// attempt removed them), with `proxy_redirect` applied, its body streamed
-/// and, when eligible, compressed.
+/// The client's response: the target's (without hop-by-hop headers, or
+/// its `Server` and `Date`: each attempt removed them), with stgw's
+/// `Server` (the server that answers adds its `Date`), `proxy_redirect`
+/// applied, its body streamed and, when eligible, compressed.
 fn response(
     mut parts: http::response::Parts,
     body: UpstreamBody,
@@ -683,6 +686,9 @@ fn response(
     gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
+    parts
+        .headers
+        .insert(header::SERVER, HeaderValue::from_static("stgw"));
     if custom.proxy_redirect_https {
         rewrite_redirects(&mut parts.headers);
     }

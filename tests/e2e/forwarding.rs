@@ -71,15 +71,22 @@ async fn targets_receive_the_injected_headers() {
 }
 
 #[tokio::test]
-async fn clients_get_no_connection_specific_fields_of_the_answer() {
+async fn clients_get_no_connection_specific_fields_and_stgws_server_and_date() {
     let got = relayed(
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\
          Connection: keep-alive, X-Internal\r\nX-Internal: secret\r\n\
          Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n\
+         Server: BackendOS/1.2\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
          Upgrade: h2c\r\nX-Kept: yes\r\n\r\nok",
     )
     .await;
     let h = &got.headers;
+    // stgw's own Server and Date, as nginx answers with its own.
+    let servers: Vec<_> = h.get_all("server").iter().collect();
+    assert_eq!(servers, ["stgw"]);
+    let dates: Vec<_> = h.get_all("date").iter().collect();
+    assert_eq!(dates.len(), 1);
+    assert_ne!(dates[0], "Thu, 01 Jan 1970 00:00:00 GMT");
     assert_eq!(h["x-kept"], "yes");
     for name in ["x-internal", "keep-alive", "proxy-connection", "upgrade"] {
         assert!(h.get(name).is_none(), "{name} reached the client: {h:?}");
