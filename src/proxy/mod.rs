@@ -469,7 +469,7 @@ fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
 
 /// The request's host: the URI's authority when present (absolute-form or
 /// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
-/// HTTP/1.1 request needs exactly one; HTTP/1.0 may have none. An
+/// HTTP/1.1 or HTTP/2 request needs exactly one; HTTP/1.0 may have none. An
 /// authority with userinfo (`user:password@host`) is refused, as nginx
 /// does (RFC 9110 §4.2.4, RFC 9113 §8.3.1): it would reach the target as
 /// its Host.
@@ -494,7 +494,8 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
         (Some(h), None) => HostName::parse(h.as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid Host")),
-        (None, _) if req.version == Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
+        // HTTP/2 needs `:authority` or Host too (RFC 9113 §8.3.1).
+        (None, _) if req.version >= Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
     }
 }
@@ -568,6 +569,7 @@ mod tests {
     #[test]
     fn the_host_header_must_be_there_once_in_http_1_1() {
         assert_eq!(host(Version::HTTP_11, "/", None), None);
+        assert_eq!(host(Version::HTTP_2, "/", None), None);
         assert_eq!(host(Version::HTTP_10, "/", None).as_deref(), Some(""));
         let mut two = parts(Version::HTTP_11, "/", Some("a.test"));
         two.headers

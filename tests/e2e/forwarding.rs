@@ -293,6 +293,26 @@ async fn http_1_1_without_host_or_with_two_hosts_is_400() {
 }
 
 #[tokio::test]
+async fn http_2_without_authority_or_host_is_400() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    // Prior-knowledge h2c; a relative URI sends no `:authority`.
+    let tcp = tokio::net::TcpStream::connect(local(port)).await.unwrap();
+    let mut h2 = h2_client(tcp).await;
+    let bare = Request::get("/x").body(Full::new(Bytes::new())).unwrap();
+    let got = collect(h2.send_request(bare).await.unwrap()).await;
+    assert_eq!(got.status, 400);
+    let with_host = Request::get("/x")
+        .header("host", "h.test")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let got = collect(h2.send_request(with_host).await.unwrap()).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(b.hits(), 1);
+}
+
+#[tokio::test]
 async fn oversized_request_lines_and_headers_get_414_and_431() {
     let b = Backend::start("b").await;
     let port = free_port();
