@@ -70,9 +70,10 @@ pub struct GzipRequest {
 
 impl GzipRequest {
     /// `None` when no answer to this request can be compressed: the rule's
-    /// gzip is off, the request is HTTP/1.0 (nginx's `gzip_http_version
-    /// 1.1`) or asks for a range. Otherwise whether the client accepts gzip
-    /// (the answer then still gets `Vary`). A HEAD request's answer gets
+    /// gzip is off, or the request asks for a range. Otherwise whether the
+    /// client accepts gzip (the answer then still gets `Vary`); an HTTP/1.0
+    /// client never does here (nginx's `gzip_http_version 1.1`), and its
+    /// answers get `Vary` as nginx's do. A HEAD request's answer gets
     /// the headers a GET's would, as nginx's does (`curl -I` is how users
     /// check that gzip is on).
     pub fn new(
@@ -82,10 +83,10 @@ impl GzipRequest {
         headers: &HeaderMap,
     ) -> Option<GzipRequest> {
         let level = level?;
-        if version < Version::HTTP_11 || headers.contains_key(header::RANGE) {
+        if headers.contains_key(header::RANGE) {
             return None;
         }
-        let accepts = accepts_gzip(headers);
+        let accepts = version >= Version::HTTP_11 && accepts_gzip(headers);
         let head = method == Method::HEAD;
         Some(GzipRequest {
             level,
@@ -417,9 +418,9 @@ mod tests {
         assert_eq!(h["content-encoding"], "gzip");
         assert_eq!(h["vary"], "Accept-Encoding");
         assert!(h.get("content-length").is_none());
-        assert!(
-            GzipRequest::new(Some(1), &Method::GET, Version::HTTP_10, &headers(&[ae])).is_none()
-        );
+        // HTTP/1.0: never compressed, but Vary all the same.
+        let old = GzipRequest::new(Some(1), &Method::GET, Version::HTTP_10, &headers(&[ae]));
+        assert!(old.is_some_and(|r| !r.accepts));
         assert!(request(&[ae, ("range", "bytes=0-1")]).is_none());
         assert!(request(&[ae]).is_some_and(|r| r.accepts));
         assert!(request(&[]).is_some_and(|r| !r.accepts));
