@@ -21,7 +21,7 @@ use crate::listener::conn::ClientConn;
 use crate::observe::RouteTrace;
 use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
-use crate::upstream::h1::{ExchangeError, H1Body, H1Conn, encode_head};
+use crate::upstream::h1::{ExchangeError, H1Body, H1Conn, PROXYS_OWN, encode_head};
 use crate::upstream::{
     BodyError, BufferedBody, ConnectError, Phase, PooledConn, RequestBody, SendProgress,
     UpstreamBody,
@@ -469,8 +469,9 @@ async fn attempt_h2(
             let (mut parts, body) = resp.into_parts();
             // An HTTP/1.1 target's head loses them as it is parsed.
             crate::hop_by_hop::remove(&mut parts.headers);
-            parts.headers.remove(header::SERVER);
-            parts.headers.remove(header::DATE);
+            for name in &PROXYS_OWN {
+                parts.headers.remove(name);
+            }
             let body = UpstreamBody::h2(body, custom.proxy_read_timeout);
             Attempt::Answer(parts, AnswerBody::Stream(body))
         }

@@ -517,8 +517,9 @@ impl Exchange<'_> {
 /// `Ok(None)` while it is incomplete. A final answer's fields go into
 /// `storage` (taken); an interim answer's into a new map. Connection-specific
 /// fields ([`hop_by_hop`]) are read for the framing and left out of the
-/// map, with those a `Connection` field names, and so are `Server` and
-/// `Date` ([`is_proxys_own`]); a line that is not a valid field is skipped. It reads bytes a target sent: public for the fuzzer.
+/// map, with those a `Connection` field names, and so are the fields in
+/// [`PROXYS_OWN`]; a line that is not a valid field is skipped. It reads
+/// bytes a target sent: public for the fuzzer.
 pub fn parse_answer_head(
     buf: &mut BytesMut,
     storage: &mut HeaderMap,
@@ -592,7 +593,7 @@ pub fn parse_answer_head(
             HeaderValue::from_maybe_shared_unchecked(head.slice(value..value + value_len))
         };
         framing.see(&name, &value);
-        if !hop_by_hop && !is_proxys_own(&name) {
+        if !hop_by_hop && !PROXYS_OWN.contains(&name) {
             headers.append(name, value);
         } else if framing.lists_fields && name == header::CONNECTION {
             // Earlier `Connection` values named no field (else the flag
@@ -618,11 +619,10 @@ pub fn parse_answer_head(
     }))
 }
 
-/// `Server` and `Date`: a proxy answers with its own, as nginx does (its
-/// `proxy_hide_header` defaults), so a target's are left out at parse.
-pub fn is_proxys_own(name: &HeaderName) -> bool {
-    name == header::SERVER || name == header::DATE
-}
+/// A target's fields a proxy answers with its own, as nginx does (its
+/// `proxy_hide_header` defaults): left out of an HTTP/1.1 answer at
+/// parse, removed from an HTTP/2 one.
+pub const PROXYS_OWN: [HeaderName; 2] = [header::SERVER, header::DATE];
 
 /// Whether an answer with `status` is interim (1xx), one the client skips
 /// for the final answer that follows; a 101 is final (a tunnel follows).

@@ -149,8 +149,6 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     Parsed::Request { parts, body, close }
 }
 
-/// Puts a split-off head back in front of the buffer (a head left to
-/// hyper after all; rare, so copied).
 /// Mends the request line at the start of `buf` where nginx takes what
 /// the HTTP/1.1 parsers refuse, and returns whether it changed `buf` (the
 /// request is then parsed again). Only a request [`parse`] did not take is
@@ -215,6 +213,8 @@ pub fn mend_request_line(buf: &mut BytesMut) -> bool {
     later_minor || escape
 }
 
+/// Puts a split-off head back in front of the buffer (a head left to
+/// hyper after all; rare, so copied).
 fn restore(head: Bytes, buf: &mut BytesMut) {
     let mut whole = BytesMut::with_capacity(head.len() + buf.len());
     whole.extend_from_slice(&head);
