@@ -29,6 +29,7 @@ use super::h1::Outcome;
 use super::io::ClientIo;
 use crate::proxy::{self, ClientBody};
 use crate::tls::TlsInfo;
+use crate::upstream::IncomingBody;
 
 /// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
 const MAX_HEAD: usize = 40 * 1024;
@@ -454,7 +455,7 @@ async fn serve_with_hyper<T>(
                 Box::pin(proxy::handle(
                     conn.clone(),
                     parts,
-                    Some(ClientBody::Incoming(body)),
+                    Some(ClientBody::Incoming(IncomingBody::http2(body))),
                 ))
             });
             let mut builder = http2::Builder::new(TokioExecutor::new());
@@ -474,7 +475,8 @@ async fn serve_with_hyper<T>(
             // hyper keeps the request's future in its connection.
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let (parts, body) = req.into_parts();
-                proxy::handle(conn.clone(), parts, Some(ClientBody::Incoming(body)))
+                let body = ClientBody::Incoming(IncomingBody::http1(body));
+                proxy::handle(conn.clone(), parts, Some(body))
             });
             let mut builder = http1::Builder::new();
             builder

@@ -23,8 +23,8 @@ use crate::routing::normalize_path;
 use crate::runtime::snapshot::{ListenerRuntime, RuleRuntime};
 use crate::upstream::h1::{ExchangeError, H1Body, H1Conn, PROXYS_OWN, encode_head};
 use crate::upstream::{
-    BodyError, BufferedBody, ConnectError, Phase, PooledConn, RequestBody, SendProgress,
-    UpstreamBody,
+    BodyError, BufferedBody, ConnectError, IncomingBody, Phase, PooledConn, RequestBody,
+    SendProgress, UpstreamBody,
 };
 
 /// Attempts on other targets, at most (DECISIONS: upstream retries).
@@ -548,7 +548,7 @@ async fn send_h2(
 /// Reads the body completely (`proxy_request_buffering on`) or prepares it
 /// for streaming.
 async fn read_body(
-    body: Incoming,
+    body: IncomingBody,
     conn: &ClientConn,
     listener: &ListenerRuntime,
     always_stream: bool,

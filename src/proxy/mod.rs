@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, Version, header};
-use hyper::body::Incoming;
 
 pub use body::ResponseBody;
 pub use error::ProxyError;
@@ -41,6 +40,7 @@ use crate::listener::conn::ClientConn;
 use crate::observe::{RequestTrace, RouteTrace, Source};
 use crate::routing::{HostName, LocationMatch, Routed, normalize_path};
 use crate::runtime::snapshot::ListenerRuntime;
+use crate::upstream::IncomingBody;
 
 /// Longest request target accepted (nginx: one 8 KiB large header buffer).
 const MAX_URI: usize = 8 * 1024;
@@ -52,7 +52,7 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 pub enum ClientBody {
     /// Still arriving from the client (hyper's requests): read whole or
     /// streamed, as the rule says.
-    Incoming(Incoming),
+    Incoming(IncomingBody),
     /// Read whole with its head (stgw's own HTTP/1.1 server takes bodies
     /// that fit in its read buffer); possibly empty.
     Complete(bytes::Bytes),

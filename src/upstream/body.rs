@@ -18,8 +18,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
+use super::incoming::IncomingBody;
 use super::progress::SendProgress;
 use crate::idle::IdleTimer;
 
@@ -82,7 +82,7 @@ impl BufferedBody {
     /// two pieces of data, spilling to a temporary file in `spill_dir` past
     /// [`MEMORY_LIMIT`].
     pub async fn read(
-        mut body: Incoming,
+        mut body: IncomingBody,
         limit: u64,
         idle: Duration,
         spill_dir: &Path,
@@ -221,7 +221,7 @@ impl RequestBody {
 /// `client_max_body_size` and `client_body_timeout` enforced.
 #[derive(Debug)]
 pub struct StreamBody {
-    inner: Incoming,
+    inner: IncomingBody,
     limit: u64,
     /// Data bytes read from the client so far (shared with the request's
     /// trace: `request_length`).
@@ -235,7 +235,7 @@ pub struct StreamBody {
 impl StreamBody {
     /// Wraps the client's body; `failure` receives the reason if it stops.
     pub fn new(
-        inner: Incoming,
+        inner: IncomingBody,
         limit: u64,
         idle: Duration,
         failure: Arc<Mutex<Option<BodyError>>>,

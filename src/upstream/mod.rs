@@ -9,12 +9,14 @@
 
 mod body;
 pub mod h1;
+mod incoming;
 mod pool;
 mod progress;
 mod response;
 pub mod tunnel;
 
 pub use body::{BodyError, BoxError, BufferedBody, RequestBody, StreamBody};
+pub use incoming::IncomingBody;
 pub use pool::{ConnectError, MIN_READ_BUFFER, Pool, PoolSettings, PooledConn};
 pub use progress::{Phase, SendProgress};
 pub use response::UpstreamBody;

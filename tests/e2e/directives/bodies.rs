@@ -204,3 +204,50 @@ async fn with_buffering_off_the_target_sees_the_first_bytes_before_the_client_se
         }
     }
 }
+
+#[tokio::test]
+async fn over_http2_curl_reads_the_413_while_still_uploading() {
+    // The answer leaves at once, and the stream's reset (RFC 9113 §8.1)
+    // only after it: sent together, curl 7.88 saw the stream closed before
+    // the answer and failed with "Stream error in the HTTP/2 framing layer".
+    let b = Backend::start("b").await;
+    let dir = TempDir::new();
+    let (cert, key) = self_signed(dir.path(), &["h.test"]);
+    let upload = dir.path().join("upload");
+    std::fs::write(&upload, vec![b'x'; 3 * MIB]).unwrap();
+    let port = free_port();
+    let toml = with_https(
+        &configured(port, b.addr, "client_max_body_size 1m;"),
+        &format!("certificate = {{ cert = {cert:?}, key = {key:?} }}"),
+    );
+    let _stgw = Stgw::start(&toml);
+    for framing in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
+        let out = tokio::process::Command::new("curl")
+            .args([
+                "-sk",
+                "--http2",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+            ])
+            .args(["--resolve", &format!("h.test:{port}:127.0.0.1")])
+            .args(framing)
+            .arg("--data-binary")
+            .arg(format!("@{}", upload.display()))
+            .arg(format!("https://h.test:{port}/"))
+            .output()
+            .await
+            .expect("curl (apt install curl)");
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).as_ref()
+            ),
+            (Some(0), "2 413"),
+            "{framing:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(b.hits(), 0, "the target never saw the refused requests");
+}
