@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use http::request::Parts;
-use http::{HeaderValue, Method, Response, Version, header};
+use http::{HeaderValue, Method, Response, StatusCode, Version, header};
 
 pub use body::ResponseBody;
 pub use error::ProxyError;
@@ -177,7 +177,12 @@ pub fn handle(
         };
         let status = resp.status();
         response_headers::apply(resp.headers_mut(), status, &listener.http);
-        if h1 && number >= listener.custom.keepalive_requests {
+        // A 101's connection becomes the tunnel: its `Connection` stays
+        // `upgrade` (a client would refuse the handshake otherwise).
+        if h1
+            && number >= listener.custom.keepalive_requests
+            && status != StatusCode::SWITCHING_PROTOCOLS
+        {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

@@ -97,16 +97,18 @@ impl WsUpgrade {
         } else {
             StatusCode::SWITCHING_PROTOCOLS
         };
+        // The target's fields pass (cookies set at the handshake, say), as
+        // in nginx: its connection-specific ones were left out as its head
+        // was read, its Server and Date give way to stgw's.
         let headers = answer.headers_mut();
-        for name in ["sec-websocket-protocol", "sec-websocket-extensions"] {
-            if let Some(v) = resp.headers.get(name) {
-                headers.insert(HeaderName::from_static(name), v.clone());
-            }
-        }
-        if !self.over_h2 {
-            if let Some(v) = resp.headers.get(&SEC_WEBSOCKET_ACCEPT) {
-                headers.insert(SEC_WEBSOCKET_ACCEPT.clone(), v.clone());
-            }
+        *headers = resp.headers.clone();
+        crate::hop_by_hop::remove(headers);
+        headers.remove(header::CONTENT_LENGTH);
+        headers.insert(header::SERVER, HeaderValue::from_static("stgw"));
+        if self.over_h2 {
+            // RFC 8441 §5: the 200 of an extended CONNECT has no accept key.
+            headers.remove(&SEC_WEBSOCKET_ACCEPT);
+        } else {
             Self::restore_headers(headers);
         }
         // The tunnel keeps the client connection open: count it so a drain

@@ -60,8 +60,12 @@ pub async fn echo_server() -> SocketAddr {
                         .await;
                     return;
                 }
-                let Ok(mut ws) =
-                    tokio_tungstenite::accept_async_with_config(stream, Some(big_config())).await
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async_with_config(
+                    stream,
+                    handshake_answer,
+                    Some(big_config()),
+                )
+                .await
                 else {
                     return;
                 };
@@ -85,6 +89,21 @@ pub async fn echo_server() -> SocketAddr {
         }
     });
     addr
+}
+
+/// The echo server's handshake answer, with fields of its own.
+#[allow(clippy::result_large_err)] // the callback's type, tungstenite's
+fn handshake_answer(
+    _: &tokio_tungstenite::tungstenite::handshake::server::Request,
+    mut resp: tokio_tungstenite::tungstenite::handshake::server::Response,
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::server::Response,
+    tokio_tungstenite::tungstenite::handshake::server::ErrorResponse,
+> {
+    let h = resp.headers_mut();
+    h.insert("set-cookie", HeaderValue::from_static("sid=abc; Path=/"));
+    h.insert("x-handshake", HeaderValue::from_static("echo"));
+    Ok(resp)
 }
 
 fn ws_config(port: u16, target: SocketAddr, custom: &str) -> String {
@@ -157,7 +176,9 @@ where
 async fn websocket_messages_pass_unchanged_over_ws() {
     let echo = echo_server().await;
     let port = free_port();
-    let _stgw = Stgw::start(&ws_config(port, echo, ""));
+    // The upgrade is the connection's last request by keepalive_requests:
+    // its 101 must still say `Connection: upgrade`.
+    let _stgw = Stgw::start(&ws_config(port, echo, "keepalive_requests 1;"));
     let (mut ws, resp) = tokio_tungstenite::connect_async_with_config(
         format!("ws://ws.test:{port}/chat")
             .as_str()
@@ -168,6 +189,14 @@ async fn websocket_messages_pass_unchanged_over_ws() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 101);
+    let h = resp.headers();
+    assert_eq!(h["connection"], "upgrade");
+    assert_eq!(
+        h["set-cookie"], "sid=abc; Path=/",
+        "the target's fields pass"
+    );
+    assert_eq!(h["x-handshake"], "echo");
+    assert_eq!(h["server"], "stgw");
     exchange_everything(&mut ws).await;
 }
 
@@ -368,6 +397,8 @@ async fn h2_websocket(port: u16) -> (h2::SendStream<Bytes>, h2::RecvStream) {
     let (resp, send) = client.send_request(req, false).unwrap();
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-handshake"], "echo");
+    assert!(resp.headers().get("sec-websocket-accept").is_none());
     (send, resp.into_body())
 }
 
