@@ -156,7 +156,8 @@ pub struct RuleOutput {
     pub be_auto_created: bool,
     /// The listener's default domain.
     pub default_server: bool,
-    /// HTTP/2 offered (HTTPS).
+    /// HTTP/2 offered: only HTTPS listeners do (an HTTP listener's rules
+    /// say `false`, as the product's do).
     pub http2: bool,
     /// Protocol to the targets.
     pub forward_type: String,
@@ -254,7 +255,7 @@ pub fn listener(config: &Config, lb: &LoadBalancerConfig, l: &ListenerConfig) ->
                 http_gzip: r.gzip_level.is_some(),
                 be_auto_created: auto.is_some(),
                 default_server: l.default_domain == Some(di),
-                http2: d.http2,
+                http2: d.http2 && l.tls.is_some(),
                 forward_type: r.forward_type.as_str().into(),
                 create_time: None,
                 target_type: "NODE".into(),

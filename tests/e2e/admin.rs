@@ -468,6 +468,12 @@ async fn every_out_of_range_parameter_gets_the_products_error_naming_the_field()
         ),
         (
             "RegisterTargets",
+            json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": [t(json!({})), t(json!({}))]}),
+            "InvalidParameter",
+            "Targets.1: 127.0.0.1:",
+        ),
+        (
+            "RegisterTargets",
             json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": [{"InstanceId": "ins-unknown1", "Port": 80}]}),
             "InvalidParameter",
             "Targets.0.InstanceId",
@@ -862,6 +868,17 @@ async fn auto_rewrite_creates_an_http_listener_that_redirects_to_https() {
     let auto = &listeners["Listeners"][0];
     assert_eq!(auto["Port"], 80, "{listeners}");
     assert_eq!(auto["Rules"][0]["BeAutoCreated"], true);
+    assert_eq!(
+        auto["Rules"][0]["Http2"], false,
+        "HTTP listeners offer no h2"
+    );
+    let https = n
+        .ok(
+            "DescribeListeners",
+            json!({"LoadBalancerId": lb, "Protocol": "HTTPS"}),
+        )
+        .await;
+    assert_eq!(https["Listeners"][0]["Rules"][0]["Http2"], true, "{https}");
     assert_eq!(auto["Rules"][0]["RewriteTarget"]["RewriteType"], "Auto");
     assert_eq!(
         auto["Rules"][0]["RewriteTarget"]["TargetListenerId"],

@@ -178,6 +178,20 @@ async fn batch_register_and_deregister_report_the_listeners_that_failed() {
         )
         .await;
     assert_eq!(ids(&r, "FailListenerIdSet"), ["lbl-nothere1"]);
+    // Not marked asynchronous by the product, but clients follow every
+    // write with DescribeTaskStatus; a query leaves no task.
+    let task = r["RequestId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        n.ok("DescribeTaskStatus", json!({"TaskId": task})).await["Status"],
+        0
+    );
+    let query = n
+        .ok("DescribeListeners", json!({"LoadBalancerId": lb}))
+        .await;
+    let (code, _) = n
+        .err("DescribeTaskStatus", json!({"TaskId": query["RequestId"]}))
+        .await;
+    assert_eq!(code, "InvalidParameter");
     let (proxy1, proxy2) = (
         SocketAddr::from(([127, 0, 0, 1], p1)),
         SocketAddr::from(([127, 0, 0, 1], p2)),
@@ -265,6 +279,17 @@ async fn the_default_domain_and_the_default_switch_decide_unmatched_hosts() {
     assert_eq!(
         defaults,
         [("a.test".to_owned(), false), ("b.test".to_owned(), true)]
+    );
+    // The listener keeps a default: turning it off needs its successor.
+    let (code, message) = n.err("ModifyDomainAttributes", json!({"LoadBalancerId": lb, "ListenerId": listener, "Domain": "b.test", "DefaultServer": false})).await;
+    assert_eq!(code, "InvalidParameter", "{message}");
+    assert!(message.contains("NewDefaultServerDomain"), "{message}");
+    assert_eq!(body(proxy, "other.test", "/").await.1, "b", "unchanged");
+    n.ok("ModifyDomainAttributes", json!({"LoadBalancerId": lb, "ListenerId": listener, "Domain": "b.test", "DefaultServer": false, "NewDefaultServerDomain": "a.test"})).await;
+    assert_eq!(
+        body(proxy, "other.test", "/").await.1,
+        "a",
+        "a.test took over"
     );
     n.ok(
         "ModifyListener",

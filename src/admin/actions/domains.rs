@@ -178,6 +178,20 @@ pub async fn modify_domain_attributes(
                     set_default_domain(l, &n, "Domain")?;
                 }
                 Some(false) => {
+                    // The listener must keep a default domain: turning the
+                    // current one off needs its successor named.
+                    let explicit = l.domains.iter().any(|d| d.default_server);
+                    let current = l.default_server
+                        && (l.domains[di].default_server || (!explicit && di == 0));
+                    if current && input.new_default_server_domain.is_none() {
+                        return Err(ApiError::invalid(
+                            "NewDefaultServerDomain",
+                            format!(
+                                "{:?} is the listener's default domain: to turn it off, name the new default domain in NewDefaultServerDomain",
+                                l.domains[di].name
+                            ),
+                        ));
+                    }
                     l.domains[di].default_server = false;
                 }
                 None => {}

@@ -163,44 +163,24 @@ pub enum Call {
 }
 
 impl Call {
-    /// Whether the product documents the action as asynchronous: its
-    /// RequestId is then a task id for DescribeTaskStatus.
-    pub fn is_async(&self) -> bool {
+    /// Whether the action changes state (every action but the queries):
+    /// its RequestId is then a task id for DescribeTaskStatus. The product
+    /// marks seventeen actions asynchronous, but DescribeTaskStatus's own
+    /// page tells callers to follow every non-query action with it, and
+    /// clients do (after ModifyLoadBalancerAttributes or
+    /// BatchRegisterTargets, say).
+    pub fn changes_state(&self) -> bool {
         use Call::*;
-        match self {
-            AutoRewrite(_)
-            | BatchModifyTargetWeight(_)
-            | CreateListener(_)
-            | CreateLoadBalancer(_)
-            | CreateRule(_)
-            | DeleteListener(_)
-            | DeleteLoadBalancer(_)
-            | DeleteRewrite(_)
-            | DeleteRule(_)
-            | DeregisterTargets(_)
-            | ManualRewrite(_)
-            | ModifyDomain(_)
-            | ModifyDomainAttributes(_)
-            | ModifyListener(_)
-            | ModifyRule(_)
-            | ModifyTargetPort(_)
-            | ModifyTargetWeight(_)
-            | RegisterTargets(_) => true,
+        !matches!(
+            self,
             DescribeTaskStatus(_)
-            | DescribeLoadBalancers(_)
-            | ModifyLoadBalancerAttributes(_)
-            | DescribeListeners(_)
-            | DescribeTargets(_)
-            | BatchRegisterTargets(_)
-            | BatchDeregisterTargets(_)
-            | DescribeTargetHealth(_)
-            | DescribeRewrite(_)
-            | UpLoadCert(_)
-            | DescribeCerts(_)
-            | DeleteCert(_)
-            | ReplaceCert(_)
-            | ModifyCertAlias(_) => false,
-        }
+                | DescribeLoadBalancers(_)
+                | DescribeListeners(_)
+                | DescribeTargets(_)
+                | DescribeTargetHealth(_)
+                | DescribeRewrite(_)
+                | DescribeCerts(_)
+        )
     }
 }
 
@@ -255,8 +235,9 @@ pub fn decode(action: &str, params: Value) -> Result<Call, ApiError> {
 }
 
 /// Runs `action` with `params` (the JSON shape of its input): [`decode`],
-/// then the action. An asynchronous action ([`Call::is_async`]) that
-/// succeeds records `request_id` as a succeeded task. Unknown action →
+/// then the action. An action that changes state
+/// ([`Call::changes_state`]) and succeeds records `request_id` as a
+/// succeeded task. Unknown action →
 /// `InvalidAction`; parameters that do not read → the error of [`decode`],
 /// and nothing runs.
 pub async fn dispatch(
@@ -266,7 +247,7 @@ pub async fn dispatch(
     request_id: &str,
 ) -> Result<Value, ApiError> {
     let call = decode(action, params)?;
-    let is_async = call.is_async();
+    let changes_state = call.changes_state();
     let output = match call {
         Call::DescribeTaskStatus(input) => tasks::describe_task_status(api, input),
         Call::DescribeLoadBalancers(input) => load_balancers::describe(api, input),
@@ -301,7 +282,7 @@ pub async fn dispatch(
         Call::ReplaceCert(input) => certificates::replace(api, input).await,
         Call::ModifyCertAlias(input) => certificates::modify_alias(api, input).await,
     }?;
-    if is_async {
+    if changes_state {
         api.tasks.succeeded(request_id);
     }
     Ok(output)

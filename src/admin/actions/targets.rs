@@ -109,19 +109,22 @@ fn add_targets(
     instances: &[model::Instance],
     prefix: &str,
 ) -> Result<(), ApiError> {
+    let before = rule.targets.len();
     for (i, (addr, target, _)) in targets.into_iter().enumerate() {
-        if rule
+        if let Some(at) = rule
             .targets
             .iter()
-            .any(|t| target_addr(t, instances) == Some(addr))
+            .position(|t| target_addr(t, instances) == Some(addr))
         {
-            return Err(ApiError::invalid(
-                &format!("{prefix}Targets.{i}"),
+            let why = if at < before {
                 format!(
                     "{addr} is already bound to rule {}",
                     rule.id.as_deref().unwrap_or("?")
-                ),
-            ));
+                )
+            } else {
+                format!("{addr} is listed twice in Targets")
+            };
+            return Err(ApiError::invalid(&format!("{prefix}Targets.{i}"), why));
         }
         rule.targets.push(target);
     }
