@@ -34,6 +34,12 @@ use crate::upstream::IncomingBody;
 /// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
 const MAX_HEAD: usize = 40 * 1024;
 
+/// Most fields in an HTTP/1.1 head that hyper takes (its default is 100).
+/// nginx limits a head by its bytes alone (the 32 KiB above), and some
+/// clients send more than 100 fields; hyper then allocates this many slots
+/// per request (32 KiB), on its path only.
+const MAX_FIELDS: usize = 1024;
+
 /// Timestamps and counters of one connection, shared by its socket wrapper,
 /// its requests and its timer. Times are milliseconds since the connection
 /// started, plus one (0 = unset).
@@ -481,6 +487,7 @@ async fn serve_with_hyper<T>(
             let mut builder = http1::Builder::new();
             builder
                 .max_buf_size(MAX_HEAD)
+                .max_headers(MAX_FIELDS)
                 .keep_alive(keep_alive)
                 .header_read_timeout(None);
             let mut conn = Box::pin(builder.serve_connection(io, service).with_upgrades());

@@ -343,6 +343,31 @@ async fn oversized_request_lines_and_headers_get_414_and_431() {
 }
 
 #[tokio::test]
+async fn a_head_of_many_short_fields_passes_whole() {
+    // nginx counts a head's bytes, not its fields (hyper's default stops
+    // at 100).
+    let b = Backend::start_with("count", "127.0.0.1:0", |seen| {
+        let ours = seen
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("x-n"));
+        Reply::text(ours.count().to_string())
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let fields: String = (0..300).map(|i| format!("X-N{i}: {i}\r\n")).collect();
+    let head = format!("GET / HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n{fields}\r\n");
+    let answer = raw(local(port), head.as_bytes(), Duration::from_secs(3)).await;
+    assert_eq!(raw_status(&answer), 200);
+    assert!(
+        answer.ends_with(b"\r\n\r\n300"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[tokio::test]
 async fn a_head_refused_while_the_client_still_sends_it_closes_without_a_reset() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let b = Backend::start("b").await;

@@ -200,7 +200,8 @@ impl Backend {
                             Ok::<_, Infallible>(resp)
                         }
                     });
-                    let builder = hyper::server::conn::http1::Builder::new();
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    builder.max_headers(1024);
                     let serve = async move {
                         match tls {
                             None => {
