@@ -245,8 +245,11 @@ pub async fn forward(
                 tracing::warn!(target = %target.addr, rule = %rule.id, error = %e, "cannot connect to target");
                 let timed_out = matches!(e, ConnectError::Timeout { .. });
                 trace.try_failed(if timed_out { 504 } else { 502 }, timed_out);
-                if matches!(e, ConnectError::Io { .. }) && rule.health_check.enabled {
-                    // Passive detection: out of rotation until a probe succeeds.
+                if rule.health_check.enabled {
+                    // Passive detection: a target that refuses connections
+                    // or leaves them unanswered (proxy_connect_timeout) is
+                    // out of rotation until a probe succeeds, as nginx
+                    // marks a peer failed on `error` and `timeout`.
                     target.health.set(crate::balance::HealthState::Dead);
                 }
                 last_error = match e {
