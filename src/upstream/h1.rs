@@ -34,8 +34,13 @@ use crate::idle::IdleTimer;
 
 /// Largest answer head accepted (DECISIONS: over 32 KiB → 502).
 pub const MAX_HEAD: usize = 32 * 1024;
-/// Most header fields accepted in an answer head.
-const MAX_FIELDS: usize = 128;
+/// Header fields an answer head is parsed into without allocating.
+const INLINE_FIELDS: usize = 128;
+/// Most header fields accepted in an answer head: nginx bounds a head by
+/// its bytes alone (`proxy_buffer_size`), and an application may set many
+/// cookies. A head with more than [`INLINE_FIELDS`] is parsed again into
+/// slots on the heap.
+const MAX_FIELDS: usize = 2048;
 /// Read buffer granularity.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -525,48 +530,45 @@ pub fn parse_answer_head(
     storage: &mut HeaderMap,
 ) -> Result<Option<AnswerHead>, ExchangeError> {
     // Neither array is zeroed: a head is parsed per request.
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_FIELDS];
-    let mut answer = httparse::Response::new(&mut []);
-    // A field line that is not a valid field (a bad character in its name
-    // or value, no colon) is left out rather than failing the answer with
-    // 502, as nginx's `ignore_invalid_headers` and browsers do.
-    let parsed = httparse::ParserConfig::default()
-        .ignore_invalid_headers_in_responses(true)
-        .parse_response_with_uninit_headers(&mut answer, buf, &mut fields);
-    let len = match parsed {
-        Ok(httparse::Status::Complete(len)) if len <= MAX_HEAD => len,
-        Ok(httparse::Status::Complete(_)) => {
-            return Err(ExchangeError::Invalid("answer head over 32 KiB"));
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; INLINE_FIELDS];
+    let mut inline_spans = [(0u16, 0u16, 0u16, 0u16); INLINE_FIELDS];
+    let mut heap_spans = Vec::new();
+    let scanned = match scan_answer_head(buf, &mut fields, &mut inline_spans) {
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut fields = Vec::new();
+            fields.resize_with(MAX_FIELDS, MaybeUninit::uninit);
+            heap_spans.resize(MAX_FIELDS, (0, 0, 0, 0));
+            scan_answer_head(buf, &mut fields, &mut heap_spans)
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
+        other => other,
+    };
+    let spans = if heap_spans.is_empty() {
+        &inline_spans[..]
+    } else {
+        &heap_spans[..]
+    };
+    let ScannedHead {
+        len,
+        code,
+        version,
+        count,
+    } = match scanned {
+        Ok(Some(scan)) if scan.len <= MAX_HEAD => scan,
+        Ok(Some(_)) => return Err(ExchangeError::Invalid("answer head over 32 KiB")),
+        Ok(None) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(ExchangeError::Invalid("too many header fields"));
         }
         Err(_) => return Err(ExchangeError::Invalid("malformed answer head")),
     };
-    let status = answer
-        .code
+    let status = code
         .and_then(|c| StatusCode::from_u16(c).ok())
         .ok_or(ExchangeError::Invalid("bad status code"))?;
-    let version = if answer.version == Some(0) {
+    let version = if version == Some(0) {
         Version::HTTP_10
     } else {
         Version::HTTP_11
     };
-    // Header values are slices of the head's bytes: no copy. Offsets
-    // fit in u16 since the head is at most MAX_HEAD bytes.
-    let base = buf.as_ptr() as usize;
-    let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
-    let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
-    let count = answer.headers.len();
-    for (span, field) in spans.iter_mut().zip(answer.headers.iter()) {
-        *span = (
-            offset(field.name.as_bytes()),
-            field.name.len() as u16,
-            offset(field.value),
-            field.value.len() as u16,
-        );
-    }
     let head = buf.split_to(len).freeze();
     let mut headers = if is_interim(status) {
         HeaderMap::with_capacity(count)
@@ -616,6 +618,64 @@ pub fn parse_answer_head(
         parts,
         body,
         keep_alive,
+    }))
+}
+
+/// What [`scan_answer_head`] found of a complete head.
+struct ScannedHead {
+    /// The head's length in bytes.
+    len: usize,
+    /// The status code as sent.
+    code: Option<u16>,
+    /// The minor version (0: HTTP/1.0).
+    version: Option<u8>,
+    /// Fields recorded in the spans.
+    count: usize,
+}
+
+/// Parses the head at the front of `buf` into `fields`, and records each
+/// field as offsets into `buf` in `spans` (as long as `fields`); `None`
+/// while the head is incomplete. A head over [`MAX_HEAD`] records none.
+fn scan_answer_head<'b>(
+    buf: &'b [u8],
+    fields: &mut [MaybeUninit<httparse::Header<'b>>],
+    spans: &mut [(u16, u16, u16, u16)],
+) -> Result<Option<ScannedHead>, httparse::Error> {
+    let mut answer = httparse::Response::new(&mut []);
+    // A field line that is not a valid field (a bad character in its name
+    // or value, no colon) is left out rather than failing the answer with
+    // 502, as nginx's `ignore_invalid_headers` and browsers do.
+    let parsed = httparse::ParserConfig::default()
+        .ignore_invalid_headers_in_responses(true)
+        .parse_response_with_uninit_headers(&mut answer, buf, fields)?;
+    let httparse::Status::Complete(len) = parsed else {
+        return Ok(None);
+    };
+    if len > MAX_HEAD {
+        return Ok(Some(ScannedHead {
+            len,
+            code: None,
+            version: None,
+            count: 0,
+        }));
+    }
+    // Header values are slices of the head's bytes: no copy. Offsets
+    // fit in u16 since the head is at most MAX_HEAD bytes.
+    let base = buf.as_ptr() as usize;
+    let offset = |field: &[u8]| (field.as_ptr() as usize - base) as u16;
+    for (span, field) in spans.iter_mut().zip(answer.headers.iter()) {
+        *span = (
+            offset(field.name.as_bytes()),
+            field.name.len() as u16,
+            offset(field.value),
+            field.value.len() as u16,
+        );
+    }
+    Ok(Some(ScannedHead {
+        len,
+        code: answer.code,
+        version: answer.version,
+        count: answer.headers.len(),
     }))
 }
 

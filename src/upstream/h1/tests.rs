@@ -447,3 +447,32 @@ fn an_answer_keeps_every_field_but_connection_specific_ones_server_and_date() {
     assert_eq!(head.body, BodyFraming::Length(2));
     assert!(head.keep_alive);
 }
+
+#[test]
+fn a_head_of_many_fields_is_taken_as_nginx_takes_it_bounded_by_its_bytes() {
+    // 600 cookies in 9 KiB: more fields than fit inline.
+    let cookies: String = (0..600)
+        .map(|i| format!("Set-Cookie: c{i}=1\r\n"))
+        .collect();
+    let raw = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n{cookies}Server: t\r\n\r\nhi");
+    let mut buf = BytesMut::from(raw.as_bytes());
+    let mut storage = HeaderMap::new();
+    let head = parse_answer_head(&mut buf, &mut storage)
+        .unwrap()
+        .expect("a complete head");
+    assert_eq!(head.parts.headers.get_all("set-cookie").iter().count(), 600);
+    assert!(head.parts.headers.get("server").is_none());
+    assert_eq!(head.body, BodyFraming::Length(2));
+    assert_eq!(&buf[..], b"hi");
+    // A partial head of many fields is waited for, not refused.
+    let mut partial = BytesMut::from(&raw.as_bytes()[..raw.len() - 10]);
+    assert!(
+        parse_answer_head(&mut partial, &mut storage)
+            .unwrap()
+            .is_none()
+    );
+    // Past the byte limit it is refused all the same.
+    let big: String = (0..3000).map(|i| format!("X-{i}: 1234567\r\n")).collect();
+    let mut buf = BytesMut::from(format!("HTTP/1.1 200 OK\r\n{big}\r\n").as_bytes());
+    assert!(parse_answer_head(&mut buf, &mut storage).is_err());
+}
