@@ -1196,6 +1196,23 @@ impl Builder {
         }
     }
 
+    /// Whether `name` is a framing field, which `directive` may not set:
+    /// stgw frames every answer itself, and a second `Content-Length` or
+    /// a `Transfer-Encoding` the body does not follow would corrupt it
+    /// (nginx sends both and clients break). Warns that it is ignored.
+    fn skips_framing(&mut self, line: usize, directive: &'static str, name: &str) -> bool {
+        let framing = name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding");
+        if framing {
+            self.warn(
+                line,
+                directive,
+                format!("\"{name}\" is ignored: stgw sets an answer's framing itself"),
+            );
+        }
+        framing
+    }
+
     /// The checks that involve several directives, then the result.
     fn finish(self) -> Result<Parsed, CustomConfigError> {
         self.check_unbuffered_body_size()?;
@@ -1519,6 +1536,9 @@ fn add_header(
         );
     }
     builder.warn_if_dollar(value.line, directive.name, &value.text);
+    if builder.skips_framing(name.line, directive.name, &name.text) {
+        return Ok(());
+    }
     builder.config.add_headers.push(AddHeader {
         name: name.text.clone().into_owned(),
         value: value.text.clone().into_owned(),
@@ -1538,6 +1558,9 @@ fn more_set_headers(
         let header = parse_set_header(directive, token)?;
         if let Some(value) = &header.value {
             builder.warn_if_dollar(token.line, directive.name, value);
+        }
+        if builder.skips_framing(token.line, directive.name, &header.name) {
+            continue;
         }
         builder.config.more_set_headers.push(header);
     }
@@ -2648,6 +2671,22 @@ mod tests {
             &parsed.warnings[0].to_string(),
             &["line 1", "add_header", "X-Empty", "will not be added"],
         );
+    }
+
+    #[test]
+    fn framing_fields_are_ignored_with_a_warning() {
+        let parsed = parsed(
+            "add_header Content-Length 5 always; more_set_headers \"Transfer-Encoding: chunked\" \"X-A: 1\";",
+        );
+        assert!(parsed.config.add_headers.is_empty());
+        assert_eq!(parsed.config.more_set_headers.len(), 1);
+        assert_eq!(parsed.config.more_set_headers[0].name, "X-A");
+        assert_eq!(parsed.warnings.len(), 2);
+        assert_mentions(
+            &parsed.warnings[0].to_string(),
+            &["add_header", "Content-Length", "ignored", "framing"],
+        );
+        assert_mentions(&parsed.warnings[1].to_string(), &["Transfer-Encoding"]);
     }
 
     #[test]
