@@ -28,27 +28,36 @@ pub const RESET_DELAY: Duration = Duration::from_millis(500);
 /// An HTTP/1.1 body is dropped at once (the connection's lingering close
 /// handles that case).
 #[derive(Debug)]
-pub struct IncomingBody {
-    /// `None` only while being dropped.
-    inner: Option<Incoming>,
-    /// An HTTP/2 stream: its reset is delayed.
-    h2: bool,
+pub enum IncomingBody {
+    /// Dropped at once: an HTTP/1.1 body, or an HTTP/2 stream the client
+    /// had already ended.
+    Plain(Incoming),
+    /// An HTTP/2 stream still open, whose reset is delayed. Boxed (`None`
+    /// only while being dropped) so that this type stays the size of
+    /// `Incoming`: it moves with every request's future, and eight bytes
+    /// more cost about 2% more instructions per HTTP/1.1 request.
+    Http2(Option<Box<Incoming>>),
 }
 
 impl IncomingBody {
     /// A body from an HTTP/1.1 connection.
     pub fn http1(body: Incoming) -> Self {
-        IncomingBody {
-            inner: Some(body),
-            h2: false,
-        }
+        IncomingBody::Plain(body)
     }
 
     /// A body from an HTTP/2 stream.
     pub fn http2(body: Incoming) -> Self {
-        IncomingBody {
-            inner: Some(body),
-            h2: true,
+        if body.is_end_stream() {
+            IncomingBody::Plain(body)
+        } else {
+            IncomingBody::Http2(Some(Box::new(body)))
+        }
+    }
+
+    fn inner(&self) -> Option<&Incoming> {
+        match self {
+            IncomingBody::Plain(body) => Some(body),
+            IncomingBody::Http2(body) => body.as_deref(),
         }
     }
 }
@@ -61,31 +70,35 @@ impl Body for IncomingBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match self.get_mut().inner.as_mut() {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
-        }
+        let body = match self.get_mut() {
+            IncomingBody::Plain(body) => body,
+            IncomingBody::Http2(Some(body)) => body.as_mut(),
+            IncomingBody::Http2(None) => return Poll::Ready(None),
+        };
+        Pin::new(body).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.inner().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
+        self.inner()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }
 
 impl Drop for IncomingBody {
     fn drop(&mut self) {
-        if !self.h2 || self.is_end_stream() {
-            return;
-        }
-        let Some(body) = self.inner.take() else {
+        let IncomingBody::Http2(slot) = self else {
             return;
         };
+        let Some(body) = slot.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
         // Outside a runtime (never, in stgw) the body is simply dropped.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -93,5 +106,17 @@ impl Drop for IncomingBody {
                 drop(body);
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_and_the_client_body_are_the_size_of_hypers_body() {
+        let incoming = std::mem::size_of::<Incoming>();
+        assert_eq!(std::mem::size_of::<IncomingBody>(), incoming);
+        assert_eq!(std::mem::size_of::<crate::proxy::ClientBody>(), incoming);
     }
 }
