@@ -1386,6 +1386,13 @@ impl Validator<'_> {
             take_url: a.take_url,
             strip_prefix: None,
         };
+        // A Host no chosen domain matches is redirected only when the
+        // HTTPS listener's default domain is among them (at its index
+        // there); else it gets 404: an unlisted domain is not redirected.
+        let default_domain = https.default_domain.and_then(|i| {
+            let name = &https.domains.get(i)?.name;
+            chosen.iter().position(|d| d.name == *name)
+        });
         let domains = chosen
             .into_iter()
             .map(|d| DomainConfig {
@@ -1409,18 +1416,13 @@ impl Validator<'_> {
                 }],
             })
             .collect::<Vec<_>>();
-        let default_domain = https.default_domain.filter(|&i| i < domains.len());
         Some(ListenerConfig {
             id,
             name: format!("HTTP:{http_port}"),
             protocol: Protocol::Http,
             addr: SocketAddr::new(vip, http_port),
             default_server: https.default_server,
-            default_domain: default_domain.or(if https.default_server && !domains.is_empty() {
-                Some(0)
-            } else {
-                None
-            }),
+            default_domain,
             proxy_protocol: https.proxy_protocol,
             trusted_proxies: https.trusted_proxies.clone(),
             max_connections: https.max_connections,

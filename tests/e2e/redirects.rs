@@ -163,7 +163,8 @@ async fn manual_redirects_give_the_exact_location_and_code_of_each_form() {
 
 #[tokio::test]
 async fn automatic_redirects_send_every_domain_to_https_with_path_and_query() {
-    let (https, auto_keep, auto_bare) = (free_port(), free_port(), free_port());
+    let (https, auto_keep, auto_bare, auto_wild) =
+        (free_port(), free_port(), free_port(), free_port());
     let certs = TempDir::new();
     let rewrites = format!(
         r#"
@@ -177,6 +178,11 @@ listener = "lbl-https001"
 http_port = {auto_bare}
 take_url = false
 domains = ["www.new.com"]
+
+[[load_balancer.auto_rewrite]]
+listener = "lbl-https001"
+http_port = {auto_wild}
+domains = ["*.example.com"]
 "#
     );
     let _stgw = Stgw::start(&redirect_config(
@@ -197,6 +203,17 @@ domains = ["www.new.com"]
     let got = get(local(auto_bare), "www.new.com", "/a/b?q=1").await;
     assert_eq!(got.status, 301, "the default code");
     assert_eq!(location(&got), format!("https://www.new.com:{https}/"));
+    // Only the listed domains are redirected: the HTTPS listener's default
+    // (www.new.com) is not among them, so an unlisted Host finds nothing.
+    let got = get(local(auto_wild), "a.example.com", "/p").await;
+    assert_eq!(location(&got), format!("https://a.example.com:{https}/p"));
+    for host in ["www.new.com", "other.org"] {
+        assert_eq!(
+            get(local(auto_wild), host, "/p").await.status,
+            404,
+            "{host}"
+        );
+    }
 }
 
 fn load_error(text: &str) -> String {
