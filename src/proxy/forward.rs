@@ -250,7 +250,15 @@ pub async fn forward(
                     // or leaves them unanswered (proxy_connect_timeout) is
                     // out of rotation until a probe succeeds, as nginx
                     // marks a peer failed on `error` and `timeout`.
-                    target.health.set(crate::balance::HealthState::Dead);
+                    let was = target.health.set(crate::balance::HealthState::Dead);
+                    if was != crate::balance::HealthState::Dead {
+                        let reason = if timed_out {
+                            "connect timed out"
+                        } else {
+                            "connect failed"
+                        };
+                        tracing::warn!(rule = %rule.id, target = %target.addr, reason, "target is dead (passive)");
+                    }
                 }
                 last_error = match e {
                     ConnectError::Timeout { .. } => ProxyError::GatewayTimeout,
