@@ -32,6 +32,7 @@ pub(super) fn validate(
         base_dir,
         issues: Vec::new(),
         warnings: Vec::new(),
+        refused_listeners: HashSet::new(),
     };
     let root = FieldPath::root();
     let global = v.global(&file.global, &root.key("global"));
@@ -133,6 +134,10 @@ struct Validator<'a> {
     base_dir: PathBuf,
     issues: Vec<Issue>,
     warnings: Vec<String>,
+    /// Ids of listeners refused with issues of their own: a redirect that
+    /// names one is not reported again (a follow-on "no listener" would
+    /// only hide the real cause).
+    refused_listeners: HashSet<String>,
 }
 
 struct Context {
@@ -512,8 +517,13 @@ impl Validator<'_> {
                     format!("port {port} is already used by listener[{other}]"),
                 );
             }
-            if let Some(listener) = self.listener(l, vip, ctx, &custom, &lat) {
-                listeners.push(listener);
+            match self.listener(l, vip, ctx, &custom, &lat) {
+                Some(listener) => listeners.push(listener),
+                None => {
+                    if let Some(id) = &l.id {
+                        self.refused_listeners.insert(id.clone());
+                    }
+                }
             }
         }
         self.rewrites(lb, &mut listeners, at);
@@ -1278,6 +1288,9 @@ impl Validator<'_> {
         at: &FieldPath,
     ) -> Option<(usize, usize, usize)> {
         let Some(li) = listeners.iter().position(|l| l.id == end.listener) else {
+            if self.refused_listeners.contains(&end.listener) {
+                return None;
+            }
             let auto = auto_ids.iter().any(|id| *id == end.listener);
             self.issue(
                 &at.key("listener"),
@@ -1342,6 +1355,9 @@ impl Validator<'_> {
         };
         let http_port = self.port(&at.key("http_port"), a.http_port)?;
         let Some(https) = listeners.iter().find(|l| l.id == a.listener) else {
+            if self.refused_listeners.contains(&a.listener) {
+                return None;
+            }
             self.issue(
                 &at.key("listener"),
                 format!("no listener of this load balancer has id {:?}", a.listener),

@@ -264,6 +264,16 @@ fn the_products_redirect_constraints_are_checked_at_load() {
         "",
     )));
     assert!(e.contains("no listener of this load balancer"), "{e}");
+    // A listener refused for its own fault is reported once, not again by
+    // every redirect that names it.
+    let broken = config(&rewrite(forsale, index, "")).replacen(
+        "url = \"/forsale\"",
+        "url = \"/forsale\"\n      gzip_level = 10",
+        1,
+    );
+    let e = load_error(&broken);
+    assert!(e.contains("gzip_level: 10 is out of range"), "{e}");
+    assert!(!e.contains("no listener"), "{e}");
     // One redirect per source rule.
     let twice =
         rewrite(forsale, index, "") + &rewrite(forsale, (https, "www.new.com", "/img/"), "");
