@@ -308,7 +308,14 @@ async fn dispatch(
             check_h2_fields(parts, listener.custom.http2_max_field_size)?;
         }
     }
-    let host = request_host(parts)?;
+    let host = match request_host(parts) {
+        Ok(host) => host,
+        // The error page of a request whose Host was refused is routed as
+        // a request without one (to the default domain), as nginx serves
+        // it from its default server.
+        Err(_) if !from_client => None,
+        Err(e) => return Err(e),
+    };
     if parts.method == Method::TRACE {
         return Err(ProxyError::MethodNotAllowed);
     }

@@ -41,6 +41,7 @@ vip = "127.0.0.1"
 custom_config = '''
 client_max_body_size 1m;
 error_page 404 /errors/404.html?from=stgw;
+error_page 400 /errors/400.html;
 error_page 502 = /errors/502.html;
 error_page 503 =200 /errors/503.html;
 error_page 414 http://status.example.com/too-long;
@@ -93,6 +94,16 @@ error_page 413 =301 https://status.example.com/big;
         .unwrap();
     assert_eq!(send(local(port), None, req).await.unwrap().status, 404);
     assert_eq!(pages.last().method, "HEAD");
+    // A request whose Host is refused gets its page from the default
+    // domain, as nginx's default server serves it.
+    let twice = b"GET /x HTTP/1.1\r\nHost: h.test\r\nHost: other.test\r\nConnection: close\r\n\r\n";
+    let answer = raw(local(port), twice, Duration::from_secs(3)).await;
+    assert_eq!(raw_status(&answer), 400);
+    assert!(
+        answer.ends_with(b"page /errors/400.html"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     // A target's own 404 passes through.
     let got = get(local(port), "h.test", "/app/missing").await;
     assert_eq!(got.status, 404);
