@@ -104,7 +104,6 @@ pub fn generated(status: StatusCode, close: bool) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::full(body.clone()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::SERVER, HeaderValue::from_static("stgw"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if close {

@@ -688,9 +688,10 @@ fn prepare_headers(
 }
 
 /// The client's response: the target's (without hop-by-hop headers, or
-/// its `Server` and `Date`: each attempt removed them), with stgw's
-/// `Server` (the server that answers adds its `Date`), `proxy_redirect`
-/// applied, its body streamed and, when eligible, compressed.
+/// its `Server` and `Date`: each attempt removed them; [`super::handle`]
+/// adds stgw's `Server`, the server that answers its `Date`), with
+/// `proxy_redirect` applied, its body streamed and, when eligible,
+/// compressed.
 fn response(
     mut parts: http::response::Parts,
     body: UpstreamBody,
@@ -698,9 +699,6 @@ fn response(
     gzip: Option<GzipRequest>,
     active: crate::balance::ActiveRequest,
 ) -> Response<ResponseBody> {
-    parts
-        .headers
-        .insert(header::SERVER, HeaderValue::from_static("stgw"));
     if custom.proxy_redirect_https {
         rewrite_redirects(&mut parts.headers);
     }

@@ -70,7 +70,8 @@ impl ClientBody {
 
 /// Handles one request from a client connection. Never fails: every error
 /// becomes an answer (replaced per `error_page` when one is configured),
-/// and every answer gets the `more_set_headers` / `add_header` directives.
+/// and every answer gets `Server: stgw`, then the `more_set_headers` /
+/// `add_header` directives.
 /// The `Result` is the shape hyper's service wants; it is always `Ok`.
 ///
 /// The request is followed by a [`RequestTrace`] that counts it in the
@@ -176,6 +177,10 @@ pub fn handle(
             }
         };
         let status = resp.status();
+        // Every answer is stgw's (a target's own Server was left out):
+        // `more_set_headers` may then change it.
+        resp.headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static("stgw"));
         response_headers::apply(resp.headers_mut(), status, &listener.http);
         // A 101's connection becomes the tunnel: its `Connection` stays
         // `upgrade` (a client would refuse the handshake otherwise).

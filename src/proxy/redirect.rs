@@ -142,7 +142,6 @@ pub fn to(status: StatusCode, location: &str) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::full(body.clone()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::SERVER, HeaderValue::from_static("stgw"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if let Ok(v) = HeaderValue::from_str(location) {

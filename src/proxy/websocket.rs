@@ -98,13 +98,12 @@ impl WsUpgrade {
             StatusCode::SWITCHING_PROTOCOLS
         };
         // The target's fields pass (cookies set at the handshake, say), as
-        // in nginx: its connection-specific ones were left out as its head
-        // was read, its Server and Date give way to stgw's.
+        // in nginx: its connection-specific ones, its Server and its Date
+        // were left out as its head was read.
         let headers = answer.headers_mut();
         *headers = resp.headers.clone();
         crate::hop_by_hop::remove(headers);
         headers.remove(header::CONTENT_LENGTH);
-        headers.insert(header::SERVER, HeaderValue::from_static("stgw"));
         if self.over_h2 {
             // RFC 8441 §5: the 200 of an extended CONNECT has no accept key.
             headers.remove(&SEC_WEBSOCKET_ACCEPT);
