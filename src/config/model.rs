@@ -343,6 +343,19 @@ pub struct Listener {
     pub domains: Vec<Domain>,
 }
 
+impl Listener {
+    /// The index of the domain that answers hosts no domain matches: the
+    /// one marked `default_server`, else the first; `None` when the
+    /// listener's switch is off or it has no domain.
+    pub fn default_domain(&self) -> Option<usize> {
+        if !self.default_server {
+            return None;
+        }
+        let marked = self.domains.iter().position(|d| d.default_server);
+        marked.or((!self.domains.is_empty()).then_some(0))
+    }
+}
+
 /// `limit_req = { rate, burst }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -682,7 +682,7 @@ impl Validator<'_> {
         };
         let mut domains = Vec::with_capacity(l.domains.len());
         let mut names = HashSet::new();
-        let mut default_domain = None;
+        let mut marked_default = false;
         for (i, d) in l.domains.iter().enumerate() {
             let dat = at.key("domain").index(i);
             if !names.insert(d.name.trim().to_ascii_lowercase()) {
@@ -692,13 +692,13 @@ impl Validator<'_> {
                 );
             }
             if d.default_server {
-                if default_domain.is_some() {
+                if marked_default {
                     self.issue(
                         &dat.key("default_server"),
                         "at most one domain per listener may be the default",
                     );
                 }
-                default_domain = Some(i);
+                marked_default = true;
             }
             if let Some(domain) = self.domain(d, l, ctx, custom, &dat) {
                 domains.push(domain);
@@ -707,11 +707,7 @@ impl Validator<'_> {
         if domains.len() != l.domains.len() {
             return None;
         }
-        let default_domain = if l.default_server {
-            default_domain.or(if domains.is_empty() { None } else { Some(0) })
-        } else {
-            None
-        };
+        let default_domain = l.default_domain();
         Some(ListenerConfig {
             id,
             name,

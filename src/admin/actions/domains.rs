@@ -180,9 +180,7 @@ pub async fn modify_domain_attributes(
                 Some(false) => {
                     // The listener must keep a default domain: turning the
                     // current one off needs its successor named.
-                    let explicit = l.domains.iter().any(|d| d.default_server);
-                    let current = l.default_server
-                        && (l.domains[di].default_server || (!explicit && di == 0));
+                    let current = l.default_domain() == Some(di);
                     if current && input.new_default_server_domain.is_none() {
                         return Err(ApiError::invalid(
                             "NewDefaultServerDomain",
