@@ -141,24 +141,19 @@ async fn a_target_that_refuses_connections_is_ejected_at_once() {
 
 #[tokio::test]
 async fn a_target_that_leaves_connects_unanswered_is_ejected_at_its_first_timeout() {
-    // A listener whose accept queue is full: further SYNs go unanswered.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&local(0).into()).unwrap();
-    socket.listen(0).unwrap();
-    let blackhole: SocketAddr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let connect = tokio::net::TcpStream::connect(blackhole);
-        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(300), connect).await {
-            fillers.push(s);
-        }
-    }
+    let blackhole = Blackhole::start().await;
     let (b, _) = switchable("b").await;
     let port = free_port();
     // Probes that take a minute to conclude: only the requests can tell.
     let slow = "health_check = { interval = 60, timeout = 60, path = \"/health\" }";
     let toml = with_custom(
-        &one_rule(port, "h.test", "/", slow, &[(blackhole, 10), (b.addr, 10)]),
+        &one_rule(
+            port,
+            "h.test",
+            "/",
+            slow,
+            &[(blackhole.addr, 10), (b.addr, 10)],
+        ),
         "proxy_connect_timeout 4s;",
     );
     let _stgw = Stgw::start(&toml);
@@ -175,7 +170,7 @@ async fn a_target_that_leaves_connects_unanswered_is_ejected_at_its_first_timeou
         waits <= 1,
         "{waits} of 4 requests waited for the connect timeout"
     );
-    drop(fillers);
+    drop(blackhole);
 }
 
 #[tokio::test]

@@ -624,6 +624,39 @@ pub async fn read_head(stream: &mut TcpStream) -> Option<RawRequest> {
     }
 }
 
+/// A target address whose connects go unanswered: a listener with a full
+/// accept queue, so further SYNs are dropped (the connect times out).
+/// Held open while it lives.
+pub struct Blackhole {
+    pub addr: SocketAddr,
+    _listener: socket2::Socket,
+    _fillers: Vec<TcpStream>,
+}
+
+impl Blackhole {
+    pub async fn start() -> Blackhole {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        socket.listen(0).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        let mut fillers = Vec::new();
+        for _ in 0..4 {
+            let connect = TcpStream::connect(addr);
+            if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(300), connect).await {
+                fillers.push(s);
+            }
+        }
+        Blackhole {
+            addr,
+            _listener: socket,
+            _fillers: fillers,
+        }
+    }
+}
+
 /// A target that speaks raw HTTP/1.1: `handler` gets each connection's
 /// first request and the stream, and writes whatever it likes.
 pub struct RawBackend {

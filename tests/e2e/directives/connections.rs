@@ -2,7 +2,6 @@
 //! proxy_connect_timeout, proxy_buffers, proxy_ignore_client_abort, and
 //! the values handed to the TLS work.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -133,19 +132,7 @@ async fn send_timeout_closes_a_connection_whose_client_stops_reading() {
 
 #[tokio::test]
 async fn proxy_connect_timeout_bounds_the_connect_to_a_target() {
-    // A listener whose accept queue is full: further SYNs go unanswered.
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&local(0).into()).unwrap();
-    socket.listen(0).unwrap();
-    let blackhole: SocketAddr = socket.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        if let Ok(Ok(s)) =
-            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(blackhole)).await
-        {
-            fillers.push(s);
-        }
-    }
+    let blackhole = Blackhole::start().await;
     let port = free_port();
     let toml = with_custom(
         &one_rule(
@@ -153,7 +140,7 @@ async fn proxy_connect_timeout_bounds_the_connect_to_a_target() {
             "h.test",
             "/",
             "health_check = { enabled = false }",
-            &[(blackhole, 10)],
+            &[(blackhole.addr, 10)],
         ),
         "proxy_connect_timeout 4s;",
     );
@@ -166,7 +153,7 @@ async fn proxy_connect_timeout_bounds_the_connect_to_a_target() {
         waited >= Duration::from_millis(3900) && waited < Duration::from_secs(8),
         "{waited:?}"
     );
-    drop(fillers);
+    drop(blackhole);
 }
 
 /// A target that reports, after receiving a request and being told the

@@ -1,7 +1,6 @@
 //! The abuse controls and the upstream timeouts in `/metrics`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use super::*;
 
@@ -102,22 +101,8 @@ async fn refused_connections_and_limit_req_rejections_are_counted() {
 
 #[tokio::test]
 async fn a_target_that_does_not_accept_in_time_counts_as_an_upstream_timeout() {
-    // A listener whose accept queue is full and never drained: the kernel
-    // drops further SYNs, so connecting times out.
-    let stuck = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    stuck
-        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-        .unwrap();
-    stuck.listen(0).unwrap();
-    let stuck_addr = stuck.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        s.set_nonblocking(true).unwrap();
-        let _ = s.connect(&stuck_addr.into());
-        fillers.push(s);
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stuck = Blackhole::start().await;
+    let stuck_addr = stuck.addr;
 
     let (port, admin_port) = (free_port(), free_port());
     let admin_addr = SocketAddr::from(([127, 0, 0, 1], admin_port));
@@ -155,5 +140,5 @@ async fn a_target_that_does_not_accept_in_time_counts_as_an_upstream_timeout() {
         .parse()
         .unwrap();
     assert!((3.9..6.0).contains(&waited), "{waited}");
-    drop(fillers);
+    drop(stuck);
 }
