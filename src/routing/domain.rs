@@ -4,6 +4,7 @@
 //! then the first matching regex in file order.
 
 use super::fnv::FnvMap;
+use super::pcre::translate;
 
 /// Longest domain accepted (the product's limit).
 pub const MAX_DOMAIN_LEN: usize = 120;
@@ -18,7 +19,8 @@ pub enum DomainPattern {
     Leading { suffix: String, also_bare: bool },
     /// `www.example.*`: `prefix` is `www.example.`.
     Trailing { prefix: String },
-    /// `~regex`, matched case-insensitively against the lower-cased host.
+    /// `~regex`, matched case-insensitively against the lower-cased host,
+    /// with PCRE's meaning ([`super::pcre::translate`]).
     Regex(regex::Regex),
 }
 
@@ -146,7 +148,8 @@ fn parse_regex(pattern: &str) -> Result<DomainPattern, DomainError> {
             "character {c:?} is not allowed"
         )));
     }
-    regex::RegexBuilder::new(pattern)
+    let translated = translate(pattern).map_err(|e| DomainError::Regex(e.to_string()))?;
+    regex::RegexBuilder::new(&translated)
         .case_insensitive(true)
         .build()
         .map(DomainPattern::Regex)

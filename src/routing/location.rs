@@ -10,6 +10,7 @@
 use super::fnv::{FnvMap, FnvSet};
 
 use super::domain::{one_line, regex_forbidden};
+use super::pcre::translate;
 
 /// Longest rule URL accepted (including the modifier).
 pub const MAX_URL_LEN: usize = 200;
@@ -25,8 +26,11 @@ pub enum UrlPattern {
     Prefix(String),
     /// `~ re` (`caseless = false`) or `~* re` (`caseless = true`).
     Regex {
-        /// Compiled over bytes, unanchored, as nginx's PCRE.
+        /// Compiled over bytes, unanchored, with PCRE's meaning
+        /// ([`super::pcre::translate`]).
         regex: regex::bytes::Regex,
+        /// The pattern as written.
+        source: Box<str>,
         /// `~*`.
         caseless: bool,
     },
@@ -95,23 +99,10 @@ impl UrlPattern {
         match self {
             UrlPattern::Exact(p) => format!("= {p}"),
             UrlPattern::PrefixNoRegex(p) | UrlPattern::Prefix(p) => p.clone(),
-            UrlPattern::Regex { regex, caseless } => {
-                format!(
-                    "{} {}",
-                    if *caseless { "~*" } else { "~" },
-                    regex_source(regex, *caseless)
-                )
-            }
+            UrlPattern::Regex {
+                source, caseless, ..
+            } => format!("{} {source}", if *caseless { "~*" } else { "~" }),
         }
-    }
-}
-
-fn regex_source(regex: &regex::bytes::Regex, caseless: bool) -> &str {
-    let s = regex.as_str();
-    if caseless {
-        s.strip_prefix("(?i)").unwrap_or(s)
-    } else {
-        s
     }
 }
 
@@ -139,17 +130,22 @@ fn parse_regex(pattern: &str, caseless: bool) -> Result<UrlPattern, UrlError> {
     if let Some(c) = pattern.chars().find(|&c| regex_forbidden(c)) {
         return Err(UrlError::Regex(format!("character {c:?} is not allowed")));
     }
-    regex::bytes::RegexBuilder::new(pattern)
+    let translated = translate(pattern).map_err(|e| UrlError::Regex(e.to_string()))?;
+    regex::bytes::RegexBuilder::new(&translated)
         .case_insensitive(caseless)
         .unicode(false)
         .build()
         .or_else(|_| {
             // Patterns with non-ASCII classes need Unicode mode.
-            regex::bytes::RegexBuilder::new(pattern)
+            regex::bytes::RegexBuilder::new(&translated)
                 .case_insensitive(caseless)
                 .build()
         })
-        .map(|regex| UrlPattern::Regex { regex, caseless })
+        .map(|regex| UrlPattern::Regex {
+            regex,
+            source: pattern.into(),
+            caseless,
+        })
         .map_err(|e| UrlError::Regex(one_line(&e.to_string())))
 }
 

@@ -10,6 +10,7 @@ mod fnv;
 mod host;
 mod location;
 mod normalize;
+mod pcre;
 
 pub use domain::{DomainError, DomainPattern, DomainTable, MAX_DOMAIN_LEN};
 pub use host::{HostName, InvalidHost};

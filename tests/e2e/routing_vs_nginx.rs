@@ -30,6 +30,8 @@ const DOMAINS: &[&str] = &[
     "*.com",
     "www.a.*",
     "~^(?<sub>[a-z]+)\\.example\\.com$",
+    "~^[[ab]c]\\.",
+    "~\\<b",
 ];
 
 /// Rule URLs: every modifier, with prefixes nested in one another.
@@ -63,6 +65,13 @@ const URLS: &[&str] = &[
     "~ a\\.$",
     "/A",
     "/~",
+    // PCRE's reading, where the regex crate's differs.
+    "~ \\.php\\Z",
+    "~ ^/\\<",
+    "~ ^/[a&&b]",
+    "~ ^/c\\v",
+    "~* ^/[[:alpha:]]\\h",
+    "/%61/",
 ];
 
 /// Host headers: names each kind matches, case and port variants, and
@@ -97,6 +106,8 @@ const HOSTS: &[&str] = &[
     "www.example.com:",
     ".example.com",
     "www.example.com/x",
+    "ac.test",
+    "b.test",
 ];
 
 /// Path segments, including encoded ones and dot segments.
@@ -137,6 +148,14 @@ const SEGMENTS: &[&str] = &[
     "..a",
     ".a",
     "a.",
+    "f.php%0A",
+    "f.php%0A%0A",
+    "%3C",
+    "&",
+    "c%0B",
+    "c%0D",
+    "c%85",
+    "x%09",
 ];
 
 /// splitmix64: small, seedable, good enough to pick from lists.
