@@ -42,7 +42,7 @@ use crate::routing::{HostName, LocationMatch, Routed, normalize_path};
 use crate::runtime::snapshot::ListenerRuntime;
 use crate::upstream::IncomingBody;
 
-/// Longest request target accepted (nginx: one 8 KiB large header buffer).
+/// Longest request line accepted (nginx: one 8 KiB large header buffer).
 const MAX_URI: usize = 8 * 1024;
 /// Longest single header line accepted.
 const MAX_HEADER_LINE: usize = 8 * 1024;
@@ -324,6 +324,7 @@ async fn dispatch(
     if parts.method == Method::TRACE {
         return Err(ProxyError::MethodNotAllowed);
     }
+    give_root_path(&mut parts.uri);
     let host_str = host.as_ref().map(HostName::as_str);
     check_misdirected(conn, listener, host_str)?;
     let client = client_ip(conn, listener, &parts.headers);
@@ -463,11 +464,11 @@ fn check_h2_fields(req: &Parts, max: usize) -> Result<(), ProxyError> {
     Ok(())
 }
 
-/// nginx's limits: a request line over 8 KiB is 414; a header line over
-/// 8 KiB is 431 (hyper refuses heads over 40 KiB in all with 431).
+/// nginx's limits: an HTTP/1 request line (method, target, version and
+/// CRLF) or an HTTP/2 `:path` over 8 KiB is 414; a header line over 8 KiB
+/// is 431 (hyper refuses heads over 40 KiB in all with 431).
 fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
-    let uri_len = req.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
-    if uri_len > MAX_URI {
+    if request_line_len(req) > MAX_URI {
         return Err(ProxyError::UriTooLong);
     }
     let mut total = 0;
@@ -484,35 +485,98 @@ fn check_sizes(req: &Parts) -> Result<(), ProxyError> {
     Ok(())
 }
 
-/// The request's host: the URI's authority when present (absolute-form or
-/// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header. An
-/// HTTP/1.1 or HTTP/2 request needs exactly one; HTTP/1.0 may have none. An
-/// authority with userinfo (`user:password@host`) is refused, as nginx
-/// does (RFC 9110 §4.2.4, RFC 9113 §8.3.1): it would reach the target as
-/// its Host.
-fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
-    if let Some(authority) = req.uri.authority() {
-        if authority.as_str().contains('@') {
-            return Err(ProxyError::BadRequest(
-                "userinfo in the request's authority",
-            ));
-        }
-        let host = authority.host();
-        if req.version < Version::HTTP_2 && !is_request_line_host(host) {
-            return Err(ProxyError::BadRequest("invalid host"));
-        }
-        return HostName::parse(host.as_bytes())
-            .map(Some)
-            .map_err(|_| ProxyError::BadRequest("invalid host"));
+/// The length of the request line nginx measures: `METHOD target
+/// HTTP/1.1\r\n` for HTTP/1, the path and query for HTTP/2.
+fn request_line_len(req: &Parts) -> usize {
+    let uri = &req.uri;
+    let path = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if req.version >= Version::HTTP_2 {
+        return path;
     }
+    let scheme = uri.scheme_str().map_or(0, |s| s.len() + "://".len());
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    let version_and_crlf = " HTTP/1.1\r\n".len();
+    req.method.as_str().len() + 1 + scheme + authority + path + version_and_crlf
+}
+
+/// The request's host: the URI's authority when present (absolute-form or
+/// HTTP/2 `:authority`, RFC 9112 §3.2.2), else the one Host header.
+///
+/// An HTTP/1.1 request needs exactly one valid Host header even when its
+/// request line names the host (RFC 9112 §3.2, as nginx checks); HTTP/1.0
+/// may have none, and HTTP/2 may carry `:authority` alone, but a Host
+/// naming another host than `:authority` makes it malformed (RFC 9113
+/// §8.3.1). An authority with userinfo (`user:password@host`) is refused,
+/// as nginx does (RFC 9110 §4.2.4): it would reach the target as its Host;
+/// so is one whose port is not digits.
+fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
+    let header = host_header(req)?;
+    let Some(authority) = req.uri.authority() else {
+        return match header {
+            None if req.version >= Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
+            header => Ok(header),
+        };
+    };
+    if authority.as_str().contains('@') {
+        return Err(ProxyError::BadRequest(
+            "userinfo in the request's authority",
+        ));
+    }
+    let host = authority.host();
+    let port = &authority.as_str()[host.len()..];
+    let valid_port = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    if !valid_port {
+        return Err(ProxyError::BadRequest(
+            "invalid port in the request's authority",
+        ));
+    }
+    let is_h2 = req.version >= Version::HTTP_2;
+    if !is_h2 && !is_request_line_host(host) {
+        return Err(ProxyError::BadRequest("invalid host"));
+    }
+    let name =
+        HostName::parse(host.as_bytes()).map_err(|_| ProxyError::BadRequest("invalid host"))?;
+    match header {
+        None if !is_h2 && req.version >= Version::HTTP_11 => {
+            Err(ProxyError::BadRequest("missing Host"))
+        }
+        Some(other) if is_h2 && other.as_str() != name.as_str() => {
+            Err(ProxyError::BadRequest("Host differs from :authority"))
+        }
+        _ => Ok(Some(name)),
+    }
+}
+
+/// An absolute-form target without a path (`http://host?q`) gets the
+/// root path (`/?q`), which it means (RFC 9112 §3.2.2) and which a target
+/// expects: the query is not forwarded as a request line of its own.
+fn give_root_path(uri: &mut http::Uri) {
+    let Some(pq) = uri.path_and_query() else {
+        return;
+    };
+    if !pq.as_str().starts_with('?') {
+        return;
+    }
+    let rooted = format!("/{}", pq.as_str());
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = rooted.parse().ok();
+    if let Ok(fixed) = http::Uri::from_parts(parts) {
+        *uri = fixed;
+    }
+}
+
+/// The one Host header, parsed; `None` when there is none. Two Host
+/// headers, or one that is not a valid host, are refused.
+fn host_header(req: &Parts) -> Result<Option<HostName>, ProxyError> {
     let mut hosts = req.headers.get_all(header::HOST).iter();
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(ProxyError::BadRequest("duplicate Host")),
         (Some(h), None) => HostName::parse(h.as_bytes())
             .map(Some)
             .map_err(|_| ProxyError::BadRequest("invalid Host")),
-        // HTTP/2 needs `:authority` or Host too (RFC 9113 §8.3.1).
-        (None, _) if req.version >= Version::HTTP_11 => Err(ProxyError::BadRequest("missing Host")),
         (None, _) => Ok(None),
     }
 }
@@ -553,7 +617,7 @@ mod tests {
             Some("a-1.example.com")
         );
         assert_eq!(
-            host(h11, "http://[::1]:80/x", None).as_deref(),
+            host(h11, "http://[::1]:80/x", Some("other")).as_deref(),
             Some("[::1]")
         );
         assert_eq!(host(h11, "http://x_y.example.com/x", Some("other")), None);
@@ -566,6 +630,79 @@ mod tests {
             host(Version::HTTP_2, "https://x_y.example.com/x", None).as_deref(),
             Some("x_y.example.com")
         );
+    }
+
+    #[test]
+    fn an_absolute_form_request_still_needs_one_valid_host_header() {
+        let h11 = Version::HTTP_11;
+        let uri = "http://a.example/x";
+        assert_eq!(host(h11, uri, None), None, "HTTP/1.1 without Host");
+        assert_eq!(host(h11, uri, Some("")), None, "an empty Host");
+        assert_eq!(host(h11, uri, Some("bad/host")), None, "an invalid Host");
+        let mut two = parts(h11, uri, Some("a.example"));
+        two.headers
+            .append(header::HOST, HeaderValue::from_static("b.example"));
+        assert!(request_host(&two).is_err(), "two Hosts");
+        // HTTP/1.0 may leave it out; the request line's host routes.
+        assert_eq!(
+            host(Version::HTTP_10, uri, None).as_deref(),
+            Some("a.example")
+        );
+    }
+
+    #[test]
+    fn an_authority_port_must_be_digits() {
+        let h11 = Version::HTTP_11;
+        for uri in [
+            "http://a.example:abc/x",
+            "http://a.example:8a/x",
+            "http://a.example:-1/x",
+        ] {
+            assert_eq!(host(h11, uri, Some("a.example")), None, "{uri}");
+        }
+        assert_eq!(host(Version::HTTP_2, "https://a.example:abc/x", None), None);
+        assert_eq!(
+            host(h11, "http://a.example:8080/x", Some("a.example")).as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(
+            host(h11, "http://a.example:/x", Some("a.example")).as_deref(),
+            Some("a.example")
+        );
+    }
+
+    #[test]
+    fn an_http2_host_header_must_name_the_authority() {
+        let h2 = Version::HTTP_2;
+        assert_eq!(
+            host(h2, "https://a.example/x", Some("A.example")).as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(host(h2, "https://a.example/x", Some("b.example")), None);
+        assert_eq!(host(h2, "https://a.example/x", Some("bad/host")), None);
+    }
+
+    #[test]
+    fn an_absolute_form_target_without_a_path_gets_the_root() {
+        let mut uri: http::Uri = "http://a.example?x=1".parse().unwrap();
+        give_root_path(&mut uri);
+        assert_eq!(uri, "http://a.example/?x=1");
+        let mut uri: http::Uri = "/p?x=1".parse().unwrap();
+        give_root_path(&mut uri);
+        assert_eq!(uri, "/p?x=1");
+    }
+
+    #[test]
+    fn the_request_line_limit_counts_method_target_and_version() {
+        let target = format!("/{}", "a".repeat(MAX_URI - "GET / HTTP/1.1\r\n".len()));
+        let fits = parts(Version::HTTP_11, &target, Some("a"));
+        assert_eq!(request_line_len(&fits), MAX_URI);
+        assert!(check_sizes(&fits).is_ok());
+        let over = parts(Version::HTTP_11, &format!("{target}a"), Some("a"));
+        assert!(matches!(check_sizes(&over), Err(ProxyError::UriTooLong)));
+        let mut delete = fits.clone();
+        delete.method = Method::DELETE;
+        assert!(matches!(check_sizes(&delete), Err(ProxyError::UriTooLong)));
     }
 
     #[test]

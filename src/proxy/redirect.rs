@@ -48,14 +48,18 @@ fn host_or_ip(origin: &Origin<'_>) -> String {
 }
 
 /// nginx's answer when a path names a directory rule without its slash:
-/// 301 to the rule's URL plus the query, on the same scheme, host and port.
+/// 301 to the rule's URL plus the query (when not empty), on the same
+/// scheme, host and port. The URL is a decoded path, as the rule matched
+/// it, so it is percent-encoded as nginx encodes a location's name:
+/// `%` and `?` in a rule's URL are text.
 pub fn add_slash(origin: &Origin<'_>, url: &str) -> Response<ResponseBody> {
     let mut location = format!(
-        "{}://{}{url}",
+        "{}://{}",
         origin.scheme,
         authority(origin.scheme, &host_or_ip(origin), origin.local.port())
     );
-    if let Some(q) = origin.query {
+    location.push_str(&encode_path(url.as_bytes()));
+    if let Some(q) = origin.query.filter(|q| !q.is_empty()) {
         location.push('?');
         location.push_str(q);
     }
@@ -181,6 +185,17 @@ mod tests {
         );
         let r = add_slash(&origin("/dir", None, 80), "/dir/");
         assert_eq!(location(r), (301, "http://www.example.com/dir/".into()));
+        let r = add_slash(&origin("/dir", Some(""), 80), "/dir/");
+        assert_eq!(location(r), (301, "http://www.example.com/dir/".into()));
+    }
+
+    #[test]
+    fn add_slash_encodes_the_rules_url_which_is_a_decoded_path() {
+        // Rule `/%61/` matches the decoded path `/%61`, sent as `/%2561`.
+        let r = add_slash(&origin("/%2561", None, 80), "/%61/");
+        assert_eq!(location(r), (301, "http://www.example.com/%2561/".into()));
+        let r = add_slash(&origin("/a%3Fb", Some("q"), 80), "/a?b/");
+        assert_eq!(location(r), (301, "http://www.example.com/a%3Fb/?q".into()));
     }
 
     #[test]

@@ -289,7 +289,32 @@ async fn http_1_1_without_host_or_with_two_hosts_is_400() {
     assert_eq!(raw_status(&out), 200);
     assert_eq!(b.last().uri, "/abs");
     assert_eq!(b.last().headers["host"], "h.test");
-    assert_eq!(b.hits(), 2);
+    // Without a path it is the root, and the query follows it.
+    let out = raw(
+        local(port),
+        b"GET http://h.test?x=1 HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+        wait,
+    )
+    .await;
+    assert_eq!(raw_status(&out), 200);
+    assert_eq!(b.last().uri, "/?x=1");
+    assert_eq!(b.hits(), 3);
+    // It still needs one valid Host header (RFC 9112 §3.2), and a port of
+    // digits.
+    for request in [
+        &b"GET http://h.test/abs HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"GET http://h.test/abs HTTP/1.1\r\nHost: a/b\r\nConnection: close\r\n\r\n",
+        b"GET http://h.test:8a/abs HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+    ] {
+        let out = raw(local(port), request, wait).await;
+        assert_eq!(
+            raw_status(&out),
+            400,
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    assert_eq!(b.hits(), 3);
 }
 
 #[tokio::test]
