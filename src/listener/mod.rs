@@ -140,20 +140,30 @@ fn set_defer_accept(listener: &TcpListener, secs: libc::c_int) -> std::io::Resul
     }
 }
 
-/// Accepts connections until `stop` turns true; each connection is served
-/// on its own task and drained when `drain` turns true.
+/// Accepts connections until `stop` turns true (the listener was removed);
+/// each connection is served on its own task, and drained when `drain`
+/// (the process's) turns true or when the listener stops: a removed
+/// listener's keep-alive connections do not go on serving its old rules.
 pub async fn accept_loop(
     listener: Arc<TcpListener>,
     slot: Arc<ListenerSlot>,
     mut stop: watch::Receiver<bool>,
-    drain: watch::Receiver<bool>,
+    mut drain: watch::Receiver<bool>,
 ) {
     let local = listener.local_addr().ok();
     let specific = local.and_then(connection_local);
+    let (drain_connections, connections_drain) = watch::channel(false);
     loop {
         let accepted = tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => {
+                drain_connections.send_replace(true);
+                return;
+            }
+            _ = drain.wait_for(|d| *d), if !*drain_connections.borrow() => {
+                drain_connections.send_replace(true);
+                continue;
+            }
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
@@ -201,7 +211,7 @@ pub async fn accept_loop(
                 .unwrap_or_else(|_| local.unwrap_or(peer)),
         };
         let slot = slot.clone();
-        let drain = drain.clone();
+        let drain = connections_drain.clone();
         slot.connections.fetch_add(1, Ordering::Relaxed);
         let serving = async move {
             let _open = OpenConnection {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,7 +107,30 @@ async fn a_reload_adds_and_removes_listeners() {
     stgw.reload(&two);
     let addr2 = SocketAddr::from(([127, 0, 0, 1], p2));
     assert_eq!(get(addr2, "x.test", "/").await.status, 200);
+    // A keep-alive connection to the listener about to go, idle.
+    let mut kept = tokio::net::TcpStream::connect(addr2).await.unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: x.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = kept.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     stgw.reload(&one);
+    // It is closed (after the drain's grace for a request on its way), not
+    // left serving the removed listener's rules until keepalive_timeout.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match kept.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the removed listener's idle connection stayed open"
+    );
     // The accept loop drops the socket when it next runs: soon, but on a
     // busy machine (the whole suite in parallel) not always within 100 ms.
     let started = std::time::Instant::now();
