@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 pub use hash::{client_hash, target_hash};
 pub use health::{HealthState, TargetHealth};
-pub use sticky::{StickyTable, cookie};
+pub use sticky::{StickyTable, cookies, unix_now};
 
 use crate::config::Scheduler;
 

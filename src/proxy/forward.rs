@@ -216,11 +216,16 @@ pub async fn forward(
     let mut stale = 0;
     let mut last_error = ProxyError::NoTarget;
     // A valid sticky cookie names the first target to try.
-    let mut sticky = rule.sticky.as_ref().and_then(|table| {
-        crate::balance::cookie(&parts.headers, &listener.sticky_cookie)
-            .and_then(|value| table.lookup(value))
-            .filter(|&i| balancer.sticky(i))
-    });
+    let sticky_now = rule.sticky.as_ref().map(|_| crate::balance::unix_now());
+    let mut sticky = rule
+        .sticky
+        .as_ref()
+        .zip(sticky_now)
+        .and_then(|(table, now)| {
+            crate::balance::cookies(&parts.headers, &listener.sticky_cookie)
+                .find_map(|value| table.lookup(value, now))
+                .filter(|&i| balancer.sticky(i))
+        });
     loop {
         let pick = match sticky.take() {
             Some(index) if !tried.contains(&index) => Some(index),
@@ -307,9 +312,9 @@ pub async fn forward(
             Attempt::Answer(head, AnswerBody::Stream(body)) => {
                 trace.answered(head.status.as_u16());
                 let mut resp = response(head, body, custom, gzip, active);
-                if let Some(table) = &rule.sticky
+                if let Some((table, now)) = rule.sticky.as_ref().zip(sticky_now)
                     && let Some(cookie) =
-                        table.set_cookie(&listener.sticky_cookie, index, conn.tls.is_some())
+                        table.set_cookie(&listener.sticky_cookie, index, conn.tls.is_some(), now)
                     && let Ok(v) = HeaderValue::from_str(&cookie)
                 {
                     // Sliding expiry: every response refreshes it.
