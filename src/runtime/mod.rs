@@ -352,20 +352,31 @@ impl Runtime {
             .sum()
     }
 
-    /// Stops accepting, asks every connection to finish, and waits until
-    /// they have or `timeout` passed. Returns the connections left open.
+    /// Stops accepting and closes the listening sockets (new connections
+    /// are refused, not queued), asks every connection to finish, and
+    /// waits until they have or `timeout` passed. Returns the connections
+    /// left open.
     pub async fn shutdown(&self, timeout: Duration) -> usize {
-        {
-            let running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
-            for r in running.values() {
-                let _ = r.stop.send(true);
-            }
-        }
+        // Dropping `Running` closes its socket once its accept loop ends;
+        // the slots are kept to count the connections still open.
+        let slots: Vec<Arc<ListenerSlot>> = {
+            let mut running = self.listeners.lock().unwrap_or_else(|e| e.into_inner());
+            running
+                .drain()
+                .map(|(_, r)| {
+                    let _ = r.stop.send(true);
+                    r.slot
+                })
+                .collect()
+        };
         let _ = self.drain.send(true);
         self.health.stop();
         let deadline = Instant::now() + timeout;
         loop {
-            let open = self.connections();
+            let open: usize = slots
+                .iter()
+                .map(|slot| slot.connections.load(Ordering::Relaxed))
+                .sum();
             if open == 0 || Instant::now() >= deadline {
                 return open;
             }

@@ -164,6 +164,25 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_0() {
     let inflight = tokio::spawn(async move { get(addr, "t.test", "/").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     proc.signal("TERM");
+    // New connections are refused at once (the listening socket is
+    // closed), so clients and load balancers go elsewhere instead of
+    // waiting in the accept queue until the drain ends.
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
+                break;
+            }
+            Ok(_) => {
+                assert!(
+                    started.elapsed() < Duration::from_millis(500),
+                    "still accepting during the drain"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
     let got = inflight.await.unwrap();
     assert_eq!(got.status, 200);
     assert_eq!(got.text(), "done");
