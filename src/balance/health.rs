@@ -4,8 +4,8 @@
 //! A target starts Unknown (usable); its first probe makes it Alive or
 //! Dead; after that it takes `unhealthy_threshold` consecutive failures to
 //! go Dead and `healthy_threshold` consecutive successes to come back. A
-//! refused connection makes it Dead at once (passive detection); probes
-//! bring it back.
+//! refused connection makes it Dead at once (passive detection), until a
+//! probe succeeds.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -44,6 +44,8 @@ pub struct TargetHealth {
 struct Streak {
     successes: u32,
     failures: u32,
+    /// Dead by passive detection: the next successful probe revives it.
+    ejected: bool,
 }
 
 impl Default for TargetHealth {
@@ -91,13 +93,28 @@ impl TargetHealth {
         self.state() != HealthState::Dead
     }
 
-    /// Sets the state (checks disabled, passive ejection); returns the
+    /// Sets the state (checks disabled); returns the
     /// previous one. The probe streak starts over.
     pub fn set(&self, state: HealthState) -> HealthState {
         if let Ok(mut s) = self.streak.lock() {
             *s = Streak::default();
         }
         decode(self.state.swap(encode(state), Ordering::Relaxed))
+    }
+
+    /// Passive detection: Dead now, until a probe succeeds (one success
+    /// suffices: the probes did not find it dead). Returns the previous
+    /// state.
+    pub fn eject(&self) -> HealthState {
+        let mut streak = self.streak.lock().unwrap_or_else(|e| e.into_inner());
+        *streak = Streak {
+            ejected: true,
+            ..Streak::default()
+        };
+        decode(
+            self.state
+                .swap(encode(HealthState::Dead), Ordering::Relaxed),
+        )
     }
 
     /// Counts one probe result against the thresholds; returns the new
@@ -120,7 +137,9 @@ impl TargetHealth {
         let next = match (current, healthy) {
             (HealthState::Unknown, true) => HealthState::Alive,
             (HealthState::Unknown, false) => HealthState::Dead,
-            (HealthState::Dead, true) if streak.successes >= healthy_threshold => {
+            (HealthState::Dead, true)
+                if streak.ejected || streak.successes >= healthy_threshold =>
+            {
                 HealthState::Alive
             }
             (HealthState::Alive, false) if streak.failures >= unhealthy_threshold => {
@@ -167,11 +186,18 @@ mod tests {
     }
 
     #[test]
-    fn passive_ejection_needs_the_healthy_threshold_to_come_back() {
+    fn a_passive_ejection_lasts_until_a_probe_succeeds() {
         let h = TargetHealth::alive();
-        h.record(true, 2, 2);
-        assert_eq!(h.set(HealthState::Dead), HealthState::Alive);
-        assert_eq!(h.record(true, 2, 2), None);
-        assert_eq!(h.record(true, 2, 2), Some(HealthState::Alive));
+        h.record(true, 3, 2);
+        assert_eq!(h.eject(), HealthState::Alive);
+        assert!(!h.usable());
+        assert_eq!(h.record(false, 3, 2), None, "still refusing");
+        assert_eq!(h.record(true, 3, 2), Some(HealthState::Alive));
+        // Dead by the probes' own count: the threshold governs again.
+        assert_eq!(h.record(false, 3, 2), None);
+        assert_eq!(h.record(false, 3, 2), Some(HealthState::Dead));
+        assert_eq!(h.record(true, 3, 2), None);
+        assert_eq!(h.record(true, 3, 2), None);
+        assert_eq!(h.record(true, 3, 2), Some(HealthState::Alive));
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
-pub use probe::{ProbeOutcome, ProbeSpec, probe};
+pub use probe::{ProbeKey, ProbeOutcome, ProbeSpec, probe};
 
 use crate::balance::{HealthState, TargetHealth};
 use crate::runtime::snapshot::Snapshot;
@@ -28,7 +28,7 @@ use crate::runtime::snapshot::Snapshot;
 /// Runs the probes of the current snapshot.
 #[derive(Debug, Default)]
 pub struct HealthChecker {
-    probes: Mutex<HashMap<ProbeSpec, Running>>,
+    probes: Mutex<HashMap<ProbeKey, Running>>,
 }
 
 #[derive(Debug)]
@@ -73,7 +73,7 @@ impl RuleWatch {
 impl HealthChecker {
     /// Makes the running probes those `snapshot` needs.
     pub fn reconcile(&self, snapshot: &Snapshot) {
-        let mut wanted: HashMap<ProbeSpec, Vec<Subscriber>> = HashMap::new();
+        let mut wanted: HashMap<ProbeKey, (ProbeSpec, Vec<Subscriber>)> = HashMap::new();
         for listener in &snapshot.listeners {
             for rule in listener.routes.rules() {
                 let hc = &rule.health_check;
@@ -92,8 +92,11 @@ impl HealthChecker {
                     all_dead: AtomicBool::new(false),
                 });
                 for target in &rule.upstream.targets {
-                    let spec = ProbeSpec::new(target.addr, rule.forward_type.is_tls(), hc);
-                    wanted.entry(spec).or_default().push(Subscriber {
+                    let spec = ProbeSpec::new(target.pool.clone(), hc);
+                    let (_, subscribers) = wanted
+                        .entry(spec.key())
+                        .or_insert_with(|| (spec, Vec::new()));
+                    subscribers.push(Subscriber {
                         health: target.health.clone(),
                         status_classes: hc.status_classes,
                         healthy_threshold: hc.healthy_threshold,
@@ -105,20 +108,20 @@ impl HealthChecker {
             }
         }
         let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
-        probes.retain(|spec, running| {
-            let keep = wanted.contains_key(spec);
+        probes.retain(|key, running| {
+            let keep = wanted.contains_key(key);
             if !keep {
                 running.task.abort();
             }
             keep
         });
-        for (spec, subscribers) in wanted {
-            match probes.get(&spec) {
+        for (key, (spec, subscribers)) in wanted {
+            match probes.get(&key) {
                 Some(running) => running.subscribers.store(Arc::new(subscribers)),
                 None => {
                     let subscribers = Arc::new(ArcSwap::from_pointee(subscribers));
-                    let task = tokio::spawn(run(spec.clone(), subscribers.clone()));
-                    probes.insert(spec, Running { subscribers, task });
+                    let task = tokio::spawn(run(spec, subscribers.clone()));
+                    probes.insert(key, Running { subscribers, task });
                 }
             }
         }

@@ -1,25 +1,33 @@
-//! One health probe: an HTTP/1.1 request on a fresh connection.
+//! One health probe: a request on a fresh connection, over the same
+//! transport as the rule's traffic (TLS with its SNI, verification and CA;
+//! HTTP/2 for GRPC and GRPCS rules), so that a target real requests cannot
+//! use is not reported alive, nor one they can use dead.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, header};
+use http::{Method, Request, Response, header};
 use http_body_util::Empty;
-use hyper_util::rt::TokioIo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
 use crate::config::HealthCheckConfig;
+use crate::upstream::Pool;
 
-/// What a probe sends, where, and how often: probes with equal specs are
-/// shared by every rule that needs them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What a probe sends, where, and how often: probes with equal
+/// [`key`](ProbeSpec::key)s are shared by every rule that needs them.
+#[derive(Debug, Clone)]
 pub struct ProbeSpec {
     /// The target.
     pub addr: SocketAddr,
-    /// TLS (HTTPS / GRPCS rules).
-    pub tls: bool,
+    /// The target's pool for the rule's transport: its TLS settings and
+    /// HTTP version. One pool per (target, transport), so equal transports
+    /// are the same pool.
+    pub transport: Arc<Pool>,
     /// HEAD instead of GET.
     pub head: bool,
     /// Request path.
@@ -33,11 +41,12 @@ pub struct ProbeSpec {
 }
 
 impl ProbeSpec {
-    /// The probe a rule's health check needs for `addr`.
-    pub fn new(addr: SocketAddr, tls: bool, hc: &HealthCheckConfig) -> ProbeSpec {
+    /// The probe a rule's health check needs for the target that `pool`
+    /// connects to.
+    pub fn new(pool: Arc<Pool>, hc: &HealthCheckConfig) -> ProbeSpec {
         ProbeSpec {
-            addr,
-            tls,
+            addr: pool.addr(),
+            transport: pool,
             head: hc.head,
             path: hc.path.clone(),
             host: hc.host.clone(),
@@ -45,6 +54,33 @@ impl ProbeSpec {
             timeout: hc.timeout,
         }
     }
+
+    /// What identifies the probe: equal keys are one probe. The
+    /// transport counts by identity (the registry hands out one pool per
+    /// target and transport).
+    pub fn key(&self) -> ProbeKey {
+        ProbeKey {
+            transport: Arc::as_ptr(&self.transport) as usize,
+            addr: self.addr,
+            head: self.head,
+            path: self.path.clone(),
+            host: self.host.clone(),
+            interval: self.interval,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// A [`ProbeSpec`]'s identity, for sharing probes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProbeKey {
+    transport: usize,
+    addr: SocketAddr,
+    head: bool,
+    path: String,
+    host: Option<String>,
+    interval: Duration,
+    timeout: Duration,
 }
 
 /// How a probe went.
@@ -99,46 +135,83 @@ async fn attempt(spec: &ProbeSpec) -> ProbeOutcome {
         Err(e) => return ProbeOutcome::Refused(e.to_string()),
     };
     let _ = stream.set_nodelay(true);
-    if spec.tls {
-        return match crate::tls::UpstreamConnector::insecure()
-            .connect(stream, spec.addr)
-            .await
-        {
-            Ok(tls) => request(TokioIo::new(tls), spec).await,
+    let h2 = spec.transport.is_h2();
+    match spec.transport.tls() {
+        Some(tls) => match tls.connect(stream, spec.addr).await {
+            Ok(tls) => request(TokioIo::new(tls), spec, h2).await,
             Err(e) => ProbeOutcome::Failed(format!("TLS: {e}")),
-        };
+        },
+        None => request(TokioIo::new(stream), spec, h2).await,
     }
-    request(TokioIo::new(stream), spec).await
 }
 
-async fn request<T>(io: T, spec: &ProbeSpec) -> ProbeOutcome
+async fn request<T>(io: T, spec: &ProbeSpec, h2: bool) -> ProbeOutcome
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, conn) =
-        match hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io).await {
-            Ok(pair) => pair,
-            Err(e) => return ProbeOutcome::Failed(e.to_string()),
-        };
-    tokio::spawn(conn);
     let host = spec.host.clone().unwrap_or_else(|| spec.addr.to_string());
-    let req = Request::builder()
-        .method(if spec.head { Method::HEAD } else { Method::GET })
-        .uri(spec.path.as_str())
-        .header(header::HOST, host)
-        .header(header::USER_AGENT, "stgw-health-check")
-        .header(header::CONNECTION, "close")
-        .body(Empty::new());
-    let req = match req {
-        Ok(r) => r,
-        Err(e) => return ProbeOutcome::Failed(e.to_string()),
+    let method = if spec.head { Method::HEAD } else { Method::GET };
+    let answer = if h2 {
+        // HTTP/2 carries the host as :authority, from an absolute URI.
+        let scheme = if spec.transport.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("{scheme}://{host}{}", spec.path))
+            .header(header::USER_AGENT, "stgw-health-check")
+            .body(Empty::new());
+        send_h2(io, req).await
+    } else {
+        let req = Request::builder()
+            .method(method)
+            .uri(spec.path.as_str())
+            .header(header::HOST, host)
+            .header(header::USER_AGENT, "stgw-health-check")
+            .header(header::CONNECTION, "close")
+            .body(Empty::new());
+        send_h1(io, req).await
     };
-    match sender.send_request(req).await {
+    match answer {
         Ok(resp) => ProbeOutcome::Status(resp.status().as_u16()),
-        Err(e) if e.is_incomplete_message() || e.is_closed() => {
-            ProbeOutcome::Refused(e.to_string())
-        }
-        Err(e) => ProbeOutcome::Failed(e.to_string()),
+        Err(outcome) => outcome,
+    }
+}
+
+type Probe = Request<Empty<Bytes>>;
+
+async fn send_h1<T>(io: T, req: http::Result<Probe>) -> Result<Response<Incoming>, ProbeOutcome>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let req = req.map_err(|e| ProbeOutcome::Failed(e.to_string()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
+        .await
+        .map_err(|e| ProbeOutcome::Failed(e.to_string()))?;
+    tokio::spawn(conn);
+    sender.send_request(req).await.map_err(failure)
+}
+
+async fn send_h2<T>(io: T, req: http::Result<Probe>) -> Result<Response<Incoming>, ProbeOutcome>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let req = req.map_err(|e| ProbeOutcome::Failed(e.to_string()))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake::<_, _, Empty<Bytes>>(TokioExecutor::new(), io)
+            .await
+            .map_err(|e| ProbeOutcome::Failed(e.to_string()))?;
+    tokio::spawn(conn);
+    sender.send_request(req).await.map_err(failure)
+}
+
+fn failure(e: hyper::Error) -> ProbeOutcome {
+    if e.is_incomplete_message() || e.is_closed() {
+        ProbeOutcome::Refused(e.to_string())
+    } else {
+        ProbeOutcome::Failed(e.to_string())
     }
 }
 

@@ -255,7 +255,7 @@ pub async fn forward(
                     // or leaves them unanswered (proxy_connect_timeout) is
                     // out of rotation until a probe succeeds, as nginx
                     // marks a peer failed on `error` and `timeout`.
-                    let was = target.health.set(crate::balance::HealthState::Dead);
+                    let was = target.health.eject();
                     if was != crate::balance::HealthState::Dead {
                         let reason = if timed_out {
                             "connect timed out"

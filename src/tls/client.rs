@@ -1,11 +1,11 @@
-//! TLS towards targets (`forward_type` HTTPS and GRPCS) and for health
-//! probes. Like the product (and nginx's default), the target's certificate
-//! is not verified unless the rule asks (`tls_verify`, with `tls_ca` or the
-//! system's CA bundle).
+//! TLS towards targets (`forward_type` HTTPS and GRPCS), for their
+//! traffic and health probes alike. Like the product (and nginx's
+//! default), the target's certificate is not verified unless the rule asks
+//! (`tls_verify`, with `tls_ca` or the system's CA bundle).
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -97,31 +97,6 @@ impl UpstreamConnector {
         Ok(UpstreamConnector {
             config: Arc::new(config),
             server_name,
-        })
-    }
-
-    /// A connector that verifies nothing and sends no SNI (health probes).
-    pub fn insecure() -> &'static UpstreamConnector {
-        static INSECURE: OnceLock<UpstreamConnector> = OnceLock::new();
-        INSECURE.get_or_init(|| {
-            let provider = super::provider();
-            let mut config = ClientConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
-                .map(|b| {
-                    b.dangerous()
-                        .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-                        .with_no_client_auth()
-                })
-                .unwrap_or_else(|_| {
-                    ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth()
-                });
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-            UpstreamConnector {
-                config: Arc::new(config),
-                server_name: None,
-            }
         })
     }
 

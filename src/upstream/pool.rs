@@ -151,6 +151,16 @@ impl Pool {
         self.addr
     }
 
+    /// The TLS settings towards the target, if it speaks TLS.
+    pub fn tls(&self) -> Option<&UpstreamConnector> {
+        self.tls.as_ref()
+    }
+
+    /// Whether the target speaks HTTP/2 (GRPC, GRPCS).
+    pub fn is_h2(&self) -> bool {
+        self.h2
+    }
+
     fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms.load(Ordering::Relaxed))
     }

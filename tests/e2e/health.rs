@@ -418,3 +418,63 @@ async fn identical_probes_of_two_rules_are_sent_once() {
         "one probe for two rules in the first interval"
     );
 }
+
+/// An HTTP/2-only (h2c) target, as a gRPC server is: it counts the probes
+/// it receives and answers every request 200.
+async fn h2c_target() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let probes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = probes.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let probe = req
+                            .headers()
+                            .get("user-agent")
+                            .is_some_and(|v| v == "stgw-health-check");
+                        if probe && req.version() == http::Version::HTTP_2 {
+                            counted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                bytes::Bytes::from_static(b"h2c"),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, probes)
+}
+
+#[tokio::test]
+async fn a_grpc_rule_probes_its_targets_over_http_2() {
+    let (target, probes) = h2c_target().await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "g.test",
+        "/",
+        "forward_type = \"GRPC\"",
+        &[(target, 10)],
+    ));
+    let started = Instant::now();
+    while probes.load(Ordering::Relaxed) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no HTTP/2 probe reached the h2c target"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

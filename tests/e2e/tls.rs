@@ -419,6 +419,72 @@ async fn https_targets_are_not_verified_unless_asked() {
     assert_eq!(get(local(port), "up.test", "/").await.status, 502);
 }
 
+#[tokio::test]
+async fn health_probes_use_the_rules_tls_settings() {
+    let dir = TempDir::new();
+    let pki = Pki::new(dir.path());
+    let server = |issued: &crate::pki::Issued| {
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![issued.der.clone()],
+                rustls::pki_types::PrivateKeyDer::try_from(rustls_pki_types_pem(&issued.key_pem))
+                    .unwrap(),
+            )
+            .unwrap()
+    };
+    let ca = dir.path().join("ca.pem");
+    let verify = format!(
+        "forward_type = \"HTTPS\"\n      tls_verify = true\n      tls_ca = {ca:?}\n      tls_sni = \"target.internal\"\n      health_check = {{ interval = 5 }}"
+    );
+    // A certificate the rule's traffic refuses: the probes refuse it too,
+    // and never reach HTTP (they used to verify nothing).
+    let untrusted = Backend::start_tls(
+        "untrusted",
+        server(&pki.self_signed("self", &["target.internal"])),
+    )
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(
+        port,
+        "up.test",
+        "/",
+        &verify,
+        &[(untrusted.addr, 10)],
+    ));
+    // A certificate from the CA for the configured SNI: probes and traffic
+    // both get through (the name is verified against tls_sni).
+    let trusted = Backend::start_tls(
+        "trusted",
+        server(&pki.server("trusted", &["target.internal"], crate::pki::Kind::Ecdsa)),
+    )
+    .await;
+    let port2 = free_port();
+    let _stgw2 = Stgw::start(&one_rule(
+        port2,
+        "up.test",
+        "/",
+        &verify,
+        &[(trusted.addr, 10)],
+    ));
+    let probed = || trusted.probes.load(std::sync::atomic::Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    while probed() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "no probe reached the trusted target"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(local(port2), "up.test", "/").await.text(), "trusted");
+    assert_eq!(get(local(port), "up.test", "/").await.status, 502);
+    assert_eq!(
+        untrusted.probes.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "a probe got through TLS the rule's traffic cannot"
+    );
+}
+
 fn rustls_pki_types_pem(pem: &str) -> Vec<u8> {
     use rustls::pki_types::pem::PemObject;
     rustls::pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes())
