@@ -489,6 +489,8 @@ async fn serve_with_hyper<T>(
                 .max_buf_size(MAX_HEAD)
                 .max_headers(MAX_FIELDS)
                 .keep_alive(keep_alive)
+                // As stgw's own server writes them (`h1::head::encode`).
+                .title_case_headers(true)
                 .header_read_timeout(None);
             let mut conn = Box::pin(builder.serve_connection(io, service).with_upgrades());
             drive(conn.as_mut(), |c| c.graceful_shutdown(), state, slot, drain).await

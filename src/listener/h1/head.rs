@@ -318,7 +318,7 @@ pub fn encode(
         } else if *name == header::DATE {
             wrote_date = true;
         }
-        out.extend_from_slice(name.as_str().as_bytes());
+        push_title_case(out, name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -345,16 +345,16 @@ pub fn encode(
                 }
             }
             (BodySize::Unknown, None) => {
-                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
                 Framing::Chunked
             }
         }
     };
     if last && !wrote_connection {
-        out.extend_from_slice(b"connection: close\r\n");
+        out.extend_from_slice(b"Connection: close\r\n");
     }
     if !wrote_date {
-        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(b"Date: ");
         date::extend(out);
         out.extend_from_slice(b"\r\n");
     }
@@ -362,8 +362,24 @@ pub fn encode(
     Encoded { framing, last }
 }
 
+/// Writes a field name the way nginx and most targets spell it, each
+/// word capitalised (`content-type` → `Content-Type`): names are
+/// case-insensitive, but scripts that grep `curl -i` output often are not.
+/// (The header map keeps names in lower case.)
+fn push_title_case(out: &mut Vec<u8>, name: &[u8]) {
+    let start = out.len();
+    out.extend_from_slice(name);
+    let mut word_start = true;
+    for byte in &mut out[start..] {
+        if word_start {
+            *byte = byte.to_ascii_uppercase();
+        }
+        word_start = *byte == b'-';
+    }
+}
+
 fn length_field(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(b"Content-Length: ");
     push_decimal(out, n);
     out.extend_from_slice(b"\r\n");
 }

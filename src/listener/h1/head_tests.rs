@@ -168,6 +168,24 @@ fn encode_text(
 const DATED: (&str, &str) = ("date", "Thu, 01 Jan 1970 00:00:00 GMT");
 
 #[test]
+fn field_names_are_written_capitalised() {
+    let mut parts = answer(
+        200,
+        &[
+            ("x-request-id", "1"),
+            ("www-authenticate", "b"),
+            ("a", "2"),
+            DATED,
+        ],
+    );
+    let (text, _) = encode_text(&mut parts, BodySize::Empty, false, false);
+    assert!(
+        text.contains("\r\nX-Request-Id: 1\r\nWww-Authenticate: b\r\nA: 2\r\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_known_length_is_announced_and_fields_follow_in_order() {
     let mut parts = answer(
         200,
@@ -176,8 +194,8 @@ fn a_known_length_is_announced_and_fields_follow_in_order() {
     let (text, encoded) = encode_text(&mut parts, BodySize::Known(5), false, false);
     assert_eq!(
         text,
-        "HTTP/1.1 200 OK\r\nserver: stgw\r\nx-a: 1\r\nx-a: 2\r\n\
-         date: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 5\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nServer: stgw\r\nX-A: 1\r\nX-A: 2\r\n\
+         Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 5\r\n\r\n"
     );
     assert_eq!(
         encoded,
@@ -195,14 +213,14 @@ fn an_unknown_length_is_chunked_unless_a_length_field_says_it() {
     let (text, encoded) = encode_text(&mut parts, BodySize::Unknown, false, false);
     assert_eq!(
         text,
-        "HTTP/1.1 404 Not Found\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
-         transfer-encoding: chunked\r\n\r\n"
+        "HTTP/1.1 404 Not Found\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+         Transfer-Encoding: chunked\r\n\r\n"
     );
     assert_eq!(encoded.framing, Framing::Chunked);
 
     let mut parts = answer(200, &[("content-length", "42"), DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Unknown, false, false);
-    assert!(text.contains("\r\ncontent-length: 42\r\n"), "{text}");
+    assert!(text.contains("\r\nContent-Length: 42\r\n"), "{text}");
     assert_eq!(encoded.framing, Framing::Length(42));
 }
 
@@ -210,14 +228,14 @@ fn an_unknown_length_is_chunked_unless_a_length_field_says_it() {
 fn an_empty_body_is_length_0_and_bodiless_statuses_get_no_framing() {
     let mut parts = answer(200, &[("content-length", "0"), DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Empty, false, false);
-    assert_eq!(text.matches("content-length: 0\r\n").count(), 1, "{text}");
+    assert_eq!(text.matches("Content-Length: 0\r\n").count(), 1, "{text}");
     assert_eq!(encoded.framing, Framing::None);
     for status in [204, 304] {
         let mut parts = answer(status, &[("content-length", "7"), ("etag", "\"e\""), DATED]);
         let (text, encoded) = encode_text(&mut parts, BodySize::Known(7), false, false);
-        assert!(!text.contains("content-length"), "{status}: {text}");
-        assert!(!text.contains("transfer-encoding"), "{status}: {text}");
-        assert!(text.contains("etag: \"e\"\r\n"), "{text}");
+        assert!(!text.contains("Content-Length"), "{status}: {text}");
+        assert!(!text.contains("Transfer-Encoding"), "{status}: {text}");
+        assert!(text.contains("Etag: \"e\"\r\n"), "{text}");
         assert_eq!(encoded.framing, Framing::None);
     }
 }
@@ -226,28 +244,28 @@ fn an_empty_body_is_length_0_and_bodiless_statuses_get_no_framing() {
 fn the_answer_to_head_keeps_its_length_and_sends_no_body() {
     let mut parts = answer(200, &[("content-length", "1234"), DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Empty, true, false);
-    assert!(text.contains("\r\ncontent-length: 1234\r\n"), "{text}");
+    assert!(text.contains("\r\nContent-Length: 1234\r\n"), "{text}");
     assert_eq!(encoded.framing, Framing::None);
     // stgw's own answer: the length of the body it would send.
     let mut parts = answer(404, &[DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Known(150), true, false);
-    assert!(text.contains("\r\ncontent-length: 150\r\n"), "{text}");
+    assert!(text.contains("\r\nContent-Length: 150\r\n"), "{text}");
     assert_eq!(encoded.framing, Framing::None);
     let mut parts = answer(200, &[DATED]);
     let (text, _) = encode_text(&mut parts, BodySize::Unknown, true, false);
-    assert!(!text.contains("transfer-encoding"), "{text}");
+    assert!(!text.contains("Transfer-Encoding"), "{text}");
 }
 
 #[test]
 fn closing_is_announced_once_and_a_close_field_closes() {
     let mut parts = answer(200, &[DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Empty, false, true);
-    assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
+    assert_eq!(text.matches("Connection: close\r\n").count(), 1, "{text}");
     assert!(encoded.last);
 
     let mut parts = answer(502, &[("connection", "close"), DATED]);
     let (text, encoded) = encode_text(&mut parts, BodySize::Known(3), false, false);
-    assert_eq!(text.matches("connection: close\r\n").count(), 1, "{text}");
+    assert_eq!(text.matches("Connection: close\r\n").count(), 1, "{text}");
     assert!(encoded.last);
 
     let mut parts = answer(200, &[("connection", "keep-alive"), DATED]);
@@ -262,7 +280,7 @@ fn a_date_is_added_when_absent_and_unknown_statuses_have_an_empty_reason() {
     assert!(text.starts_with("HTTP/1.1 599 \r\n"), "{text}");
     let date = text
         .lines()
-        .find_map(|l| l.strip_prefix("date: "))
+        .find_map(|l| l.strip_prefix("Date: "))
         .expect("a date field");
     assert_eq!(date.len(), date::LEN);
 }
