@@ -71,8 +71,12 @@ pub struct State {
 
 impl State {
     /// State whose TLS ticket keys and generated sticky secret live in
-    /// `state_dir` (created if needed).
+    /// `state_dir` (created 0700 if needed).
     pub fn new(state_dir: &Path) -> Result<State, crate::runtime::RuntimeError> {
+        crate::admin::persist::private_dir(state_dir).map_err(|e| {
+            let e = std::io::Error::new(e.kind(), format!("{}: {e}", state_dir.display()));
+            crate::runtime::RuntimeError::Secret(e)
+        })?;
         let sticky = super::secrets::load_or_create(state_dir, "sticky-secret", 32)
             .map_err(crate::runtime::RuntimeError::Secret)?;
         Ok(State::with(TicketKeys::load_or_create(state_dir)?, sticky))
