@@ -285,3 +285,19 @@ fn the_admin_certificate_is_resolved_beside_the_file_and_needs_both_files() {
     let e = refused(&admin("certificate = { cert = \"a.pem\" }"));
     assert!(e.contains("key"), "{e}");
 }
+
+#[test]
+fn the_health_check_timeout_must_be_below_the_interval() {
+    let check = |hc: &str| {
+        MINIMAL.replace(
+            "url = \"/\"",
+            &format!("url = \"/\"\n      health_check = {hc}"),
+        )
+    };
+    let msg = refused(&check("{ interval = 5, timeout = 5 }"));
+    assert!(
+        msg.contains("health_check.timeout: timeout 5 s must be less than interval 5 s"),
+        "{msg}"
+    );
+    assert!(load(&check("{ interval = 6, timeout = 5 }")).is_ok());
+}

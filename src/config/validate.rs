@@ -1083,10 +1083,10 @@ impl Validator<'_> {
         let hc = hc.unwrap_or(&default);
         let interval = self.range(&at.key("interval"), hc.interval, 5, 300)?;
         let timeout = self.range(&at.key("timeout"), hc.timeout, 2, 60)?;
-        if timeout > interval {
+        if timeout >= interval {
             self.issue(
                 &at.key("timeout"),
-                format!("{timeout} s must not exceed the interval ({interval} s)"),
+                format!("timeout {timeout} s must be less than interval {interval} s"),
             );
         }
         let healthy = self.range(&at.key("healthy_threshold"), hc.healthy_threshold, 2, 10)?;
