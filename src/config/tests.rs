@@ -301,3 +301,25 @@ fn the_health_check_timeout_must_be_below_the_interval() {
     );
     assert!(load(&check("{ interval = 6, timeout = 5 }")).is_ok());
 }
+
+#[test]
+fn log_level_must_be_levels_or_target_directives() {
+    for good in [
+        "info",
+        "WARN",
+        "off",
+        "info,stgw::health=debug",
+        "stgw=trace,rustls=error",
+    ] {
+        let text = format!("[global]\nlog_level = \"{good}\"\n{MINIMAL}");
+        assert!(load(&text).is_ok(), "{good} refused");
+    }
+    for bad in ["loud", "", "info,loud", "stgw=loud", "=info"] {
+        let msg = refused(&format!("[global]\nlog_level = \"{bad}\"\n{MINIMAL}"));
+        assert!(
+            msg.contains("stgw.toml:2: global.log_level:")
+                && msg.contains("error, warn, info, debug, trace, off"),
+            "{bad}: {msg}"
+        );
+    }
+}

@@ -222,7 +222,16 @@ impl Validator<'_> {
             }
             p => AccessLogTarget::File(self.resolve(p)),
         };
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&g.log_level) {
+        if !is_log_filter(&g.log_level) {
+            self.issue(
+                &at.key("log_level"),
+                format!(
+                    "{:?} is not a log level: allowed {}, or comma-separated target=level directives (e.g. \"info,stgw::health=debug\")",
+                    g.log_level,
+                    LOG_LEVELS.join(", ")
+                ),
+            );
+        } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(&g.log_level) {
             self.issue(&at.key("log_level"), format!("invalid tracing filter: {e}"));
         }
         if g.sticky_cookie.is_empty() || !g.sticky_cookie.bytes().all(is_token_byte) {
@@ -1459,6 +1468,26 @@ fn disabled_health_check() -> HealthCheckConfig {
         host: None,
         status_classes: 0b1111,
     }
+}
+
+/// The levels `global.log_level` takes, alone or after `target=`.
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+/// Whether `text` is a level, or comma-separated `level` / `target=level`
+/// directives (a target is a module path such as `stgw::health`). tracing
+/// would take any other word as a target name and log nothing for it.
+fn is_log_filter(text: &str) -> bool {
+    let is_level = |l: &str| LOG_LEVELS.iter().any(|w| w.eq_ignore_ascii_case(l.trim()));
+    let is_target = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+    };
+    !text.trim().is_empty()
+        && text.split(',').all(|d| match d.split_once('=') {
+            Some((target, level)) => is_target(target.trim()) && is_level(level),
+            None => is_level(d),
+        })
 }
 
 /// RFC 7230 token characters (cookie and header names).
