@@ -350,10 +350,18 @@ impl Config {
     /// Validates configuration text as if read from `path` (relative paths
     /// in it are relative to `path`'s folder).
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: e.span().map(|s| error::line_of(text, s.start)),
-            message: e.message().trim().to_owned(),
+        let syntax =
+            |e: &toml::de::Error, field: Option<String>, message: String| ConfigError::Syntax {
+                path: path.to_owned(),
+                line: e.span().map(|s| error::line_of(text, s.start)),
+                field,
+                message,
+            };
+        let document = toml::Deserializer::parse(text)
+            .map_err(|e| syntax(&e, None, e.message().trim().to_owned()))?;
+        let file: ConfigFile = serde_path_to_error::deserialize(document).map_err(|e| {
+            let (field, message) = error::shape_error(e.path(), e.inner().message());
+            syntax(e.inner(), field, message)
         })?;
         validate::validate(file, text, path)
     }
@@ -364,6 +372,7 @@ impl Config {
         let text = toml::to_string(&file).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             line: None,
+            field: None,
             message: e.to_string(),
         })?;
         validate::validate(file, &text, path)

@@ -323,3 +323,32 @@ fn log_level_must_be_levels_or_target_directives() {
         );
     }
 }
+
+#[test]
+fn shape_errors_name_the_field_path() {
+    let msg = refused(&MINIMAL.replace("port = 8080", "port = \"32100\""));
+    assert!(
+        msg.contains("stgw.toml:7: load_balancer[0].listener[0].port: invalid type"),
+        "{msg}"
+    );
+    assert!(msg.contains("expected an integer"), "{msg}");
+    let msg = refused(&MINIMAL.replace("\"HTTP\"", "\"http\""));
+    assert!(
+        msg.contains("stgw.toml:6: load_balancer[0].listener[0].protocol: unknown variant"),
+        "{msg}"
+    );
+    assert!(msg.contains("HTTPS"), "{msg}");
+    let msg = refused(&MINIMAL.replace("vip = \"127.0.0.1\"\n", ""));
+    assert!(
+        msg.contains("stgw.toml:2: load_balancer[0].vip: is required"),
+        "{msg}"
+    );
+    let msg = refused(&MINIMAL.replace(
+        "targets = [{ address = \"127.0.0.1:9001\" }]",
+        "targets = [{ address = \"127.0.0.1:9001\" }, { address = \"127.0.0.1:9002\", weight = \"x\" }]",
+    ));
+    assert!(
+        msg.contains("load_balancer[0].listener[0].domain[0].rule[0].targets[1].weight"),
+        "{msg}"
+    );
+}
