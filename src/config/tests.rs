@@ -352,3 +352,42 @@ fn shape_errors_name_the_field_path() {
         "{msg}"
     );
 }
+
+#[test]
+fn certificates_and_instances_without_ids_get_stable_ones() {
+    let text = format!(
+        "[[certificate]]\ncert = \"certs/www.pem\"\nkey = \"certs/www.key\"\n\n[[instance]]\naddress = \"10.0.0.11\"\n{MINIMAL}"
+    );
+    let a = load(&text).unwrap();
+    let b = load(&text).unwrap();
+    let cert_id = a.file.certificates[0].id.clone();
+    let ins_id = a.file.instances[0].id.clone();
+    assert!(
+        cert_id.starts_with("cert-") && cert_id.len() == 13,
+        "{cert_id}"
+    );
+    assert!(ins_id.starts_with("ins-") && ins_id.len() == 12, "{ins_id}");
+    assert_eq!(
+        (&cert_id, &ins_id),
+        (&b.file.certificates[0].id, &b.file.instances[0].id)
+    );
+    // References by the derived ids resolve.
+    let referenced = text
+        .replace(
+            "targets = [{ address = \"127.0.0.1:9001\" }]",
+            &format!("targets = [{{ instance = \"{ins_id}\", port = 80 }}]"),
+        )
+        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
+        .replace(
+            "port = 8080",
+            &format!("port = 8443\n  certificate = {{ id = \"{cert_id}\" }}"),
+        );
+    let c = load(&referenced).unwrap();
+    let l = &c.load_balancers[0].listeners[0];
+    assert_eq!(
+        l.domains[0].rules[0].targets[0].addr.to_string(),
+        "10.0.0.11:80"
+    );
+    let tls = l.tls.as_ref().unwrap();
+    assert_eq!(tls.certificates[0].id.as_deref(), Some(cert_id.as_str()));
+}

@@ -41,6 +41,7 @@ pub(super) fn validate(
         .admin
         .as_ref()
         .and_then(|a| v.admin(a, &root.key("admin")));
+    v.derive_ids(&mut file);
     let certificates = v.certificates(&file.certificates, &root.key("certificate"));
     let instances = v.instances(&file.instances, &root.key("instance"));
     let ctx = Context {
@@ -52,7 +53,6 @@ pub(super) fn validate(
             targets: file.global.max_targets_per_rule.max(0) as usize,
         },
     };
-    v.derive_ids(&mut file);
     let mut load_balancers = Vec::with_capacity(file.load_balancers.len());
     let mut lb_ids = HashSet::new();
     let mut listener_ids = HashSet::new();
@@ -377,10 +377,6 @@ impl Validator<'_> {
         let mut out = HashMap::new();
         for (i, c) in entries.iter().enumerate() {
             let at = at.index(i);
-            if c.id.is_empty() {
-                self.issue(&at.key("id"), "must not be empty");
-                continue;
-            }
             if c.kind == CertificateKind::Server && c.key.is_none() {
                 self.issue(&at.key("key"), "a SVR certificate needs its private key");
             }
@@ -421,8 +417,20 @@ impl Validator<'_> {
         out
     }
 
-    /// Fills absent ids from each object's identity, so they are stable.
+    /// Fills absent ids from each object's identity, so they are stable:
+    /// a certificate's is its `cert` path as written, an instance's its
+    /// address.
     fn derive_ids(&mut self, file: &mut ConfigFile) {
+        for c in &mut file.certificates {
+            if c.id.is_empty() {
+                c.id = derive_id("cert-", &[&c.cert]);
+            }
+        }
+        for ins in &mut file.instances {
+            if ins.id.is_empty() {
+                ins.id = derive_id("ins-", &[&ins.address]);
+            }
+        }
         for lb in &mut file.load_balancers {
             let lb_id = lb
                 .id
