@@ -391,3 +391,22 @@ fn certificates_and_instances_without_ids_get_stable_ones() {
     let tls = l.tls.as_ref().unwrap();
     assert_eq!(tls.certificates[0].id.as_deref(), Some(cert_id.as_str()));
 }
+
+#[test]
+fn a_bad_node_vip_is_reported_once_at_node_vip() {
+    let commented = "# vip = { \"lb-local001\" = \"127.0.0.2\" }";
+    let line = EXAMPLE.lines().position(|l| l.contains(commented)).unwrap() + 1;
+    let msg = refused(&EXAMPLE.replace(commented, "vip = { \"lb-local001\" = \"nope\" }"));
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "stgw.toml:{line}: node.vip.lb-local001: \"nope\" is not an IPv4 or IPv6 address"
+        )),
+        "{msg}"
+    );
+    let good = EXAMPLE.replace(commented, "vip = { \"lb-local001\" = \"127.0.0.2\" }");
+    assert_eq!(
+        load(&good).unwrap().load_balancers[0].vip,
+        "127.0.0.2".parse::<IpAddr>().unwrap()
+    );
+}

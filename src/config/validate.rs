@@ -44,9 +44,11 @@ pub(super) fn validate(
     v.derive_ids(&mut file);
     let certificates = v.certificates(&file.certificates, &root.key("certificate"));
     let instances = v.instances(&file.instances, &root.key("instance"));
+    let node_vips = v.node_vips(&file.node.vip, &root.key("node").key("vip"));
     let ctx = Context {
         certificates,
         instances,
+        node_vips,
         quotas: Quotas {
             listeners: file.global.max_listeners_per_lb.max(0) as usize,
             rules: file.global.max_rules_per_lb.max(0) as usize,
@@ -60,7 +62,7 @@ pub(super) fn validate(
     let mut binds = HashMap::new();
     for (i, lb) in file.load_balancers.iter().enumerate() {
         let at = root.key("load_balancer").index(i);
-        if let Some(lb) = v.load_balancer(lb, &file, &ctx, &at) {
+        if let Some(lb) = v.load_balancer(lb, &ctx, &at) {
             if !lb_ids.insert(lb.id.clone()) {
                 v.issue(
                     &at.key("id"),
@@ -89,8 +91,15 @@ pub(super) fn validate(
             load_balancers.push(lb);
         }
     }
+    // Every load balancer of the file counts, also one refused above:
+    // an override for it is not the problem.
+    let all_lb_ids: HashSet<&str> = file
+        .load_balancers
+        .iter()
+        .filter_map(|lb| lb.id.as_deref())
+        .collect();
     for (id, _) in file.node.vip.iter() {
-        if lb_ids.contains(id) {
+        if all_lb_ids.contains(id.as_str()) {
             continue;
         }
         if file.store.kind == model::StoreKind::Etcd {
@@ -143,6 +152,9 @@ struct Validator<'a> {
 struct Context {
     certificates: HashMap<String, (CertificateKind, CertFiles)>,
     instances: HashMap<String, IpAddr>,
+    /// `[node] vip`: load balancer id → its address here (`None`: refused,
+    /// already reported at `node.vip`).
+    node_vips: HashMap<String, Option<IpAddr>>,
     quotas: Quotas,
 }
 
@@ -395,6 +407,27 @@ impl Validator<'_> {
         out
     }
 
+    /// `[node] vip`, each address parsed (a bad one is reported here, at
+    /// its own line, and its load balancer is left out).
+    fn node_vips(
+        &mut self,
+        vips: &std::collections::BTreeMap<String, String>,
+        at: &FieldPath,
+    ) -> HashMap<String, Option<IpAddr>> {
+        let mut out = HashMap::new();
+        for (id, text) in vips {
+            let ip = text.parse::<IpAddr>().ok();
+            if ip.is_none() {
+                self.issue(
+                    &at.key(id),
+                    format!("{text:?} is not an IPv4 or IPv6 address"),
+                );
+            }
+            out.insert(id.clone(), ip);
+        }
+        out
+    }
+
     fn instances(
         &mut self,
         entries: &[model::Instance],
@@ -471,7 +504,6 @@ impl Validator<'_> {
     fn load_balancer(
         &mut self,
         lb: &model::LoadBalancer,
-        file: &ConfigFile,
         ctx: &Context,
         at: &FieldPath,
     ) -> Option<LoadBalancerConfig> {
@@ -482,16 +514,20 @@ impl Validator<'_> {
                 format!("{id:?} is not an id of the form lb-[0-9a-z]{{8}}"),
             );
         }
-        let vip_text = file.node.vip.get(&id).unwrap_or(&lb.vip);
-        let vip = match vip_text.parse::<IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) => {
-                self.issue(
-                    &at.key("vip"),
-                    format!("{vip_text:?} is not an IPv4 or IPv6 address"),
-                );
-                return None;
-            }
+        let vip = match ctx.node_vips.get(&id) {
+            Some(Some(ip)) => *ip,
+            // Reported at `node.vip`.
+            Some(None) => return None,
+            None => match lb.vip.parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => {
+                    self.issue(
+                        &at.key("vip"),
+                        format!("{:?} is not an IPv4 or IPv6 address", lb.vip),
+                    );
+                    return None;
+                }
+            },
         };
         let custom = self.custom_config(
             lb.custom_config.as_deref().unwrap_or(""),
