@@ -36,6 +36,9 @@ pub struct Config {
     pub global: GlobalSettings,
     /// The management API, if configured.
     pub admin: Option<AdminSettings>,
+    /// The certificate store (`[[certificate]]`) in file order, each
+    /// with its type, referenced or not.
+    pub certificates: Vec<(model::CertificateKind, CertFiles)>,
     /// Load balancer instances.
     pub load_balancers: Vec<LoadBalancerConfig>,
     /// Things worth saying at load time (ignored values).
@@ -103,7 +106,10 @@ pub struct AdminSettings {
 }
 
 /// A certificate and its key on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Two are equal when they name the same store id and files: where they
+/// are written ([`CertFiles::named_at`]) is not part of their identity.
+#[derive(Debug, Clone)]
 pub struct CertFiles {
     /// Store id, when it came from `[[certificate]]`.
     pub id: Option<String>,
@@ -111,6 +117,42 @@ pub struct CertFiles {
     pub cert: PathBuf,
     /// PEM key (server certificates).
     pub key: Option<PathBuf>,
+    /// Where the file names are written, for the errors of reading them.
+    pub named_at: CertSite,
+}
+
+impl PartialEq for CertFiles {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.id, &self.cert, &self.key) == (&other.id, &other.cert, &other.key)
+    }
+}
+
+impl Eq for CertFiles {}
+
+impl std::hash::Hash for CertFiles {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.id, &self.cert, &self.key).hash(state);
+    }
+}
+
+/// Where a certificate's files are named: the `cert` and `key` fields of a
+/// `[[certificate]]` entry or an inline `{ cert, key }`, or the `id = …`
+/// that references a store entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertSite {
+    /// Where the certificate (chain or CA bundle) is named.
+    pub cert: Site,
+    /// Where the private key is named.
+    pub key: Site,
+}
+
+/// A field of the file and its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Site {
+    /// The field, as a dotted path (`certificate[0].cert`).
+    pub field: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
 }
 
 /// One load balancer instance.

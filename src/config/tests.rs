@@ -371,6 +371,7 @@ fn certificates_and_instances_without_ids_get_stable_ones() {
         (&cert_id, &ins_id),
         (&b.file.certificates[0].id, &b.file.instances[0].id)
     );
+    assert_eq!(a.certificates[0].1.id.as_deref(), Some(cert_id.as_str()));
     // References by the derived ids resolve.
     let referenced = text
         .replace(

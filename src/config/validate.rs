@@ -128,11 +128,17 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
+    let certificates = file
+        .certificates
+        .iter()
+        .filter_map(|c| ctx.certificates.get(&c.id).cloned())
+        .collect();
     Ok(Config {
         path: path.to_owned(),
         file,
         global,
         admin,
+        certificates,
         load_balancers,
         warnings: v.warnings,
     })
@@ -172,6 +178,13 @@ impl Validator<'_> {
             field: field.to_string(),
             message: message.into(),
         });
+    }
+
+    fn site(&self, field: &FieldPath) -> Site {
+        Site {
+            field: field.to_string(),
+            line: self.line(field),
+        }
     }
 
     fn line(&self, field: &FieldPath) -> Option<usize> {
@@ -396,6 +409,10 @@ impl Validator<'_> {
                 id: Some(c.id.clone()),
                 cert: self.resolve(&c.cert),
                 key: c.key.as_deref().map(|k| self.resolve(k)),
+                named_at: CertSite {
+                    cert: self.site(&at.key("cert")),
+                    key: self.site(&at.key("key")),
+                },
             };
             if out.insert(c.id.clone(), (c.kind, files)).is_some() {
                 self.issue(
@@ -889,7 +906,16 @@ impl Validator<'_> {
     ) -> Option<CertFiles> {
         match (&r.id, &r.cert, &r.key) {
             (Some(id), None, None) => match ctx.certificates.get(id) {
-                Some((kind, files)) if *kind == want => Some(files.clone()),
+                Some((kind, files)) if *kind == want => {
+                    let here = self.site(&at.key("id"));
+                    Some(CertFiles {
+                        named_at: CertSite {
+                            cert: here.clone(),
+                            key: here,
+                        },
+                        ..files.clone()
+                    })
+                }
                 Some(_) => {
                     let what = if want == CertificateKind::Ca {
                         "CA"
@@ -912,6 +938,10 @@ impl Validator<'_> {
                     id: None,
                     cert: self.resolve(cert),
                     key: key.as_deref().map(|k| self.resolve(k)),
+                    named_at: CertSite {
+                        cert: self.site(&at.key("cert")),
+                        key: self.site(&at.key("key")),
+                    },
                 })
             }
             _ => {
@@ -932,6 +962,10 @@ impl Validator<'_> {
                 id: None,
                 cert: self.resolve(p),
                 key: None,
+                named_at: CertSite {
+                    cert: self.site(at),
+                    key: self.site(at),
+                },
             }),
             CaSpec::Ref(r) => self.cert_ref(r, ctx, at, CertificateKind::Ca),
         }

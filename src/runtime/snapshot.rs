@@ -229,6 +229,7 @@ impl Snapshot {
         let mut certs = CertCache::default();
         let mut listeners = Vec::new();
         let sticky_secret = sticky_secret(&config.global.sticky_secret, state);
+        super::tls::check_store(&config.certificates, &mut certs, &mut issues);
         for lb in &config.load_balancers {
             for l in &lb.listeners {
                 let ctx = Ctx {
