@@ -214,6 +214,18 @@ pub fn compile_listener_tls(
             .iter()
             .map(|f| cache.load(f, issues))
             .collect::<Option<_>>()?;
+        if let [first, second] = &certs[..]
+            && first.key_kind == second.key_kind
+        {
+            issues.push(issue_at(
+                &files[1].named_at.cert,
+                format!(
+                    "two {} certificates side by side: give at most one RSA and one ECDSA certificate",
+                    first.key_kind
+                ),
+            ));
+            return None;
+        }
         let params = ServerParams {
             certs,
             h2,
@@ -378,6 +390,22 @@ vip = "127.0.0.1"
         let e = compile(&dir, store, r#"{ id = "cert-a" }"#).unwrap_err();
         assert!(e.contains("stgw.toml:3: certificate[0].cert:"), "{e}");
         assert_eq!(e.lines().count(), 1, "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn two_certificates_of_one_key_type_are_refused() {
+        let dir = scratch("pair", &["a", "b"]);
+        let e = compile(
+            &dir,
+            "",
+            r#"[{ cert = "a.pem", key = "a.key" }, { cert = "b.pem", key = "b.key" }]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("stgw.toml:8: load_balancer[0].listener[0].certificate[1].cert: two ECDSA certificates"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
