@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically: writes a temporary file in the
@@ -46,12 +46,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> 
     result
 }
 
-/// Creates `dir` (and its parents) with mode 0700 when it does not exist.
+/// Creates `dir` with mode 0700 when it does not exist (its missing
+/// parents get the usual mode). An existing folder is left as it is: like
+/// nginx, stgw tightens only what it creates.
 pub fn private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(dir)?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        // Created meanwhile by someone else: theirs to set.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    // The umask may have taken bits away; 0700 is the point.
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
@@ -80,5 +91,25 @@ mod tests {
         let leftovers = fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_private_dir_is_created_0700_and_an_existing_one_is_left_alone() {
+        let base = std::env::temp_dir().join(format!("stgw-private-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = base.join("a").join("state");
+        private_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let mine = base.join("mine");
+        fs::create_dir_all(&mine).unwrap();
+        fs::set_permissions(&mine, fs::Permissions::from_mode(0o750)).unwrap();
+        private_dir(&mine).unwrap();
+        assert_eq!(
+            mode(&mine),
+            0o750,
+            "a folder stgw did not create keeps its mode"
+        );
+        fs::remove_dir_all(&base).unwrap();
     }
 }

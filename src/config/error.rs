@@ -115,12 +115,20 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or does not have the documented shape.
-    #[error("{}:{}: {message}", path.display(), line.map_or("?".to_owned(), |l| l.to_string()))]
+    #[error(
+        "{}:{}: {}{message}",
+        path.display(),
+        line.map_or("?".to_owned(), |l| l.to_string()),
+        field.as_ref().map_or(String::new(), |f| format!("{f}: "))
+    )]
     Syntax {
         /// The file.
         path: PathBuf,
         /// 1-based line, when known.
         line: Option<usize>,
+        /// The field, as a dotted path, when the value has the wrong shape
+        /// (a type, an enum value, a missing or unknown field).
+        field: Option<String>,
         /// The parser's message.
         message: String,
     },
@@ -149,6 +157,36 @@ fn render_issues(path: &Path, issues: &[Issue]) -> String {
         ));
     }
     out
+}
+
+/// The field and message of a serde error at `path` (where the document
+/// stopped having the documented shape). A missing field is named in the
+/// path itself; serde's `i64` reads as "an integer".
+pub(super) fn shape_error(
+    path: &serde_path_to_error::Path,
+    message: &str,
+) -> (Option<String>, String) {
+    use serde_path_to_error::Segment as S;
+    let mut field = FieldPath::root();
+    for segment in path.iter() {
+        field = match segment {
+            S::Seq { index } => field.index(*index),
+            S::Map { key } | S::Enum { variant: key } => field.key(key),
+            S::Unknown => field.key("?"),
+        };
+    }
+    let message = message.trim();
+    let mut message = message.replace("expected i64", "expected an integer");
+    // serde: "missing field `vip`".
+    if let Some(name) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        field = field.key(name);
+        message = "is required".to_owned();
+    }
+    let field = (!field.0.is_empty()).then(|| field.to_string());
+    (field, message)
 }
 
 /// The 1-based line of byte offset `at` in `source`.

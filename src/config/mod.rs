@@ -36,6 +36,9 @@ pub struct Config {
     pub global: GlobalSettings,
     /// The management API, if configured.
     pub admin: Option<AdminSettings>,
+    /// The certificate store (`[[certificate]]`) in file order, each
+    /// with its type, referenced or not.
+    pub certificates: Vec<(model::CertificateKind, CertFiles)>,
     /// Load balancer instances.
     pub load_balancers: Vec<LoadBalancerConfig>,
     /// Things worth saying at load time (ignored values).
@@ -103,7 +106,10 @@ pub struct AdminSettings {
 }
 
 /// A certificate and its key on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// Two are equal when they name the same store id and files: where they
+/// are written ([`CertFiles::named_at`]) is not part of their identity.
+#[derive(Debug, Clone)]
 pub struct CertFiles {
     /// Store id, when it came from `[[certificate]]`.
     pub id: Option<String>,
@@ -111,6 +117,42 @@ pub struct CertFiles {
     pub cert: PathBuf,
     /// PEM key (server certificates).
     pub key: Option<PathBuf>,
+    /// Where the file names are written, for the errors of reading them.
+    pub named_at: CertSite,
+}
+
+impl PartialEq for CertFiles {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.id, &self.cert, &self.key) == (&other.id, &other.cert, &other.key)
+    }
+}
+
+impl Eq for CertFiles {}
+
+impl std::hash::Hash for CertFiles {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.id, &self.cert, &self.key).hash(state);
+    }
+}
+
+/// Where a certificate's files are named: the `cert` and `key` fields of a
+/// `[[certificate]]` entry or an inline `{ cert, key }`, or the `id = …`
+/// that references a store entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertSite {
+    /// Where the certificate (chain or CA bundle) is named.
+    pub cert: Site,
+    /// Where the private key is named.
+    pub key: Site,
+}
+
+/// A field of the file and its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Site {
+    /// The field, as a dotted path (`certificate[0].cert`).
+    pub field: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
 }
 
 /// One load balancer instance.
@@ -350,10 +392,18 @@ impl Config {
     /// Validates configuration text as if read from `path` (relative paths
     /// in it are relative to `path`'s folder).
     pub fn from_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            line: e.span().map(|s| error::line_of(text, s.start)),
-            message: e.message().trim().to_owned(),
+        let syntax =
+            |e: &toml::de::Error, field: Option<String>, message: String| ConfigError::Syntax {
+                path: path.to_owned(),
+                line: e.span().map(|s| error::line_of(text, s.start)),
+                field,
+                message,
+            };
+        let document = toml::Deserializer::parse(text)
+            .map_err(|e| syntax(&e, None, e.message().trim().to_owned()))?;
+        let file: ConfigFile = serde_path_to_error::deserialize(document).map_err(|e| {
+            let (field, message) = error::shape_error(e.path(), e.inner().message());
+            syntax(e.inner(), field, message)
         })?;
         validate::validate(file, text, path)
     }
@@ -364,6 +414,7 @@ impl Config {
         let text = toml::to_string(&file).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             line: None,
+            field: None,
             message: e.to_string(),
         })?;
         validate::validate(file, &text, path)

@@ -195,7 +195,8 @@ fn default_admin_listen() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateEntry {
-    /// The product's CertId.
+    /// The product's CertId; absent (or empty) → derived from `cert`.
+    #[serde(default)]
     pub id: String,
     /// `SVR` (certificate + key) or `CA` (client CA for mutual TLS).
     #[serde(rename = "type", default)]
@@ -226,7 +227,8 @@ pub enum CertificateKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
-    /// The product's InstanceId.
+    /// The product's InstanceId; absent (or empty) → derived from `address`.
+    #[serde(default)]
     pub id: String,
     /// Its (private) IP address.
     pub address: String,

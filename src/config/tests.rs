@@ -285,3 +285,129 @@ fn the_admin_certificate_is_resolved_beside_the_file_and_needs_both_files() {
     let e = refused(&admin("certificate = { cert = \"a.pem\" }"));
     assert!(e.contains("key"), "{e}");
 }
+
+#[test]
+fn the_health_check_timeout_must_be_below_the_interval() {
+    let check = |hc: &str| {
+        MINIMAL.replace(
+            "url = \"/\"",
+            &format!("url = \"/\"\n      health_check = {hc}"),
+        )
+    };
+    let msg = refused(&check("{ interval = 5, timeout = 5 }"));
+    assert!(
+        msg.contains("health_check.timeout: timeout 5 s must be less than interval 5 s"),
+        "{msg}"
+    );
+    assert!(load(&check("{ interval = 6, timeout = 5 }")).is_ok());
+}
+
+#[test]
+fn log_level_must_be_levels_or_target_directives() {
+    for good in [
+        "info",
+        "WARN",
+        "off",
+        "info,stgw::health=debug",
+        "stgw=trace,rustls=error",
+    ] {
+        let text = format!("[global]\nlog_level = \"{good}\"\n{MINIMAL}");
+        assert!(load(&text).is_ok(), "{good} refused");
+    }
+    for bad in ["loud", "", "info,loud", "stgw=loud", "=info"] {
+        let msg = refused(&format!("[global]\nlog_level = \"{bad}\"\n{MINIMAL}"));
+        assert!(
+            msg.contains("stgw.toml:2: global.log_level:")
+                && msg.contains("error, warn, info, debug, trace, off"),
+            "{bad}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn shape_errors_name_the_field_path() {
+    let msg = refused(&MINIMAL.replace("port = 8080", "port = \"32100\""));
+    assert!(
+        msg.contains("stgw.toml:7: load_balancer[0].listener[0].port: invalid type"),
+        "{msg}"
+    );
+    assert!(msg.contains("expected an integer"), "{msg}");
+    let msg = refused(&MINIMAL.replace("\"HTTP\"", "\"http\""));
+    assert!(
+        msg.contains("stgw.toml:6: load_balancer[0].listener[0].protocol: unknown variant"),
+        "{msg}"
+    );
+    assert!(msg.contains("HTTPS"), "{msg}");
+    let msg = refused(&MINIMAL.replace("vip = \"127.0.0.1\"\n", ""));
+    assert!(
+        msg.contains("stgw.toml:2: load_balancer[0].vip: is required"),
+        "{msg}"
+    );
+    let msg = refused(&MINIMAL.replace(
+        "targets = [{ address = \"127.0.0.1:9001\" }]",
+        "targets = [{ address = \"127.0.0.1:9001\" }, { address = \"127.0.0.1:9002\", weight = \"x\" }]",
+    ));
+    assert!(
+        msg.contains("load_balancer[0].listener[0].domain[0].rule[0].targets[1].weight"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn certificates_and_instances_without_ids_get_stable_ones() {
+    let text = format!(
+        "[[certificate]]\ncert = \"certs/www.pem\"\nkey = \"certs/www.key\"\n\n[[instance]]\naddress = \"10.0.0.11\"\n{MINIMAL}"
+    );
+    let a = load(&text).unwrap();
+    let b = load(&text).unwrap();
+    let cert_id = a.file.certificates[0].id.clone();
+    let ins_id = a.file.instances[0].id.clone();
+    assert!(
+        cert_id.starts_with("cert-") && cert_id.len() == 13,
+        "{cert_id}"
+    );
+    assert!(ins_id.starts_with("ins-") && ins_id.len() == 12, "{ins_id}");
+    assert_eq!(
+        (&cert_id, &ins_id),
+        (&b.file.certificates[0].id, &b.file.instances[0].id)
+    );
+    assert_eq!(a.certificates[0].1.id.as_deref(), Some(cert_id.as_str()));
+    // References by the derived ids resolve.
+    let referenced = text
+        .replace(
+            "targets = [{ address = \"127.0.0.1:9001\" }]",
+            &format!("targets = [{{ instance = \"{ins_id}\", port = 80 }}]"),
+        )
+        .replace("protocol = \"HTTP\"", "protocol = \"HTTPS\"")
+        .replace(
+            "port = 8080",
+            &format!("port = 8443\n  certificate = {{ id = \"{cert_id}\" }}"),
+        );
+    let c = load(&referenced).unwrap();
+    let l = &c.load_balancers[0].listeners[0];
+    assert_eq!(
+        l.domains[0].rules[0].targets[0].addr.to_string(),
+        "10.0.0.11:80"
+    );
+    let tls = l.tls.as_ref().unwrap();
+    assert_eq!(tls.certificates[0].id.as_deref(), Some(cert_id.as_str()));
+}
+
+#[test]
+fn a_bad_node_vip_is_reported_once_at_node_vip() {
+    let commented = "# vip = { \"lb-local001\" = \"127.0.0.2\" }";
+    let line = EXAMPLE.lines().position(|l| l.contains(commented)).unwrap() + 1;
+    let msg = refused(&EXAMPLE.replace(commented, "vip = { \"lb-local001\" = \"nope\" }"));
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "stgw.toml:{line}: node.vip.lb-local001: \"nope\" is not an IPv4 or IPv6 address"
+        )),
+        "{msg}"
+    );
+    let good = EXAMPLE.replace(commented, "vip = { \"lb-local001\" = \"127.0.0.2\" }");
+    assert_eq!(
+        load(&good).unwrap().load_balancers[0].vip,
+        "127.0.0.2".parse::<IpAddr>().unwrap()
+    );
+}

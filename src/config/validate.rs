@@ -41,18 +41,20 @@ pub(super) fn validate(
         .admin
         .as_ref()
         .and_then(|a| v.admin(a, &root.key("admin")));
+    v.derive_ids(&mut file);
     let certificates = v.certificates(&file.certificates, &root.key("certificate"));
     let instances = v.instances(&file.instances, &root.key("instance"));
+    let node_vips = v.node_vips(&file.node.vip, &root.key("node").key("vip"));
     let ctx = Context {
         certificates,
         instances,
+        node_vips,
         quotas: Quotas {
             listeners: file.global.max_listeners_per_lb.max(0) as usize,
             rules: file.global.max_rules_per_lb.max(0) as usize,
             targets: file.global.max_targets_per_rule.max(0) as usize,
         },
     };
-    v.derive_ids(&mut file);
     let mut load_balancers = Vec::with_capacity(file.load_balancers.len());
     let mut lb_ids = HashSet::new();
     let mut listener_ids = HashSet::new();
@@ -60,7 +62,7 @@ pub(super) fn validate(
     let mut binds = HashMap::new();
     for (i, lb) in file.load_balancers.iter().enumerate() {
         let at = root.key("load_balancer").index(i);
-        if let Some(lb) = v.load_balancer(lb, &file, &ctx, &at) {
+        if let Some(lb) = v.load_balancer(lb, &ctx, &at) {
             if !lb_ids.insert(lb.id.clone()) {
                 v.issue(
                     &at.key("id"),
@@ -89,8 +91,15 @@ pub(super) fn validate(
             load_balancers.push(lb);
         }
     }
+    // Every load balancer of the file counts, also one refused above:
+    // an override for it is not the problem.
+    let all_lb_ids: HashSet<&str> = file
+        .load_balancers
+        .iter()
+        .filter_map(|lb| lb.id.as_deref())
+        .collect();
     for (id, _) in file.node.vip.iter() {
-        if lb_ids.contains(id) {
+        if all_lb_ids.contains(id.as_str()) {
             continue;
         }
         if file.store.kind == model::StoreKind::Etcd {
@@ -119,11 +128,17 @@ pub(super) fn validate(
             issues: Vec::new(),
         });
     };
+    let certificates = file
+        .certificates
+        .iter()
+        .filter_map(|c| ctx.certificates.get(&c.id).cloned())
+        .collect();
     Ok(Config {
         path: path.to_owned(),
         file,
         global,
         admin,
+        certificates,
         load_balancers,
         warnings: v.warnings,
     })
@@ -143,6 +158,9 @@ struct Validator<'a> {
 struct Context {
     certificates: HashMap<String, (CertificateKind, CertFiles)>,
     instances: HashMap<String, IpAddr>,
+    /// `[node] vip`: load balancer id → its address here (`None`: refused,
+    /// already reported at `node.vip`).
+    node_vips: HashMap<String, Option<IpAddr>>,
     quotas: Quotas,
 }
 
@@ -160,6 +178,13 @@ impl Validator<'_> {
             field: field.to_string(),
             message: message.into(),
         });
+    }
+
+    fn site(&self, field: &FieldPath) -> Site {
+        Site {
+            field: field.to_string(),
+            line: self.line(field),
+        }
     }
 
     fn line(&self, field: &FieldPath) -> Option<usize> {
@@ -222,7 +247,16 @@ impl Validator<'_> {
             }
             p => AccessLogTarget::File(self.resolve(p)),
         };
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&g.log_level) {
+        if !is_log_filter(&g.log_level) {
+            self.issue(
+                &at.key("log_level"),
+                format!(
+                    "{:?} is not a log level: allowed {}, or comma-separated target=level directives (e.g. \"info,stgw::health=debug\")",
+                    g.log_level,
+                    LOG_LEVELS.join(", ")
+                ),
+            );
+        } else if let Err(e) = tracing_subscriber::EnvFilter::try_new(&g.log_level) {
             self.issue(&at.key("log_level"), format!("invalid tracing filter: {e}"));
         }
         if g.sticky_cookie.is_empty() || !g.sticky_cookie.bytes().all(is_token_byte) {
@@ -368,10 +402,6 @@ impl Validator<'_> {
         let mut out = HashMap::new();
         for (i, c) in entries.iter().enumerate() {
             let at = at.index(i);
-            if c.id.is_empty() {
-                self.issue(&at.key("id"), "must not be empty");
-                continue;
-            }
             if c.kind == CertificateKind::Server && c.key.is_none() {
                 self.issue(&at.key("key"), "a SVR certificate needs its private key");
             }
@@ -379,6 +409,10 @@ impl Validator<'_> {
                 id: Some(c.id.clone()),
                 cert: self.resolve(&c.cert),
                 key: c.key.as_deref().map(|k| self.resolve(k)),
+                named_at: CertSite {
+                    cert: self.site(&at.key("cert")),
+                    key: self.site(&at.key("key")),
+                },
             };
             if out.insert(c.id.clone(), (c.kind, files)).is_some() {
                 self.issue(
@@ -386,6 +420,27 @@ impl Validator<'_> {
                     format!("duplicate certificate id {:?}", c.id),
                 );
             }
+        }
+        out
+    }
+
+    /// `[node] vip`, each address parsed (a bad one is reported here, at
+    /// its own line, and its load balancer is left out).
+    fn node_vips(
+        &mut self,
+        vips: &std::collections::BTreeMap<String, String>,
+        at: &FieldPath,
+    ) -> HashMap<String, Option<IpAddr>> {
+        let mut out = HashMap::new();
+        for (id, text) in vips {
+            let ip = text.parse::<IpAddr>().ok();
+            if ip.is_none() {
+                self.issue(
+                    &at.key(id),
+                    format!("{text:?} is not an IPv4 or IPv6 address"),
+                );
+            }
+            out.insert(id.clone(), ip);
         }
         out
     }
@@ -412,8 +467,20 @@ impl Validator<'_> {
         out
     }
 
-    /// Fills absent ids from each object's identity, so they are stable.
+    /// Fills absent ids from each object's identity, so they are stable:
+    /// a certificate's is its `cert` path as written, an instance's its
+    /// address.
     fn derive_ids(&mut self, file: &mut ConfigFile) {
+        for c in &mut file.certificates {
+            if c.id.is_empty() {
+                c.id = derive_id("cert-", &[&c.cert]);
+            }
+        }
+        for ins in &mut file.instances {
+            if ins.id.is_empty() {
+                ins.id = derive_id("ins-", &[&ins.address]);
+            }
+        }
         for lb in &mut file.load_balancers {
             let lb_id = lb
                 .id
@@ -454,7 +521,6 @@ impl Validator<'_> {
     fn load_balancer(
         &mut self,
         lb: &model::LoadBalancer,
-        file: &ConfigFile,
         ctx: &Context,
         at: &FieldPath,
     ) -> Option<LoadBalancerConfig> {
@@ -465,16 +531,20 @@ impl Validator<'_> {
                 format!("{id:?} is not an id of the form lb-[0-9a-z]{{8}}"),
             );
         }
-        let vip_text = file.node.vip.get(&id).unwrap_or(&lb.vip);
-        let vip = match vip_text.parse::<IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) => {
-                self.issue(
-                    &at.key("vip"),
-                    format!("{vip_text:?} is not an IPv4 or IPv6 address"),
-                );
-                return None;
-            }
+        let vip = match ctx.node_vips.get(&id) {
+            Some(Some(ip)) => *ip,
+            // Reported at `node.vip`.
+            Some(None) => return None,
+            None => match lb.vip.parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => {
+                    self.issue(
+                        &at.key("vip"),
+                        format!("{:?} is not an IPv4 or IPv6 address", lb.vip),
+                    );
+                    return None;
+                }
+            },
         };
         let custom = self.custom_config(
             lb.custom_config.as_deref().unwrap_or(""),
@@ -836,7 +906,16 @@ impl Validator<'_> {
     ) -> Option<CertFiles> {
         match (&r.id, &r.cert, &r.key) {
             (Some(id), None, None) => match ctx.certificates.get(id) {
-                Some((kind, files)) if *kind == want => Some(files.clone()),
+                Some((kind, files)) if *kind == want => {
+                    let here = self.site(&at.key("id"));
+                    Some(CertFiles {
+                        named_at: CertSite {
+                            cert: here.clone(),
+                            key: here,
+                        },
+                        ..files.clone()
+                    })
+                }
                 Some(_) => {
                     let what = if want == CertificateKind::Ca {
                         "CA"
@@ -859,6 +938,10 @@ impl Validator<'_> {
                     id: None,
                     cert: self.resolve(cert),
                     key: key.as_deref().map(|k| self.resolve(k)),
+                    named_at: CertSite {
+                        cert: self.site(&at.key("cert")),
+                        key: self.site(&at.key("key")),
+                    },
                 })
             }
             _ => {
@@ -879,6 +962,10 @@ impl Validator<'_> {
                 id: None,
                 cert: self.resolve(p),
                 key: None,
+                named_at: CertSite {
+                    cert: self.site(at),
+                    key: self.site(at),
+                },
             }),
             CaSpec::Ref(r) => self.cert_ref(r, ctx, at, CertificateKind::Ca),
         }
@@ -1083,10 +1170,10 @@ impl Validator<'_> {
         let hc = hc.unwrap_or(&default);
         let interval = self.range(&at.key("interval"), hc.interval, 5, 300)?;
         let timeout = self.range(&at.key("timeout"), hc.timeout, 2, 60)?;
-        if timeout > interval {
+        if timeout >= interval {
             self.issue(
                 &at.key("timeout"),
-                format!("{timeout} s must not exceed the interval ({interval} s)"),
+                format!("timeout {timeout} s must be less than interval {interval} s"),
             );
         }
         let healthy = self.range(&at.key("healthy_threshold"), hc.healthy_threshold, 2, 10)?;
@@ -1459,6 +1546,26 @@ fn disabled_health_check() -> HealthCheckConfig {
         host: None,
         status_classes: 0b1111,
     }
+}
+
+/// The levels `global.log_level` takes, alone or after `target=`.
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+/// Whether `text` is a level, or comma-separated `level` / `target=level`
+/// directives (a target is a module path such as `stgw::health`). tracing
+/// would take any other word as a target name and log nothing for it.
+fn is_log_filter(text: &str) -> bool {
+    let is_level = |l: &str| LOG_LEVELS.iter().any(|w| w.eq_ignore_ascii_case(l.trim()));
+    let is_target = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-:.".contains(&b))
+    };
+    !text.trim().is_empty()
+        && text.split(',').all(|d| match d.split_once('=') {
+            Some((target, level)) => is_target(target.trim()) && is_level(level),
+            None => is_level(d),
+        })
 }
 
 /// RFC 7230 token characters (cookie and header names).

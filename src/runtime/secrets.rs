@@ -25,7 +25,7 @@ pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec
     let mut secret = vec![0u8; len];
     aws_lc_rs::rand::fill(&mut secret)
         .map_err(|_| std::io::Error::other("system random generator failed"))?;
-    std::fs::create_dir_all(dir)?;
+    crate::admin::persist::private_dir(dir)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -63,7 +63,34 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
+            let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+            assert_eq!(
+                dir_mode & 0o777,
+                0o700,
+                "the state_dir it creates is private"
+            );
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn state_dir_is_created_0700_and_an_existing_one_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("stgw-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = base.join("var");
+        crate::runtime::snapshot::State::new(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        let existing = base.join("mine");
+        std::fs::create_dir_all(&existing).unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::runtime::snapshot::State::new(&existing).unwrap();
+        assert_eq!(
+            mode(&existing),
+            0o755,
+            "a folder stgw did not create is left alone"
+        );
+        let _ = std::fs::remove_dir_all(&base);
     }
 }

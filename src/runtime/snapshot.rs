@@ -71,8 +71,12 @@ pub struct State {
 
 impl State {
     /// State whose TLS ticket keys and generated sticky secret live in
-    /// `state_dir` (created if needed).
+    /// `state_dir` (created 0700 if needed).
     pub fn new(state_dir: &Path) -> Result<State, crate::runtime::RuntimeError> {
+        crate::admin::persist::private_dir(state_dir).map_err(|e| {
+            let e = std::io::Error::new(e.kind(), format!("{}: {e}", state_dir.display()));
+            crate::runtime::RuntimeError::Secret(e)
+        })?;
         let sticky = super::secrets::load_or_create(state_dir, "sticky-secret", 32)
             .map_err(crate::runtime::RuntimeError::Secret)?;
         Ok(State::with(TicketKeys::load_or_create(state_dir)?, sticky))
@@ -225,6 +229,7 @@ impl Snapshot {
         let mut certs = CertCache::default();
         let mut listeners = Vec::new();
         let sticky_secret = sticky_secret(&config.global.sticky_secret, state);
+        super::tls::check_store(&config.certificates, &mut certs, &mut issues);
         for lb in &config.load_balancers {
             for l in &lb.listeners {
                 let ctx = Ctx {

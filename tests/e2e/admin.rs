@@ -372,6 +372,12 @@ async fn every_out_of_range_parameter_gets_the_products_error_naming_the_field()
         ),
         (
             "CreateRule",
+            rule(json!({"HealthCheck": {"TimeOut": 5, "IntervalTime": 5}})),
+            "InvalidParameterValue",
+            "Rules.0.HealthCheck.TimeOut: TimeOut 5 s must be less than IntervalTime 5 s",
+        ),
+        (
+            "CreateRule",
             rule(json!({"HealthCheck": {"HealthNum": 11}})),
             "InvalidParameterValue",
             "HealthNum: 11 is out of range: allowed 2-10",

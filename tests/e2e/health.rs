@@ -145,7 +145,7 @@ async fn a_target_that_leaves_connects_unanswered_is_ejected_at_its_first_timeou
     let (b, _) = switchable("b").await;
     let port = free_port();
     // Probes that take a minute to conclude: only the requests can tell.
-    let slow = "health_check = { interval = 60, timeout = 60, path = \"/health\" }";
+    let slow = "health_check = { interval = 61, timeout = 60, path = \"/health\" }";
     let toml = with_custom(
         &one_rule(
             port,

@@ -332,3 +332,12 @@ async fn a_port_in_use_is_reported_clearly() {
     );
     assert!(err.contains("Address already in use"), "{err}");
 }
+
+#[tokio::test]
+async fn the_state_dir_stgw_creates_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let stgw = Stgw::start(&one_rule(free_port(), "x.test", "/", "", &[]));
+    let var = stgw.dir.path().join("var");
+    let mode = std::fs::metadata(&var).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{}", var.display());
+}

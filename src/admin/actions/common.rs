@@ -320,11 +320,11 @@ impl HealthCheckInput {
         if let Some(v) = self.interval_time {
             base.interval = check_range(&f("IntervalTime"), v, 5, 300)?;
         }
-        if base.timeout > base.interval {
+        if base.timeout >= base.interval {
             return Err(ApiError::value(
                 &f("TimeOut"),
                 format_args!(
-                    "{} s must not exceed IntervalTime ({} s)",
+                    "TimeOut {} s must be less than IntervalTime {} s",
                     base.timeout, base.interval
                 ),
             ));

@@ -89,6 +89,10 @@ pub async fn start(
     }
     let client = EtcdClient::connect(&config.file.store.endpoints, &prefix).await?;
     let state_dir = &config.global.state_dir;
+    crate::admin::persist::private_dir(state_dir).map_err(|source| StoreError::Local {
+        path: state_dir.clone(),
+        source,
+    })?;
     let pems = PemDir::new(state_dir)?;
     let cache = Cache::new(state_dir);
     let (revision, secrets, reachable) = match first_read(&client, &pems).await {
