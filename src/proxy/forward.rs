@@ -111,6 +111,11 @@ pub async fn forward(
     // A WebSocket upgrade has no body to read (over HTTP/2 the stream is
     // the tunnel itself).
     let mut websocket = WsUpgrade::take(parts);
+    if parts.method == Method::CONNECT {
+        // Left after the WebSocket one: an extended CONNECT for another
+        // protocol, which no target could be asked for in HTTP/1.1.
+        return Err(ProxyError::MethodNotAllowed);
+    }
     let body = if websocket.is_some() {
         conn.state.body_pending(false);
         None
@@ -308,6 +313,18 @@ pub async fn forward(
                 conn.state.tunnel();
                 let idle = custom.proxy_read_timeout;
                 return Ok(ws.respond(&head, target_io, active, idle, conn.slot.clone()));
+            }
+            Attempt::Answer(head, _)
+                if head.status.is_success()
+                    && websocket.as_ref().is_some_and(WsUpgrade::over_h2) =>
+            {
+                // Over HTTP/2 a 2xx to the CONNECT means the tunnel is
+                // open (RFC 8441 §5): a target that answered without
+                // switching protocols cannot be passed on as one.
+                trace.try_failed(502, false);
+                return Err(ProxyError::BadGateway(
+                    "the target did not switch protocols".into(),
+                ));
             }
             Attempt::Answer(head, AnswerBody::Stream(body)) => {
                 trace.answered(head.status.as_u16());

@@ -73,6 +73,11 @@ impl WsUpgrade {
         Some(WsUpgrade { client, over_h2 })
     }
 
+    /// Whether the client asked over HTTP/2 (an extended CONNECT, RFC 8441).
+    pub fn over_h2(&self) -> bool {
+        self.over_h2
+    }
+
     /// Puts the upgrade headers back after hop-by-hop headers were removed.
     pub fn restore_headers(headers: &mut HeaderMap) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

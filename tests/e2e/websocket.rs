@@ -379,6 +379,37 @@ async fn websocket_over_http2_is_bridged_to_an_http1_upgrade() {
     assert_eq!(&got[..9], b"\x81\x07over h2");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connect_the_target_does_not_switch_for_is_answered_not_tunnelled() {
+    // A target that answers the upgrade with a plain 200.
+    let plain = Backend::start("no upgrade here").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, plain.addr, ""));
+    let tcp = TcpStream::connect(local(port)).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let connect = |protocol: &'static str| {
+        let mut req = Request::builder()
+            .method("CONNECT")
+            .uri(format!("http://ws.test:{port}/chat"))
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        req.extensions_mut()
+            .insert(h2::ext::Protocol::from_static(protocol));
+        req
+    };
+    // A 2xx would tell the client its tunnel is open: 502 instead.
+    let (resp, _send) = client.send_request(connect("websocket"), true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 502);
+    // Another protocol cannot be asked of an HTTP/1.1 target at all.
+    let mut client = client.ready().await.unwrap();
+    let (resp, _send) = client.send_request(connect("foo"), true).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 405);
+    assert_eq!(plain.hits(), 1, "only the WebSocket one reached the target");
+}
+
 /// Opens a WebSocket over HTTP/2 (extended CONNECT) to `/chat` on `port`:
 /// the stream's sending half and the body of its 200.
 async fn h2_websocket(port: u16) -> (h2::SendStream<Bytes>, h2::RecvStream) {
