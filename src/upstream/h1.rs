@@ -380,9 +380,15 @@ impl H1Conn {
                         _ => data,
                     };
                 }
-                // Trailers towards an HTTP/1.1 target are dropped (targets
-                // of gRPC speak HTTP/2).
-                Err(_trailers) => {}
+                // Trailers end the body: in a chunked one they follow the
+                // last chunk; a body of known length cannot carry them.
+                Err(frame) => {
+                    st.body_done = true;
+                    if st.framing == Framing::Chunked {
+                        let trailers = frame.into_trailers().unwrap_or_default();
+                        st.pending = last_chunk(&trailers);
+                    }
+                }
             },
             Some(Err(e)) => return Err(ExchangeError::ClientBody(e.to_string())),
             None => {
@@ -740,6 +746,36 @@ pub fn encode_head<'a>(
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// The end of a chunked body: the last chunk, the trailer fields a
+/// trailer may carry (none that frames, routes or controls the message,
+/// RFC 9110 §6.5.1) and the empty line.
+fn last_chunk(trailers: &HeaderMap) -> Bytes {
+    let mut out = BytesMut::from(&b"0\r\n"[..]);
+    for (name, value) in trailers {
+        let forbidden = crate::hop_by_hop::index(name.as_str().as_bytes()).is_some()
+            || [
+                http::header::CONTENT_LENGTH,
+                http::header::CONTENT_TYPE,
+                http::header::CONTENT_ENCODING,
+                http::header::HOST,
+                http::header::TRAILER,
+                http::header::AUTHORIZATION,
+                http::header::SET_COOKIE,
+                http::header::COOKIE,
+            ]
+            .contains(name);
+        if forbidden {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.freeze()
 }
 
 /// Appends `n` in lower-case hexadecimal (a chunk's size) without the

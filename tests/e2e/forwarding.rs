@@ -541,3 +541,59 @@ async fn keep_alive_connections_to_targets_are_reused() {
         b.seen.lock().unwrap().iter().map(|s| s.peer).collect();
     assert_eq!(peers.len(), 1, "one pooled connection served all requests");
 }
+
+#[tokio::test]
+async fn http_2_request_trailers_follow_a_streamed_body_to_an_http_1_1_target() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let target = RawBackend::start(move |req, mut stream| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            // The body as it came: chunks, the last one, trailers, the end.
+            let mut body = req.rest;
+            let mut buf = [0u8; 1024];
+            while !body.windows(5).any(|w| w == b"0\r\n\r\n") && !ends_trailers(&body) {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => body.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = seen_tx.send(body);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await;
+        }
+    })
+    .await;
+    let port = free_port();
+    let toml = one_rule(port, "t.test", "/", "", &[(target.addr, 10)]);
+    let _stgw = Stgw::start(&with_custom(&toml, "proxy_request_buffering off;"));
+    let tcp = tokio::net::TcpStream::connect(local(port)).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let mut client = client.ready().await.unwrap();
+    let req = Request::post(format!("http://t.test:{port}/up"))
+        .body(())
+        .unwrap();
+    let (resp, mut send) = client.send_request(req, false).unwrap();
+    send.send_data(Bytes::from_static(b"abc"), false).unwrap();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-checksum", "42".parse().unwrap());
+    trailers.insert("content-length", "3".parse().unwrap());
+    send.send_trailers(trailers).unwrap();
+    assert_eq!(resp.await.unwrap().status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(5), seen_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.ends_with("3\r\nabc\r\n0\r\nx-checksum: 42\r\n\r\n"),
+        "the trailer follows the last chunk, minus fields a trailer may not carry: {body:?}"
+    );
+}
+
+/// Whether a chunked body with a trailer section is complete.
+fn ends_trailers(body: &[u8]) -> bool {
+    body.windows(3).any(|w| w == b"0\r\n") && body.ends_with(b"\r\n\r\n")
+}
