@@ -522,23 +522,13 @@ fn request_host(req: &Parts) -> Result<Option<HostName>, ProxyError> {
             "userinfo in the request's authority",
         ));
     }
-    let host = authority.host();
-    let port = &authority.as_str()[host.len()..];
-    let valid_port = port.is_empty()
-        || port
-            .strip_prefix(':')
-            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
-    if !valid_port {
-        return Err(ProxyError::BadRequest(
-            "invalid port in the request's authority",
-        ));
-    }
     let is_h2 = req.version >= Version::HTTP_2;
-    if !is_h2 && !is_request_line_host(host) {
+    if !is_h2 && !is_request_line_host(authority.host()) {
         return Err(ProxyError::BadRequest("invalid host"));
     }
-    let name =
-        HostName::parse(host.as_bytes()).map_err(|_| ProxyError::BadRequest("invalid host"))?;
+    // As a Host header is read: the port, if any, is digits.
+    let name = HostName::parse(authority.as_str().as_bytes())
+        .map_err(|_| ProxyError::BadRequest("invalid host"))?;
     match header {
         None if !is_h2 && req.version >= Version::HTTP_11 => {
             Err(ProxyError::BadRequest("missing Host"))
