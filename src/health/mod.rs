@@ -152,7 +152,7 @@ impl Drop for HealthChecker {
 async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>) {
     // Spread probes of the same interval a little, but decide Unknown
     // targets quickly.
-    let jitter = Duration::from_millis(u64::from(spec.addr.port()) % 250);
+    let jitter = Duration::from_millis(u64::from(spec.addr().port()) % 250);
     tokio::time::sleep(jitter).await;
     let mut tick = tokio::time::interval(spec.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -13,17 +13,14 @@ use http::{Method, Request, Response, header};
 use http_body_util::Empty;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpStream;
 
 use crate::config::HealthCheckConfig;
-use crate::upstream::Pool;
+use crate::upstream::{ConnectError, Pool};
 
 /// What a probe sends, where, and how often: probes with equal
 /// [`key`](ProbeSpec::key)s are shared by every rule that needs them.
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
-    /// The target.
-    pub addr: SocketAddr,
     /// The target's pool for the rule's transport: its TLS settings and
     /// HTTP version. One pool per (target, transport), so equal transports
     /// are the same pool.
@@ -45,7 +42,6 @@ impl ProbeSpec {
     /// connects to.
     pub fn new(pool: Arc<Pool>, hc: &HealthCheckConfig) -> ProbeSpec {
         ProbeSpec {
-            addr: pool.addr(),
             transport: pool,
             head: hc.head,
             path: hc.path.clone(),
@@ -55,13 +51,17 @@ impl ProbeSpec {
         }
     }
 
+    /// The target.
+    pub fn addr(&self) -> SocketAddr {
+        self.transport.addr()
+    }
+
     /// What identifies the probe: equal keys are one probe. The
-    /// transport counts by identity (the registry hands out one pool per
-    /// target and transport).
+    /// transport (and with it the target) counts by identity: the registry
+    /// hands out one pool per target and transport.
     pub fn key(&self) -> ProbeKey {
         ProbeKey {
             transport: Arc::as_ptr(&self.transport) as usize,
-            addr: self.addr,
             head: self.head,
             path: self.path.clone(),
             host: self.host.clone(),
@@ -75,7 +75,6 @@ impl ProbeSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeKey {
     transport: usize,
-    addr: SocketAddr,
     head: bool,
     path: String,
     host: Option<String>,
@@ -130,30 +129,25 @@ pub async fn probe(spec: &ProbeSpec) -> ProbeOutcome {
 }
 
 async fn attempt(spec: &ProbeSpec) -> ProbeOutcome {
-    let stream = match TcpStream::connect(spec.addr).await {
-        Ok(s) => s,
-        Err(e) => return ProbeOutcome::Refused(e.to_string()),
-    };
-    let _ = stream.set_nodelay(true);
-    let h2 = spec.transport.is_h2();
-    match spec.transport.tls() {
-        Some(tls) => match tls.connect(stream, spec.addr).await {
-            Ok(tls) => request(TokioIo::new(tls), spec, h2).await,
-            Err(e) => ProbeOutcome::Failed(format!("TLS: {e}")),
-        },
-        None => request(TokioIo::new(stream), spec, h2).await,
+    // The whole probe is bounded by the timeout already (`probe`).
+    match spec.transport.open(spec.timeout).await {
+        Ok(io) => request(TokioIo::new(io), spec).await,
+        Err(ConnectError::Io { source, .. }) => ProbeOutcome::Refused(source.to_string()),
+        Err(ConnectError::Timeout { .. }) => ProbeOutcome::Timeout,
+        Err(ConnectError::Tls { source, .. }) => ProbeOutcome::Failed(format!("TLS: {source}")),
+        Err(e @ ConnectError::Handshake { .. }) => ProbeOutcome::Failed(e.to_string()),
     }
 }
 
-async fn request<T>(io: T, spec: &ProbeSpec, h2: bool) -> ProbeOutcome
+async fn request<T>(io: T, spec: &ProbeSpec) -> ProbeOutcome
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let host = spec.host.clone().unwrap_or_else(|| spec.addr.to_string());
+    let host = spec.host.clone().unwrap_or_else(|| spec.addr().to_string());
     let method = if spec.head { Method::HEAD } else { Method::GET };
-    let answer = if h2 {
+    let answer = if spec.transport.is_h2() {
         // HTTP/2 carries the host as :authority, from an absolute URI.
-        let scheme = if spec.transport.tls().is_some() {
+        let scheme = if spec.transport.is_tls() {
             "https"
         } else {
             "http"

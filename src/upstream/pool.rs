@@ -151,9 +151,9 @@ impl Pool {
         self.addr
     }
 
-    /// The TLS settings towards the target, if it speaks TLS.
-    pub fn tls(&self) -> Option<&UpstreamConnector> {
-        self.tls.as_ref()
+    /// Whether the target speaks TLS (HTTPS, GRPCS).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Whether the target speaks HTTP/2 (GRPC, GRPCS).
@@ -190,12 +190,11 @@ impl Pool {
         Box::pin(self.connect(connect_timeout, read_buffer)).await
     }
 
-    /// A new connection, never from the pool.
-    pub async fn connect(
-        self: &Arc<Self>,
-        timeout: Duration,
-        read_buffer: usize,
-    ) -> Result<PooledConn, ConnectError> {
+    /// A new connection to the target over the pool's transport (TLS
+    /// with the rule's settings when it speaks TLS), not yet speaking
+    /// HTTP: what a request and a health probe both start from. `timeout`
+    /// bounds the TCP connect and the TLS handshake each.
+    pub async fn open(&self, timeout: Duration) -> Result<UpstreamIo, ConnectError> {
         let addr = self.addr;
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => stream,
@@ -203,16 +202,26 @@ impl Pool {
             Err(_) => return Err(ConnectError::Timeout { addr, timeout }),
         };
         let _ = stream.set_nodelay(true);
-        let io = match &self.tls {
-            None => UpstreamIo::Plain(stream),
+        match &self.tls {
+            None => Ok(UpstreamIo::Plain(stream)),
             Some(tls) => {
                 let stream = tokio::time::timeout(timeout, tls.connect(stream, addr))
                     .await
                     .map_err(|_| ConnectError::Timeout { addr, timeout })?
                     .map_err(|source| ConnectError::Tls { addr, source })?;
-                UpstreamIo::Tls(Box::new(stream))
+                Ok(UpstreamIo::Tls(Box::new(stream)))
             }
-        };
+        }
+    }
+
+    /// A new connection, never from the pool.
+    pub async fn connect(
+        self: &Arc<Self>,
+        timeout: Duration,
+        read_buffer: usize,
+    ) -> Result<PooledConn, ConnectError> {
+        let addr = self.addr;
+        let io = self.open(timeout).await?;
         if !self.h2 {
             let conn = H1Conn::new(io, read_buffer.max(MIN_READ_BUFFER));
             return Ok(PooledConn::H1 {
