@@ -31,8 +31,7 @@ impl CertCache {
         if self.failed.contains(files) {
             return None;
         }
-        let loaded = read_server_cert(files);
-        let loaded = match loaded {
+        let loaded = match read_server_cert(files) {
             Ok(l) => Arc::new(l),
             Err(e) => {
                 issues.push(e);
@@ -40,10 +39,7 @@ impl CertCache {
                 return None;
             }
         };
-        let what = files.id.as_deref().map_or_else(
-            || files.cert.display().to_string(),
-            |id| format!("certificate {id}"),
-        );
+        let what = describe(files);
         match expiry_status(&loaded, SystemTime::now()) {
             Expiry::Expired => {
                 tracing::error!(certificate = %what, subject = %loaded.subject, "certificate has expired")
@@ -59,6 +55,25 @@ impl CertCache {
         self.loaded.insert(files.clone(), loaded.clone());
         Some(loaded)
     }
+
+    /// Reads a client CA bundle (a bad one is reported once).
+    fn load_ca(
+        &mut self,
+        files: &CertFiles,
+        issues: &mut Vec<Issue>,
+    ) -> Option<rustls::RootCertStore> {
+        if self.failed.contains(files) {
+            return None;
+        }
+        match read_ca(files) {
+            Ok(roots) => Some(roots),
+            Err(e) => {
+                issues.push(e);
+                self.failed.insert(files.clone());
+                None
+            }
+        }
+    }
 }
 
 fn issue(field: &str, message: String) -> Issue {
@@ -67,6 +82,14 @@ fn issue(field: &str, message: String) -> Issue {
         field: field.to_owned(),
         message,
     }
+}
+
+/// How logs and errors name a certificate: its store id, else its file.
+fn describe(files: &CertFiles) -> String {
+    files.id.as_deref().map_or_else(
+        || files.cert.display().to_string(),
+        |id| format!("certificate {id}"),
+    )
 }
 
 /// An issue at `site` (where a file is named).
@@ -82,10 +105,7 @@ fn issue_at(site: &Site, message: String) -> Issue {
 /// reported at the field that names the file at fault.
 fn read_server_cert(files: &CertFiles) -> Result<LoadedCert, Issue> {
     let at = &files.named_at;
-    let what = files.id.as_deref().map_or_else(
-        || files.cert.display().to_string(),
-        |id| format!("certificate {id}"),
-    );
+    let what = describe(files);
     let cert = std::fs::read(&files.cert)
         .map_err(|e| issue_at(&at.cert, format!("{}: {e}", files.cert.display())))?;
     let Some(key_path) = &files.key else {
@@ -121,27 +141,6 @@ fn names_the_key(e: &CertError) -> bool {
                 input: Input::PrivateKey
             }
     )
-}
-
-impl CertCache {
-    /// Reads a client CA bundle (a bad one is reported once).
-    fn load_ca(
-        &mut self,
-        files: &CertFiles,
-        issues: &mut Vec<Issue>,
-    ) -> Option<rustls::RootCertStore> {
-        if self.failed.contains(files) {
-            return None;
-        }
-        match read_ca(files) {
-            Ok(roots) => Some(roots),
-            Err(e) => {
-                issues.push(e);
-                self.failed.insert(files.clone());
-                None
-            }
-        }
-    }
 }
 
 /// Reads a client CA bundle.
