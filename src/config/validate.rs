@@ -433,16 +433,19 @@ impl Validator<'_> {
     ) -> HashMap<String, Option<IpAddr>> {
         let mut out = HashMap::new();
         for (id, text) in vips {
-            let ip = text.parse::<IpAddr>().ok();
-            if ip.is_none() {
-                self.issue(
-                    &at.key(id),
-                    format!("{text:?} is not an IPv4 or IPv6 address"),
-                );
-            }
+            let ip = self.vip(text, &at.key(id));
             out.insert(id.clone(), ip);
         }
         out
+    }
+
+    /// A VIP (`load_balancer.vip`, `[node] vip`): an IPv4 or IPv6 address.
+    fn vip(&mut self, text: &str, at: &FieldPath) -> Option<IpAddr> {
+        let ip = text.parse::<IpAddr>().ok();
+        if ip.is_none() {
+            self.issue(at, format!("{text:?} is not an IPv4 or IPv6 address"));
+        }
+        ip
     }
 
     fn instances(
@@ -535,16 +538,7 @@ impl Validator<'_> {
             Some(Some(ip)) => *ip,
             // Reported at `node.vip`.
             Some(None) => return None,
-            None => match lb.vip.parse::<IpAddr>() {
-                Ok(ip) => ip,
-                Err(_) => {
-                    self.issue(
-                        &at.key("vip"),
-                        format!("{:?} is not an IPv4 or IPv6 address", lb.vip),
-                    );
-                    return None;
-                }
-            },
+            None => self.vip(&lb.vip, &at.key("vip"))?,
         };
         let custom = self.custom_config(
             lb.custom_config.as_deref().unwrap_or(""),
