@@ -40,6 +40,16 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// A TLS server that presents this certificate (a target's, say).
+    pub fn server_config(&self) -> rustls::ServerConfig {
+        use rustls::pki_types::pem::PemObject;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("a PEM key");
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.der.clone()], key)
+            .expect("a certificate and its key")
+    }
+
     /// The listener setting that serves this certificate (its files).
     pub fn listener_setting(&self) -> String {
         format!(

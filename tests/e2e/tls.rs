@@ -372,15 +372,9 @@ async fn a_returning_client_resumes_also_after_a_reload() {
 async fn https_targets_are_not_verified_unless_asked() {
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
-    let self_signed = pki.self_signed("target", &["target.internal"]);
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![self_signed.der.clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(rustls_pki_types_pem(&self_signed.key_pem))
-                .unwrap(),
-        )
-        .unwrap();
+    let server = pki
+        .self_signed("target", &["target.internal"])
+        .server_config();
     let target = Backend::start_tls("secure-target", server).await;
     let port = free_port();
     let extra = "forward_type = \"HTTPS\"\n      health_check = { enabled = false }";
@@ -423,16 +417,6 @@ async fn https_targets_are_not_verified_unless_asked() {
 async fn health_probes_use_the_rules_tls_settings() {
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
-    let server = |issued: &crate::pki::Issued| {
-        rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![issued.der.clone()],
-                rustls::pki_types::PrivateKeyDer::try_from(rustls_pki_types_pem(&issued.key_pem))
-                    .unwrap(),
-            )
-            .unwrap()
-    };
     let ca = dir.path().join("ca.pem");
     let verify = format!(
         "forward_type = \"HTTPS\"\n      tls_verify = true\n      tls_ca = {ca:?}\n      tls_sni = \"target.internal\"\n      health_check = {{ interval = 5 }}"
@@ -441,7 +425,8 @@ async fn health_probes_use_the_rules_tls_settings() {
     // and never reach HTTP (they used to verify nothing).
     let untrusted = Backend::start_tls(
         "untrusted",
-        server(&pki.self_signed("self", &["target.internal"])),
+        pki.self_signed("self", &["target.internal"])
+            .server_config(),
     )
     .await;
     let port = free_port();
@@ -456,7 +441,8 @@ async fn health_probes_use_the_rules_tls_settings() {
     // both get through (the name is verified against tls_sni).
     let trusted = Backend::start_tls(
         "trusted",
-        server(&pki.server("trusted", &["target.internal"], crate::pki::Kind::Ecdsa)),
+        pki.server("trusted", &["target.internal"], crate::pki::Kind::Ecdsa)
+            .server_config(),
     )
     .await;
     let port2 = free_port();
@@ -483,14 +469,6 @@ async fn health_probes_use_the_rules_tls_settings() {
         0,
         "a probe got through TLS the rule's traffic cannot"
     );
-}
-
-fn rustls_pki_types_pem(pem: &str) -> Vec<u8> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes())
-        .unwrap()
-        .secret_der()
-        .to_vec()
 }
 
 #[tokio::test]

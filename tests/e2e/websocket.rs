@@ -389,25 +389,31 @@ async fn an_http2_connect_the_target_does_not_switch_for_is_answered_not_tunnell
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
     let mut client = client.ready().await.unwrap();
-    let connect = |protocol: &'static str| {
-        let mut req = Request::builder()
-            .method("CONNECT")
-            .uri(format!("http://ws.test:{port}/chat"))
-            .header("sec-websocket-version", "13")
-            .body(())
-            .unwrap();
-        req.extensions_mut()
-            .insert(h2::ext::Protocol::from_static(protocol));
-        req
-    };
     // A 2xx would tell the client its tunnel is open: 502 instead.
-    let (resp, _send) = client.send_request(connect("websocket"), true).unwrap();
+    let (resp, _send) = client
+        .send_request(extended_connect(port, "websocket"), true)
+        .unwrap();
     assert_eq!(resp.await.unwrap().status(), 502);
     // Another protocol cannot be asked of an HTTP/1.1 target at all.
     let mut client = client.ready().await.unwrap();
-    let (resp, _send) = client.send_request(connect("foo"), true).unwrap();
+    let (resp, _send) = client
+        .send_request(extended_connect(port, "foo"), true)
+        .unwrap();
     assert_eq!(resp.await.unwrap().status(), 405);
     assert_eq!(plain.hits(), 1, "only the WebSocket one reached the target");
+}
+
+/// An extended CONNECT (RFC 8441) for `protocol` to `/chat` on `port`.
+fn extended_connect(port: u16, protocol: &'static str) -> Request<()> {
+    let mut req = Request::builder()
+        .method("CONNECT")
+        .uri(format!("http://ws.test:{port}/chat"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(h2::ext::Protocol::from_static(protocol));
+    req
 }
 
 /// Opens a WebSocket over HTTP/2 (extended CONNECT) to `/chat` on `port`:
@@ -417,15 +423,9 @@ async fn h2_websocket(port: u16) -> (h2::SendStream<Bytes>, h2::RecvStream) {
     let (client, conn) = h2::client::handshake(tcp).await.unwrap();
     tokio::spawn(conn);
     let mut client = client.ready().await.unwrap();
-    let mut req = Request::builder()
-        .method("CONNECT")
-        .uri(format!("http://ws.test:{port}/chat"))
-        .header("sec-websocket-version", "13")
-        .body(())
+    let (resp, send) = client
+        .send_request(extended_connect(port, "websocket"), false)
         .unwrap();
-    req.extensions_mut()
-        .insert(h2::ext::Protocol::from_static("websocket"));
-    let (resp, send) = client.send_request(req, false).unwrap();
     let resp = resp.await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-handshake"], "echo");
@@ -639,27 +639,12 @@ async fn grpc_streams_with_trailers_over_h2c_and_over_tls() {
 
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
-    let cert = pki.self_signed("grpc", &["grpc.internal"]);
-    let server = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der.clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(pem_key(&cert.key_pem)).unwrap(),
-        )
-        .unwrap();
+    let server = pki.self_signed("grpc", &["grpc.internal"]).server_config();
     let h2s = grpc_target(Some(server)).await;
     let port = free_port();
     let extra = "forward_type = \"GRPCS\"\n      health_check = { enabled = false }";
     let _tls = Stgw::start(&one_rule(port, "grpc.test", "/", extra, &[(h2s, 10)]));
     grpc_stream_through(port).await;
-}
-
-fn pem_key(pem: &str) -> Vec<u8> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::PrivateKeyDer::from_pem_slice(pem.as_bytes())
-        .unwrap()
-        .secret_der()
-        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
