@@ -212,13 +212,16 @@ impl Default for TlsVersions {
 /// One `add_header NAME VALUE [always];`.
 ///
 /// As in nginx, the header is added to 2xx/3xx answers only unless `always`
-/// is set, and an empty value means the header is not added at all.
+/// is set, and a value that is, or expands to, an empty string means the
+/// header is not added at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddHeader {
     /// Header name as written (a valid HTTP token).
     pub name: String,
-    /// Literal value (no variable expansion); may be empty.
+    /// Value as written; may be empty.
     pub value: String,
+    /// `value` split into text and variables (empty when `value` is).
+    pub template: Vec<TemplatePart>,
     /// `always` was given: add it to every status.
     pub always: bool,
 }
@@ -229,9 +232,13 @@ pub struct AddHeader {
 pub struct SetHeader {
     /// Header name as written (a valid HTTP token).
     pub name: String,
-    /// Literal value with surrounding blanks trimmed; `None` (written
+    /// Value as written with surrounding blanks trimmed; `None` (written
     /// `Name:`) removes the header instead.
     pub value: Option<String>,
+    /// `value` split into text and variables (empty when `value` is
+    /// `None`). A value that expands to an empty string removes the
+    /// header, as `Name:` does.
+    pub template: Vec<TemplatePart>,
 }
 
 /// `proxy_buffers COUNT SIZE`.
@@ -273,17 +280,30 @@ impl ProxySetHeader {
     }
 }
 
-/// A piece of a `proxy_set_header` value.
+/// A piece of a header value (`proxy_set_header`, `add_header`,
+/// `more_set_headers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplatePart {
     /// Text sent as is (never empty; adjacent text is merged).
     Literal(String),
     /// A variable expanded per request.
     Var(Variable),
+    /// `$http_NAME`: the request header of this name (lower case, `-` for
+    /// each `_` of NAME; a valid HTTP token), its copies joined as nginx
+    /// joins them; empty when the request has none.
+    RequestHeader(String),
 }
 
-/// The variables a `proxy_set_header` value may use (names are matched
-/// case-insensitively, as nginx does).
+impl TemplatePart {
+    /// Whether this part is expanded per request (not literal text).
+    pub fn is_variable(&self) -> bool {
+        !matches!(self, TemplatePart::Literal(_))
+    }
+}
+
+/// The named variables a header value may use (names are matched
+/// case-insensitively, as nginx does); `$http_NAME` is
+/// [`TemplatePart::RequestHeader`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variable {
     /// `$remote_port`: the client's source port.
@@ -310,12 +330,22 @@ pub enum Variable {
     ServerPort,
     /// `$request_uri`: the original request URI, with the query.
     RequestUri,
+    /// `$args`: the request's query (after `?`, empty without one).
+    Args,
+    /// `$query_string`: the same as `$args`.
+    QueryString,
+    /// `$server_name`: the name of the domain that took the request (empty
+    /// when none did).
+    ServerName,
+    /// `$status`: the answer's status code, 3 digits; response headers
+    /// only ([`Variable::is_response_only`]).
+    Status,
 }
 
 impl Variable {
     /// Every variable, in the order of the product's documentation followed
     /// by the nginx ones.
-    pub const ALL: [Variable; 12] = [
+    pub const ALL: [Variable; 16] = [
         Variable::RemotePort,
         Variable::ServerAddr,
         Variable::StgwRequestId,
@@ -328,6 +358,10 @@ impl Variable {
         Variable::Scheme,
         Variable::ServerPort,
         Variable::RequestUri,
+        Variable::Args,
+        Variable::QueryString,
+        Variable::ServerName,
+        Variable::Status,
     ];
 
     /// The variable's name without the `$`, e.g. `"remote_port"`.
@@ -345,7 +379,17 @@ impl Variable {
             Variable::Scheme => "scheme",
             Variable::ServerPort => "server_port",
             Variable::RequestUri => "request_uri",
+            Variable::Args => "args",
+            Variable::QueryString => "query_string",
+            Variable::ServerName => "server_name",
+            Variable::Status => "status",
         }
+    }
+
+    /// Whether only response headers (`add_header`, `more_set_headers`)
+    /// may use it: `$status` is not known when the request is sent.
+    pub fn is_response_only(&self) -> bool {
+        matches!(self, Variable::Status)
     }
 
     /// The variable called `name` (without `$`, any case), if it exists.
@@ -533,9 +577,21 @@ pub enum CustomConfigError {
         allowed: String,
     },
 
-    /// A `proxy_set_header` value uses a variable stgw does not provide.
-    #[error("line {line}: {directive} uses unknown variable \"${variable}\"; allowed: {allowed}", allowed = allowed_variables())]
+    /// A header value uses a variable stgw does not provide.
+    #[error("line {line}: {directive} uses unknown variable \"${variable}\"; allowed: {allowed}", allowed = allowed_variables(directive))]
     UnknownVariable {
+        /// Line of the value.
+        line: usize,
+        /// The directive.
+        directive: &'static str,
+        /// The variable name as written, without `$`.
+        variable: String,
+    },
+
+    /// A `proxy_set_header` value uses a variable known only for the
+    /// answer (`$status`).
+    #[error("line {line}: {directive} cannot use \"${variable}\": it is known only for response headers (add_header, more_set_headers); allowed: {allowed}", allowed = allowed_variables(directive))]
+    ResponseOnlyVariable {
         /// Line of the value.
         line: usize,
         /// The directive.
@@ -574,6 +630,7 @@ impl CustomConfigError {
             | CustomConfigError::InvalidValue { line, .. }
             | CustomConfigError::OutOfRange { line, .. }
             | CustomConfigError::UnknownVariable { line, .. }
+            | CustomConfigError::ResponseOnlyVariable { line, .. }
             | CustomConfigError::Requires { line, .. } => Some(*line),
         }
     }
@@ -591,8 +648,15 @@ fn allowed_directives() -> String {
     names.join(", ")
 }
 
-fn allowed_variables() -> String {
-    let names: Vec<String> = Variable::ALL.iter().map(Variable::to_string).collect();
+/// The variables `directive` may use, for error messages.
+fn allowed_variables(directive: &str) -> String {
+    let response = directive != "proxy_set_header";
+    let mut names: Vec<String> = Variable::ALL
+        .iter()
+        .filter(|v| response || !v.is_response_only())
+        .map(Variable::to_string)
+        .collect();
+    names.push("$http_NAME".to_owned());
     names.join(", ")
 }
 
@@ -1185,17 +1249,6 @@ impl Builder {
         });
     }
 
-    /// Warns that a response-header value containing `$` is sent literally.
-    fn warn_if_dollar(&mut self, line: usize, directive: &'static str, value: &str) {
-        if value.contains('$') {
-            self.warn(
-                line,
-                directive,
-                format!("value \"{value}\" contains \"$\": stgw sends it literally (variables are expanded only in proxy_set_header)"),
-            );
-        }
-    }
-
     /// Whether `name` is a framing field, which `directive` may not set:
     /// stgw frames every answer itself, and a second `Content-Length` or
     /// a `Transfer-Encoding` the body does not follow would corrupt it
@@ -1535,13 +1588,15 @@ fn add_header(
             ),
         );
     }
-    builder.warn_if_dollar(value.line, directive.name, &value.text);
+    let template = parse_template(directive, value.line, &value.text, Variables::Response)
+        .map_err(|e| e.unwrap_or_else(|| directive.invalid(value, TEMPLATE_FORM)))?;
     if builder.skips_framing(name.line, directive.name, &name.text) {
         return Ok(());
     }
     builder.config.add_headers.push(AddHeader {
         name: name.text.clone().into_owned(),
         value: value.text.clone().into_owned(),
+        template,
         always,
     });
     Ok(())
@@ -1556,9 +1611,6 @@ fn more_set_headers(
     }
     for token in directive.args {
         let header = parse_set_header(directive, token)?;
-        if let Some(value) = &header.value {
-            builder.warn_if_dollar(token.line, directive.name, value);
-        }
         if builder.skips_framing(token.line, directive.name, &header.name) {
             continue;
         }
@@ -1588,9 +1640,12 @@ fn parse_set_header(
     if !is_field_value(value) {
         return Err(directive.invalid(token, HEADER_VALUE_FORM));
     }
+    let template = parse_template(directive, token.line, value, Variables::Response)
+        .map_err(|e| e.unwrap_or_else(|| directive.invalid(token, TEMPLATE_FORM)))?;
     Ok(SetHeader {
         name: name.to_owned(),
         value: (!value.is_empty()).then(|| value.to_owned()),
+        template,
     })
 }
 
@@ -1623,7 +1678,8 @@ fn proxy_set_header(
     if !is_field_value(&value.text) {
         return Err(directive.invalid(value, HEADER_VALUE_FORM));
     }
-    let template = parse_template(directive, value)?;
+    let template = parse_template(directive, value.line, &value.text, Variables::Request)
+        .map_err(|e| e.unwrap_or_else(|| directive.invalid(value, TEMPLATE_FORM)))?;
     builder.config.proxy_set_headers.push(ProxySetHeader {
         name: name.text.to_ascii_lowercase(),
         value: template,
@@ -1631,30 +1687,75 @@ fn proxy_set_header(
     Ok(())
 }
 
-/// Splits a value into literal text and `$name` / `${name}` variables, the
-/// way nginx compiles it (a name is letters, digits and `_`).
+const TEMPLATE_FORM: &str = "text with variables written $name or ${name}";
+
+/// Which variables a header value may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variables {
+    /// A request header's (`proxy_set_header`): not `$status`.
+    Request,
+    /// A response header's: all of them.
+    Response,
+}
+
+/// Splits a value (`text`, on `line`) into literal text and `$name` /
+/// `${name}` variables, the way nginx compiles it (a name is letters,
+/// digits and `_`). `Err(None)` is a `$` without a name after it (the
+/// caller says where); `Err(Some(_))` a variable `allowed` does not have.
 fn parse_template(
     directive: &Directive<'_, '_>,
-    token: &Token<'_>,
-) -> Result<Vec<TemplatePart>, CustomConfigError> {
+    line: usize,
+    text: &str,
+    allowed: Variables,
+) -> Result<Vec<TemplatePart>, Option<CustomConfigError>> {
     let mut parts = Vec::new();
-    let mut rest = token.text.as_ref();
+    let mut rest = text;
     while let Some(dollar) = rest.find('$') {
         push_literal(&mut parts, &rest[..dollar]);
-        let (name, after) = split_variable_name(&rest[dollar + 1..]).ok_or_else(|| {
-            directive.invalid(token, "text with variables written $name or ${name}")
-        })?;
-        let variable =
-            Variable::from_name(name).ok_or_else(|| CustomConfigError::UnknownVariable {
-                line: token.line,
-                directive: directive.name,
-                variable: name.to_owned(),
-            })?;
-        parts.push(TemplatePart::Var(variable));
+        let (name, after) = split_variable_name(&rest[dollar + 1..]).ok_or(None)?;
+        parts.push(variable_part(directive.name, line, name, allowed)?);
         rest = after;
     }
     push_literal(&mut parts, rest);
     Ok(parts)
+}
+
+/// The template part for the variable `name` (without `$`), if `allowed`
+/// has it.
+fn variable_part(
+    directive: &'static str,
+    line: usize,
+    name: &str,
+    allowed: Variables,
+) -> Result<TemplatePart, Option<CustomConfigError>> {
+    if let Some(header) = request_header_name(name) {
+        return Ok(TemplatePart::RequestHeader(header));
+    }
+    let unknown = || CustomConfigError::UnknownVariable {
+        line,
+        directive,
+        variable: name.to_owned(),
+    };
+    let variable = Variable::from_name(name).ok_or_else(unknown)?;
+    if variable.is_response_only() && allowed == Variables::Request {
+        return Err(Some(CustomConfigError::ResponseOnlyVariable {
+            line,
+            directive,
+            variable: name.to_owned(),
+        }));
+    }
+    Ok(TemplatePart::Var(variable))
+}
+
+/// The header name of `$http_NAME` (`name` without `$`, any case): NAME in
+/// lower case with `-` for `_`; `None` when `name` is not of that form.
+fn request_header_name(name: &str) -> Option<String> {
+    let prefix = name.get(..5)?;
+    let rest = &name[5..];
+    if !prefix.eq_ignore_ascii_case("http_") || rest.is_empty() || !is_token(rest) {
+        return None;
+    }
+    Some(rest.to_ascii_lowercase().replace('_', "-"))
 }
 
 /// `(name, rest)` for the text after a `$`; `None` when no name follows or a
@@ -1889,6 +1990,11 @@ mod tests {
         assert_mentions(&message, &["line 1", directive, "takes", expected]);
     }
 
+    /// The template of a value without variables.
+    fn text(value: &str) -> Vec<TemplatePart> {
+        vec![TemplatePart::Literal(value.into())]
+    }
+
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
     }
@@ -1960,11 +2066,13 @@ mod tests {
             add_headers: vec![AddHeader {
                 name: "xxx".into(),
                 value: "yyy".into(),
+                template: text("yyy"),
                 always: false,
             }],
             more_set_headers: vec![SetHeader {
                 name: "A".into(),
                 value: Some("B".into()),
+                template: text("B"),
             }],
             ..CustomConfig::default()
         };
@@ -1990,6 +2098,7 @@ mod tests {
             [AddHeader {
                 name: "X-A".into(),
                 value: "b".into(),
+                template: text("b"),
                 always: true
             }]
         );
@@ -2651,11 +2760,13 @@ mod tests {
                 AddHeader {
                     name: "X-Frame-Options".into(),
                     value: "SAMEORIGIN".into(),
+                    template: text("SAMEORIGIN"),
                     always: true
                 },
                 AddHeader {
                     name: "Cache-Control".into(),
                     value: "no-cache, no-store".into(),
+                    template: text("no-cache, no-store"),
                     always: false
                 },
             ]
@@ -2690,10 +2801,102 @@ mod tests {
     }
 
     #[test]
-    fn add_header_value_with_dollar_is_literal_with_a_warning() {
-        let parsed = parsed("add_header X-Host $host;");
-        assert_eq!(parsed.config.add_headers[0].value, "$host");
-        assert_mentions(&parsed.warnings[0].to_string(), &["literally"]);
+    fn response_header_values_are_templates_without_warnings() {
+        let parsed = parsed(
+            "add_header X-Host \"h=$host\"; add_header Access-Control-Allow-Origin $http_origin always;\n\
+             more_set_headers \"X-Status: $status\" 'X-Via: ${HTTP_X_Forwarded_For}!' \"X-Q: $args$query_string$server_name\";",
+        );
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        let c = parsed.config;
+        assert_eq!(c.add_headers[0].value, "h=$host");
+        assert_eq!(
+            c.add_headers[0].template,
+            [
+                TemplatePart::Literal("h=".into()),
+                TemplatePart::Var(Variable::Host)
+            ]
+        );
+        assert_eq!(
+            c.add_headers[1].template,
+            [TemplatePart::RequestHeader("origin".into())]
+        );
+        assert_eq!(
+            c.more_set_headers[0].template,
+            [TemplatePart::Var(Variable::Status)]
+        );
+        assert_eq!(
+            c.more_set_headers[1].template,
+            [
+                TemplatePart::RequestHeader("x-forwarded-for".into()),
+                TemplatePart::Literal("!".into())
+            ]
+        );
+        assert_eq!(
+            c.more_set_headers[2].template,
+            [
+                TemplatePart::Var(Variable::Args),
+                TemplatePart::Var(Variable::QueryString),
+                TemplatePart::Var(Variable::ServerName)
+            ]
+        );
+    }
+
+    #[test]
+    fn response_header_values_refuse_unknown_variables_with_their_line() {
+        assert_mentions(
+            &error("add_header X-A b;\nadd_header X-Id $request_id always;"),
+            &[
+                "line 2",
+                "add_header",
+                "unknown variable \"$request_id\"",
+                "$status",
+                "$http_NAME",
+            ],
+        );
+        assert_mentions(
+            &error("\n\nmore_set_headers \"X-A: 1\" \"X-B: $nope\";"),
+            &["line 3", "more_set_headers", "unknown variable \"$nope\""],
+        );
+        assert_mentions(
+            &error("add_header X-A $http_;"),
+            &["line 1", "unknown variable \"$http_\""],
+        );
+        assert_invalid(
+            "more_set_headers \"X-A: cost $ 5\";",
+            &["more_set_headers", "$name or ${name}"],
+        );
+    }
+
+    #[test]
+    fn proxy_set_header_refuses_status_with_what_is_allowed() {
+        let message = error("add_header X-S $status;\nproxy_set_header X-S $status;");
+        assert_mentions(
+            &message,
+            &[
+                "line 2",
+                "proxy_set_header",
+                "\"$status\"",
+                "response headers",
+                "allowed: $remote_port",
+                "$http_NAME",
+            ],
+        );
+        let allowed = message.split("allowed:").nth(1).unwrap_or_default();
+        assert!(!allowed.contains("$status"), "{message}");
+        let refused = parse("\nproxy_set_header X-S ${STATUS};").err();
+        assert!(matches!(
+            refused,
+            Some(CustomConfigError::ResponseOnlyVariable { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn proxy_set_header_reads_request_headers() {
+        let c = config("proxy_set_header X-Orig $http_x_real_ip;");
+        assert_eq!(
+            c.proxy_set_headers[0].value,
+            [TemplatePart::RequestHeader("x-real-ip".into())]
+        );
     }
 
     #[test]
@@ -2729,15 +2932,18 @@ mod tests {
             [
                 SetHeader {
                     name: "Server".into(),
-                    value: Some("my-server".into())
+                    value: Some("my-server".into()),
+                    template: text("my-server"),
                 },
                 SetHeader {
                     name: "X-A".into(),
-                    value: Some("b c".into())
+                    value: Some("b c".into()),
+                    template: text("b c"),
                 },
                 SetHeader {
                     name: "X-B".into(),
-                    value: Some("d".into())
+                    value: Some("d".into()),
+                    template: text("d"),
                 },
             ]
         );
@@ -3003,9 +3209,21 @@ mod tests {
     // -- proxy_set_header ------------------------------------------------------
 
     #[test]
-    fn proxy_set_header_accepts_every_documented_variable() {
+    fn every_directive_accepts_every_documented_variable() {
         for variable in Variable::ALL {
-            let c = config(&format!("proxy_set_header X-Test ${};", variable.name()));
+            let name = variable.name();
+            let c = config(&format!(
+                "add_header X-A ${name}; more_set_headers \"X-B: ${name}\";"
+            ));
+            assert_eq!(c.add_headers[0].template, [TemplatePart::Var(variable)]);
+            assert_eq!(
+                c.more_set_headers[0].template,
+                [TemplatePart::Var(variable)]
+            );
+            if variable.is_response_only() {
+                continue;
+            }
+            let c = config(&format!("proxy_set_header X-Test ${name};"));
             assert_eq!(c.proxy_set_headers[0].value, [TemplatePart::Var(variable)]);
         }
     }

@@ -75,6 +75,11 @@ impl RouteTrace {
         self.location_id = Some(rule.id.clone());
     }
 
+    /// The name of the domain that took the request, once one did.
+    pub fn server_name(&self) -> Option<&str> {
+        self.server_name.as_deref()
+    }
+
     /// The request body was read completely: `len` bytes.
     pub fn body_read(&mut self, len: u64) {
         self.body = BodyLen::Read(len);

@@ -15,6 +15,7 @@ use super::gzip::GzipRequest;
 use super::headers::{ClientFacts, Forwarding, join_cookies, remove_client_only};
 use super::response_headers::rewrite_redirects;
 use super::set_header;
+use super::template;
 use super::websocket::WsUpgrade;
 use crate::config::CustomConfig;
 use crate::listener::conn::ClientConn;
@@ -89,6 +90,8 @@ pub struct Facts<'a> {
     pub request_id: &'a HeaderValue,
     /// The request's host, normalised (`$host`), else the domain's name.
     pub host: &'a str,
+    /// The domain's name (`$server_name`).
+    pub server_name: &'a str,
     /// The client's address as believed (scheduling, X-Real-IP).
     pub client: std::net::IpAddr,
 }
@@ -154,6 +157,15 @@ pub async fn forward(
                     .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
             })
         });
+    // `$http_NAME` reads the client's headers, before they are rewritten.
+    let client_headers = if listener.http.proxy_header_names.is_empty() {
+        None
+    } else {
+        Some(template::copy_headers(
+            &parts.headers,
+            &listener.http.proxy_header_names,
+        ))
+    };
     let mut forwarding = Some(prepare_headers(
         &mut parts.headers,
         &parts.uri,
@@ -176,7 +188,8 @@ pub async fn forward(
         } else {
             Cow::Borrowed(b"")
         };
-        let vars = set_header::Vars {
+        let no_headers = HeaderMap::new();
+        let vars = template::Vars {
             peer: conn.peer,
             local: conn.local,
             vport: listener.addr.port(),
@@ -187,6 +200,9 @@ pub async fn forward(
             scheme: conn.scheme,
             uri: &uri,
             request_uri: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            server_name: facts.server_name,
+            headers: client_headers.as_ref().unwrap_or(&no_headers),
+            status: None,
         };
         set_header::apply(&mut parts.headers, &listener.http.proxy_set_headers, &vars);
     }

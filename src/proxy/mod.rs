@@ -22,6 +22,7 @@ mod request_id;
 pub mod response_headers;
 mod set_header;
 pub mod settings;
+mod template;
 mod websocket;
 
 use std::convert::Infallible;
@@ -111,6 +112,11 @@ pub fn handle(
         ));
         let origin = (!listener.custom.error_pages.is_empty())
             .then(|| Box::new(error_page::Origin::of(&parts)));
+        // Boxed: only when some response header value has a variable.
+        let facts = listener
+            .http
+            .response_vars
+            .then(|| Box::new(template::RequestFacts::of(&parts, &listener.http)));
         let h1 = !conn.state.is_h2();
         let http10 = parts.version == Version::HTTP_10;
         let has_body = h1 && body_follows;
@@ -181,7 +187,14 @@ pub fn handle(
         // `more_set_headers` may then change it.
         resp.headers_mut()
             .insert(header::SERVER, HeaderValue::from_static("stgw"));
-        response_headers::apply(resp.headers_mut(), status, &listener.http);
+        match &facts {
+            Some(facts) => {
+                let server_name = trace.route.server_name();
+                let vars = facts.vars(&conn, &listener, &trace.request_id, server_name, status);
+                response_headers::apply(resp.headers_mut(), status, &listener.http, Some(&vars));
+            }
+            None => response_headers::apply(resp.headers_mut(), status, &listener.http, None),
+        }
         // A 101's connection becomes the tunnel: its `Connection` stays
         // `upgrade` (a client would refuse the handshake otherwise).
         if h1
@@ -378,6 +391,7 @@ async fn dispatch(
             let facts = forward::Facts {
                 request_id,
                 host: host_str.unwrap_or(&domain.name),
+                server_name: &domain.name,
                 client,
             };
             forward::forward(conn, listener, rule, parts, body, facts, trace).await

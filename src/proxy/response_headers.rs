@@ -4,7 +4,8 @@
 use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::settings::HttpSettings;
+use super::settings::{HttpSettings, ResponseValue};
+use super::template::{Vars, render};
 
 /// The statuses nginx's `add_header` acts on without `always`
 /// (`ngx_http_headers_filter`).
@@ -15,11 +16,24 @@ const ADD_HEADER_STATUSES: [u16; 10] = [200, 201, 204, 206, 301, 302, 303, 304, 
 /// `more_set_headers` entry replaces every copy of its header, or removes
 /// it; an `add_header` entry is appended when the status is one of nginx's
 /// list or the entry says `always`.
-pub fn apply(headers: &mut HeaderMap, status: StatusCode, settings: &HttpSettings) {
+///
+/// Values with variables are expanded with `vars` (`None` only when no
+/// value has one: [`HttpSettings::response_vars`]; a template is then
+/// taken as empty). As in nginx, an `add_header` value that expands to
+/// nothing adds nothing, and as in headers-more, a `more_set_headers` one
+/// removes the header; a value that expands to bytes a header cannot carry
+/// (a decoded `$uri` with a control character) counts as empty.
+pub fn apply(
+    headers: &mut HeaderMap,
+    status: StatusCode,
+    settings: &HttpSettings,
+    vars: Option<&Vars<'_>>,
+) {
+    let mut buf = Vec::new();
     for (name, value) in &settings.set_headers {
-        match value {
+        match value.as_ref().and_then(|v| resolve(v, vars, &mut buf)) {
             Some(v) => {
-                headers.insert(name.clone(), v.clone());
+                headers.insert(name.clone(), v);
             }
             None => {
                 headers.remove(name);
@@ -31,8 +45,30 @@ pub fn apply(headers: &mut HeaderMap, status: StatusCode, settings: &HttpSetting
     }
     let listed = ADD_HEADER_STATUSES.contains(&status.as_u16());
     for h in &settings.add_headers {
-        if listed || h.always {
-            headers.append(h.name.clone(), h.value.clone());
+        if (listed || h.always)
+            && let Some(v) = resolve(&h.value, vars, &mut buf)
+        {
+            headers.append(h.name.clone(), v);
+        }
+    }
+}
+
+/// The header value `value` gives; `None` when it expands to nothing or
+/// to bytes a header cannot carry. `buf` is scratch space.
+fn resolve(
+    value: &ResponseValue,
+    vars: Option<&Vars<'_>>,
+    buf: &mut Vec<u8>,
+) -> Option<HeaderValue> {
+    match value {
+        ResponseValue::Fixed(v) => Some(v.clone()),
+        ResponseValue::Template(parts) => {
+            buf.clear();
+            render(buf, parts, vars?);
+            if buf.is_empty() {
+                return None;
+            }
+            HeaderValue::from_bytes(buf).ok()
         }
     }
 }
@@ -90,13 +126,13 @@ mod tests {
         let s = settings("add_header X-A a; add_header X-B b always;");
         for code in [200, 201, 204, 206, 301, 302, 303, 304, 307, 308] {
             let mut h = HeaderMap::new();
-            apply(&mut h, StatusCode::from_u16(code).unwrap(), &s);
+            apply(&mut h, StatusCode::from_u16(code).unwrap(), &s, None);
             assert_eq!(h["x-a"], "a", "{code}");
             assert_eq!(h["x-b"], "b", "{code}");
         }
         for code in [202, 300, 400, 404, 500, 502] {
             let mut h = HeaderMap::new();
-            apply(&mut h, StatusCode::from_u16(code).unwrap(), &s);
+            apply(&mut h, StatusCode::from_u16(code).unwrap(), &s, None);
             assert!(h.get("x-a").is_none(), "{code}");
             assert_eq!(h["x-b"], "b", "{code}");
         }
@@ -112,14 +148,84 @@ mod tests {
         h.append("x-powered-by", HeaderValue::from_static("php"));
         h.append("x-powered-by", HeaderValue::from_static("asp"));
         h.insert("x-a", HeaderValue::from_static("zero"));
-        apply(&mut h, StatusCode::NOT_FOUND, &s);
+        apply(&mut h, StatusCode::NOT_FOUND, &s, None);
         assert_eq!(h["server"], "edge");
         assert!(h.get("x-powered-by").is_none());
         let a: Vec<_> = h.get_all("x-a").iter().collect();
         assert_eq!(a, ["one"], "404: add_header does not act");
-        apply(&mut h, StatusCode::OK, &s);
+        apply(&mut h, StatusCode::OK, &s, None);
         let a: Vec<_> = h.get_all("x-a").iter().collect();
         assert_eq!(a, ["one", "two"]);
+    }
+
+    fn vars<'a>(headers: &'a HeaderMap, uri: &'a [u8], status: u16) -> Vars<'a> {
+        Vars {
+            peer: "192.0.2.7:40000".parse().unwrap(),
+            local: "10.0.0.1:8080".parse().unwrap(),
+            vport: 80,
+            lb_id: "lb-abcdefgh",
+            request_id: "00ff",
+            method: "GET",
+            host: "www.example.com",
+            server_name: "example.com",
+            scheme: "http",
+            uri,
+            request_uri: "/p?q=1",
+            headers,
+            status: Some(StatusCode::from_u16(status).unwrap()),
+        }
+    }
+
+    #[test]
+    fn response_values_expand_variables_and_the_status() {
+        let s = settings(
+            "add_header X-Client \"$remote_addr:$remote_port\"; \
+             add_header Access-Control-Allow-Origin $http_origin always; \
+             more_set_headers \"X-Status: $status\" \"X-Where: $scheme://$host$request_uri ($server_name, $args)\";",
+        );
+        let mut request = HeaderMap::new();
+        request.insert("origin", HeaderValue::from_static("https://app.test"));
+        let mut h = HeaderMap::new();
+        apply(
+            &mut h,
+            StatusCode::NOT_FOUND,
+            &s,
+            Some(&vars(&request, b"", 404)),
+        );
+        assert!(h.get("x-client").is_none(), "404 without always");
+        assert_eq!(h["access-control-allow-origin"], "https://app.test");
+        assert_eq!(h["x-status"], "404");
+        assert_eq!(
+            h["x-where"],
+            "http://www.example.com/p?q=1 (example.com, q=1)"
+        );
+        let mut h = HeaderMap::new();
+        apply(&mut h, StatusCode::OK, &s, Some(&vars(&request, b"", 200)));
+        assert_eq!(h["x-client"], "192.0.2.7:40000");
+        assert_eq!(h["x-status"], "200");
+    }
+
+    #[test]
+    fn empty_expansions_add_nothing_and_more_set_headers_removes() {
+        let s = settings(
+            "add_header X-Origin $http_origin always; add_header X-Uri $uri always; \
+             more_set_headers \"X-Powered-By: $http_x_none\" \"X-Bad: $uri\";",
+        );
+        let none = HeaderMap::new();
+        let mut h = HeaderMap::new();
+        h.insert("x-powered-by", HeaderValue::from_static("php"));
+        h.insert("x-bad", HeaderValue::from_static("target"));
+        apply(
+            &mut h,
+            StatusCode::OK,
+            &s,
+            Some(&vars(&none, b"/a\nb", 200)),
+        );
+        assert!(h.get("x-origin").is_none(), "empty: not added");
+        assert!(h.get("x-powered-by").is_none(), "empty: removed");
+        assert!(h.get("x-uri").is_none(), "control character: dropped");
+        assert!(h.get("x-bad").is_none(), "control character: removed");
+        assert!(h.is_empty());
     }
 
     #[test]

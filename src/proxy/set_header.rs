@@ -1,38 +1,10 @@
 //! `proxy_set_header`: request headers for targets, with the product's
 //! variables expanded per request.
 
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
-
 use http::header::{HeaderMap, HeaderValue};
 
-use super::settings::{Part, ProxyHeader};
-use crate::config::custom::Variable;
-
-/// What the variables of one request expand to.
-#[derive(Debug)]
-pub struct Vars<'a> {
-    /// `$remote_addr`, `$remote_port`.
-    pub peer: SocketAddr,
-    /// `$server_addr`, `$server_port`.
-    pub local: SocketAddr,
-    /// `$vport`: the listener's port.
-    pub vport: u16,
-    /// `$lbid`.
-    pub lb_id: &'a str,
-    /// `$stgw_request_id`.
-    pub request_id: &'a str,
-    /// `$request_method`.
-    pub method: &'a str,
-    /// `$host`: the request's host (normalised), else the domain name.
-    pub host: &'a str,
-    /// `$scheme`.
-    pub scheme: &'a str,
-    /// `$uri`: the normalised path (empty unless some value uses it).
-    pub uri: &'a [u8],
-    /// `$request_uri`: the original path and query.
-    pub request_uri: &'a str,
-}
+use super::settings::ProxyHeader;
+use super::template::{Vars, render};
 
 /// Applies the entries in order, as nginx does: each one replaces the
 /// header of its name (the client's copy included); an entry whose value is
@@ -43,12 +15,7 @@ pub fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) 
     let mut buf = Vec::new();
     for entry in entries {
         buf.clear();
-        for part in &entry.value {
-            match part {
-                Part::Literal(text) => buf.extend_from_slice(text),
-                Part::Var(v) => expand(&mut buf, *v, vars),
-            }
-        }
+        render(&mut buf, &entry.value, vars);
         match HeaderValue::from_bytes(&buf) {
             Ok(value) if !buf.is_empty() => {
                 headers.insert(entry.name.clone(), value);
@@ -60,39 +27,12 @@ pub fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) 
     }
 }
 
-fn expand(buf: &mut Vec<u8>, v: Variable, vars: &Vars<'_>) {
-    // Writing to a Vec cannot fail.
-    let _ = match v {
-        Variable::RemotePort => write!(buf, "{}", vars.peer.port()),
-        Variable::RemoteAddr => write_ip(buf, vars.peer.ip()),
-        Variable::ServerAddr => write_ip(buf, vars.local.ip()),
-        Variable::ServerPort => write!(buf, "{}", vars.local.port()),
-        Variable::Vport => write!(buf, "{}", vars.vport),
-        Variable::StgwRequestId => buf.write_all(vars.request_id.as_bytes()),
-        Variable::RequestMethod => buf.write_all(vars.method.as_bytes()),
-        Variable::Uri => buf.write_all(vars.uri),
-        Variable::Lbid => buf.write_all(vars.lb_id.as_bytes()),
-        Variable::Host => buf.write_all(vars.host.as_bytes()),
-        Variable::Scheme => buf.write_all(vars.scheme.as_bytes()),
-        Variable::RequestUri => buf.write_all(vars.request_uri.as_bytes()),
-    };
-}
-
-/// nginx writes addresses without brackets (`::1`, not `[::1]`).
-fn write_ip(buf: &mut Vec<u8>, ip: IpAddr) -> std::io::Result<()> {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => write!(buf, "{v4}"),
-            None => write!(buf, "{v6}"),
-        },
-        IpAddr::V4(v4) => write!(buf, "{v4}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proxy::settings::HttpSettings;
+
+    static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
 
     fn vars() -> Vars<'static> {
         Vars {
@@ -106,18 +46,21 @@ mod tests {
             scheme: "https",
             uri: b"/a b",
             request_uri: "/a%20b?x=1",
+            server_name: "example.com",
+            headers: &NO_HEADERS,
+            status: None,
         }
     }
 
     #[test]
     fn every_variable_expands() {
-        let text = "proxy_set_header X-All \"$remote_addr|$remote_port|$server_addr|$server_port|$vport|$lbid|$stgw_request_id|$request_method|$host|$scheme|$uri|$request_uri\";";
+        let text = "proxy_set_header X-All \"$remote_addr|$remote_port|$server_addr|$server_port|$vport|$lbid|$stgw_request_id|$request_method|$host|$scheme|$uri|$request_uri|$args|$query_string|$server_name\";";
         let s = HttpSettings::compile(&crate::config::custom::parse(text).unwrap().config);
         let mut h = HeaderMap::new();
         apply(&mut h, &s.proxy_set_headers, &vars());
         assert_eq!(
             h["x-all"],
-            "2001:db8::7|40000|10.0.0.1|8443|443|lb-abcdefgh|00ff|POST|www.example.com|https|/a b|/a%20b?x=1"
+            "2001:db8::7|40000|10.0.0.1|8443|443|lb-abcdefgh|00ff|POST|www.example.com|https|/a b|/a%20b?x=1|x=1|x=1|example.com"
         );
     }
 
@@ -133,5 +76,29 @@ mod tests {
         let ports: Vec<_> = h.get_all("x-real-port").iter().collect();
         assert_eq!(ports, ["40000"]);
         assert!(h.get("user-agent").is_none());
+    }
+
+    #[test]
+    fn request_headers_expand_joined_as_nginx_joins_them() {
+        let text = "proxy_set_header X-O \"[$http_x_multi]\"; proxy_set_header X-C $http_cookie; proxy_set_header X-N \"[$http_none]\";";
+        let s = HttpSettings::compile(&crate::config::custom::parse(text).unwrap().config);
+        let mut client = HeaderMap::new();
+        client.append("x-multi", HeaderValue::from_static("a"));
+        client.append("x-multi", HeaderValue::from_static("b"));
+        client.append("cookie", HeaderValue::from_static("c=1"));
+        client.append("cookie", HeaderValue::from_static("d=2"));
+        let headers = crate::proxy::template::copy_headers(&client, &s.proxy_header_names);
+        let mut out = HeaderMap::new();
+        apply(
+            &mut out,
+            &s.proxy_set_headers,
+            &Vars {
+                headers: &headers,
+                ..vars()
+            },
+        );
+        assert_eq!(out["x-o"], "[a, b]");
+        assert_eq!(out["x-c"], "c=1; d=2");
+        assert_eq!(out["x-n"], "[]");
     }
 }

@@ -56,6 +56,30 @@ proxy_set_header User-Agent "";
     assert!(h.get("user-agent").is_none());
 }
 
+#[tokio::test]
+async fn proxy_set_header_reads_the_clients_headers_as_sent() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    // X-Copy is read after X-Replaced was set: it still sees the client's.
+    let custom = r#"
+proxy_set_header X-Replaced "by stgw";
+proxy_set_header X-Copy "[$http_x_replaced] [$HTTP_X_MULTI] [$http_x_absent] $args $server_name";
+"#;
+    let _stgw = Stgw::start(&configured(port, b.addr, custom));
+    let req = Request::get("/p?x=1")
+        .header("host", "h.test")
+        .header("x-replaced", "by client")
+        .header("x-multi", "a")
+        .header("x-multi", "b")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let got = send(local(port), None, req).await.unwrap();
+    assert_eq!(got.status, 200);
+    let h = b.last().headers;
+    assert_eq!(h["x-copy"], "[by client] [a, b] [] x=1 h.test");
+    assert_eq!(h["x-replaced"], "by stgw");
+}
+
 async fn h2_get(port: u16, headers: &[(&str, String)]) -> StatusCode {
     let stream = TcpStream::connect(local(port)).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http2::handshake(

@@ -111,3 +111,66 @@ async fn proxy_redirect_rewrites_http_to_https_in_location_and_refresh() {
         "off by default"
     );
 }
+
+#[tokio::test]
+async fn response_header_values_expand_variables_on_every_answer() {
+    let b = Backend::start_with("b", "127.0.0.1:0", |_| Reply {
+        status: StatusCode::OK,
+        headers: vec![("x-powered-by".into(), "php".into())],
+        body: Bytes::from_static(b"ok"),
+        delay: Duration::ZERO,
+    })
+    .await;
+    let port = free_port();
+    let custom = r#"add_header X-Client $remote_addr;
+add_header Access-Control-Allow-Origin $http_origin always;
+add_header X-Empty "$http_x_absent" always;
+more_set_headers "X-Status: $status" "X-Powered-By: $http_x_absent";"#;
+    let toml = with_custom(
+        &one_rule(port, "h.test", "/app/", "", &[(b.addr, 10)]),
+        custom,
+    );
+    let _stgw = Stgw::start(&toml);
+    let with_origin = |path: &str| {
+        http::Request::get(path)
+            .header("host", "h.test")
+            .header("origin", "https://app.test")
+            .body(http_body_util::Full::new(Bytes::new()))
+            .unwrap()
+    };
+
+    // A target's 200.
+    let got = send(local(port), None, with_origin("/app/ok"))
+        .await
+        .unwrap();
+    assert_eq!(got.status, 200);
+    assert_eq!(header(&got, "x-client"), ["127.0.0.1"]);
+    assert_eq!(
+        header(&got, "access-control-allow-origin"),
+        ["https://app.test"]
+    );
+    assert_eq!(header(&got, "x-status"), ["200"]);
+    assert!(got.headers.get("x-empty").is_none(), "empty: not added");
+    assert!(
+        got.headers.get("x-powered-by").is_none(),
+        "more_set_headers expanding to nothing removes the target's header"
+    );
+    // stgw's own 404: `always` entries and more_set_headers expand too.
+    let got = send(local(port), None, with_origin("/elsewhere"))
+        .await
+        .unwrap();
+    assert_eq!(got.status, 404);
+    assert_eq!(
+        header(&got, "access-control-allow-origin"),
+        ["https://app.test"]
+    );
+    assert_eq!(header(&got, "x-status"), ["404"]);
+    assert!(got.headers.get("x-client").is_none(), "404 without always");
+    // stgw's own 301, without an Origin.
+    let got = get(local(port), "h.test", "/app").await;
+    assert_eq!(got.status, 301);
+    assert_eq!(header(&got, "x-client"), ["127.0.0.1"]);
+    assert_eq!(header(&got, "x-status"), ["301"]);
+    assert!(got.headers.get("access-control-allow-origin").is_none());
+    assert!(got.headers.get("x-empty").is_none());
+}
