@@ -1,7 +1,10 @@
 //! What hyper cannot refuse the way nginx does, checked on the bytes of a
 //! request head as they arrive: a request line too long for hyper's head
-//! buffer is 414 (hyper would say 431), and a repeated `Content-Length`
-//! line is 400 (hyper would merge identical ones).
+//! buffer is 414 (hyper would say 431), a repeated `Content-Length`
+//! line is 400 (hyper would merge identical ones), and so is a head with
+//! both `Content-Length` and `Transfer-Encoding` (hyper would drop the
+//! length and close after the answer; a request framed two ways is how
+//! requests are smuggled past a proxy, and nginx refuses it).
 //!
 //! Lines that fit the buffer are left to the request pipeline, which
 //! applies nginx's 8 KiB / 32 KiB limits (`large_client_header_buffers
@@ -20,8 +23,9 @@ pub struct HeadScan {
     len: usize,
     /// The first bytes of the current line (compared ignoring case when
     /// the line ends: most lines differ at their first byte).
-    start: [u8; 15],
+    start: [u8; 18],
     content_length: bool,
+    transfer_encoding: bool,
     /// The current line's last byte so far is a CR not yet counted: the
     /// CR of its CRLF if a `\n` comes next, else part of the line.
     cr: bool,
@@ -119,20 +123,29 @@ impl HeadScan {
         } else if empty {
             self.active = false;
         } else {
-            let (name, separator) = self.start.split_at(14);
-            if self.len >= self.start.len()
-                && name.eq_ignore_ascii_case(b"content-length")
-                && matches!(separator, b":" | b" ")
-            {
+            if self.names(b"content-length") {
                 if self.content_length {
                     return Verdict::Refuse(400);
                 }
                 self.content_length = true;
+            } else if self.names(b"transfer-encoding") {
+                self.transfer_encoding = true;
+            }
+            if self.content_length && self.transfer_encoding {
+                return Verdict::Refuse(400);
             }
             self.line += 1;
         }
         self.len = 0;
         Verdict::Fine
+    }
+
+    /// Whether the line just ended is a `name` field: `name` (any case)
+    /// then a colon, or whitespace before one (which hyper refuses).
+    fn names(&self, name: &[u8]) -> bool {
+        self.len > name.len()
+            && self.start[..name.len()].eq_ignore_ascii_case(name)
+            && matches!(self.start[name.len()], b':' | b' ' | b'\t')
     }
 }
 
@@ -172,6 +185,27 @@ mod tests {
     fn a_repeated_content_length_is_refused() {
         let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n";
         assert_eq!(scan(&[head]), Verdict::Refuse(400));
+    }
+
+    #[test]
+    fn a_length_and_a_transfer_coding_together_are_refused() {
+        for head in [
+            &b"POST / HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nHost: a\r\ncontent-length: 6\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTRANSFER-ENCODING:\tchunked\r\nCONTENT-LENGTH:6\r\n\r\n",
+        ] {
+            assert_eq!(scan(&[head]), Verdict::Refuse(400));
+            let parts: Vec<&[u8]> = head.chunks(5).collect();
+            assert_eq!(scan(&parts), Verdict::Refuse(400));
+        }
+        for fine in [
+            &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nTransfer-Encodings: x\r\nContent-Length: 1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nX-Transfer-Encoding: x\r\nContent-Length: 1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nTransfer-Encoding: chunked\r\n",
+        ] {
+            assert_eq!(scan(&[fine]), Verdict::Fine);
+        }
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub fn handle(
             Some(ClientBody::Incoming(_)) if h1 => transfer_coding_error(&parts.headers),
             _ => None,
         };
+        let coding = method_error(&parts.method).or(coding);
         let served = if let Some(e) = coding {
             Err(e)
         } else if listener.custom.proxy_ignore_client_abort {
@@ -224,6 +225,17 @@ pub fn handle(
         let finish = trace.finish(&resp, source);
         Ok(resp.map(|b| b.observed(finish, guard)))
     }
+}
+
+/// A method nginx refuses with 400: one with a character other than an
+/// upper-case letter, `_` or `-` (`get` is refused, `M-SEARCH` is not). Methods are
+/// case-sensitive (RFC 9110 §9.1): a target that read `head` as HEAD would
+/// answer without the body its `Content-Length` announces, and stgw would
+/// wait for it.
+fn method_error(method: &Method) -> Option<ProxyError> {
+    let syntax = |b: u8| b.is_ascii_uppercase() || b == b'_' || b == b'-';
+    (!method.as_str().bytes().all(syntax))
+        .then_some(ProxyError::BadRequest("method not upper case"))
 }
 
 /// Why a request's `Transfer-Encoding` cannot be forwarded, if it cannot:

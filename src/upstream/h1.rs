@@ -642,17 +642,69 @@ struct ScannedHead {
 /// Parses the head at the front of `buf` into `fields`, and records each
 /// field as offsets into `buf` in `spans` (as long as `fields`); `None`
 /// while the head is incomplete. A head over [`MAX_HEAD`] records none.
+///
+/// A field line that is not a valid field (a bad character in its name or
+/// value, no colon) is left out rather than failing the answer with 502,
+/// as browsers do, unless it names a framing field: a target whose
+/// `Transfer-Encoding : chunked` or `Content-Length: 5\x01` is skipped
+/// would have its answer framed differently from how it meant it (the
+/// rest of the body read as the next answer), so such a head fails, as
+/// nginx fails it.
 fn scan_answer_head<'b>(
     buf: &'b [u8],
     fields: &mut [MaybeUninit<httparse::Header<'b>>],
     spans: &mut [(u16, u16, u16, u16)],
 ) -> Result<Option<ScannedHead>, httparse::Error> {
+    match parse_answer_fields(buf, fields, spans, false) {
+        Err(e) if e != httparse::Error::TooManyHeaders && !bad_framing_line(buf) => {
+            parse_answer_fields(buf, fields, spans, true)
+        }
+        other => other,
+    }
+}
+
+/// Whether a field line of the head at the front of `buf` names
+/// `Transfer-Encoding` or `Content-Length` but is not a valid field line:
+/// whitespace around the name, a control character in the value, or an
+/// obs-fold continuation line after it.
+fn bad_framing_line(buf: &[u8]) -> bool {
+    let mut lines = buf.split(|&b| b == b'\n').skip(1);
+    let mut after_framing = false;
+    for line in lines.by_ref() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if after_framing && matches!(line[0], b' ' | b'\t') {
+            return true;
+        }
+        let Some(colon) = memchr::memchr(b':', line) else {
+            after_framing = false;
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let trimmed = name.trim_ascii();
+        after_framing = trimmed.eq_ignore_ascii_case(b"transfer-encoding")
+            || trimmed.eq_ignore_ascii_case(b"content-length");
+        let control = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7f;
+        if after_framing && (trimmed.len() != name.len() || value.iter().any(control)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// One parse of the head for [`scan_answer_head`]; `lenient` skips field
+/// lines that are not valid fields.
+fn parse_answer_fields<'b>(
+    buf: &'b [u8],
+    fields: &mut [MaybeUninit<httparse::Header<'b>>],
+    spans: &mut [(u16, u16, u16, u16)],
+    lenient: bool,
+) -> Result<Option<ScannedHead>, httparse::Error> {
     let mut answer = httparse::Response::new(&mut []);
-    // A field line that is not a valid field (a bad character in its name
-    // or value, no colon) is left out rather than failing the answer with
-    // 502, as nginx's `ignore_invalid_headers` and browsers do.
     let parsed = httparse::ParserConfig::default()
-        .ignore_invalid_headers_in_responses(true)
+        .ignore_invalid_headers_in_responses(lenient)
         .parse_response_with_uninit_headers(&mut answer, buf, fields)?;
     let httparse::Status::Complete(len) = parsed else {
         return Ok(None);

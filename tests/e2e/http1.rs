@@ -493,6 +493,69 @@ async fn request_transfer_codings_other_than_chunked_are_refused() {
 }
 
 #[tokio::test]
+async fn a_request_framed_two_ways_or_with_a_lower_case_method_is_refused_and_nothing_reaches_the_target()
+ {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    let wait = Duration::from_secs(5);
+    // Each would put a second request ("GET /smuggled") on the target's
+    // connection for a reader that frames the first one the other way.
+    let smuggled = "GET /smuggled HTTP/1.1\r\nHost: h.test\r\n\r\n";
+    for first in [
+        "POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX",
+        "POST /a HTTP/1.1\r\nHost: h.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\nX",
+        "POST /a HTTP/1.1\r\nHost: h.test\r\nContent-Length: 6\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\nX",
+        "get /a HTTP/1.1\r\nHost: h.test\r\n\r\n",
+        "head /a HTTP/1.1\r\nHost: h.test\r\n\r\n",
+    ] {
+        let req = format!("{first}{smuggled}");
+        let (answer, closed) = raw_until_closed(local(port), req.as_bytes(), wait).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(raw_status(&answer), 400, "{first:?}: {text}");
+        assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "{first:?}: {text}");
+        assert!(closed, "{first:?}");
+    }
+    assert!(
+        b.seen.lock().unwrap().is_empty(),
+        "{:?}",
+        b.seen.lock().unwrap()
+    );
+    // Upper-case extension methods pass.
+    let req = b"M-SEARCH /a HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_status(&raw(local(port), req, wait).await), 200);
+    assert_eq!(b.last().method.as_str(), "M-SEARCH");
+}
+
+#[tokio::test]
+async fn an_answer_with_an_invalid_framing_line_is_502_and_other_invalid_lines_are_skipped() {
+    // Read without its bad line, this answer is 49 bytes long, the last 35
+    // of them a second, poisoned answer.
+    let poisoned = answering(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\nContent-Length: 49\r\n\r\n\
+         0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nPOISON!",
+    )
+    .await;
+    let skipped = answering(
+        "HTTP/1.1 200 OK\r\nX (bad): 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    )
+    .await;
+    let port = free_port();
+    let mut config = one_rule(port, "h.test", "/", "", &[(poisoned.addr, 10)]);
+    config.push_str(&format!(
+        "      [[load_balancer.listener.domain.rule]]\n      url = \"/ok\"\n      \
+         targets = [{{ address = \"{}\", weight = 10 }}]\n",
+        skipped.addr
+    ));
+    let _stgw = Stgw::start(&config);
+    let got = get(local(port), "h.test", "/poisoned").await;
+    assert_eq!(got.status, 502, "{}", got.text());
+    let got = get(local(port), "h.test", "/ok").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), "ok");
+}
+
+#[tokio::test]
 async fn a_target_always_gets_a_host() {
     let b = Backend::start("b").await;
     let port = free_port();

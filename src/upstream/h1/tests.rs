@@ -476,3 +476,37 @@ fn a_head_of_many_fields_is_taken_as_nginx_takes_it_bounded_by_its_bytes() {
     let mut buf = BytesMut::from(format!("HTTP/1.1 200 OK\r\n{big}\r\n").as_bytes());
     assert!(parse_answer_head(&mut buf, &mut storage).is_err());
 }
+
+#[test]
+fn an_invalid_field_line_is_skipped_unless_it_names_a_framing_field() {
+    let mut storage = HeaderMap::new();
+    let mut buf = BytesMut::from(
+        &b"HTTP/1.1 200 OK\r\nX (bad): 1\r\nX-Ctl: a\x01b\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nhi"
+            [..],
+    );
+    let head = parse_answer_head(&mut buf, &mut storage)
+        .unwrap()
+        .expect("a complete head");
+    let names: Vec<&str> = head.parts.headers.keys().map(|n| n.as_str()).collect();
+    assert_eq!(names, ["content-length", "x-a"]);
+    assert_eq!(head.body, BodyFraming::Length(2));
+    // Read without the bad line, the first answer would be 49 bytes long,
+    // and the target's next "answer" its chunked body's tail.
+    for framing in [
+        &b"Transfer-Encoding : chunked\r\nContent-Length: 49\r\n"[..],
+        b"Content-Length: 49\r\n Transfer-Encoding: chunked\r\n",
+        b"Content-Length : 5\r\nTransfer-Encoding: chunked\r\n",
+        b"Content-Length: 5\x01\r\n",
+        b"Transfer-Encoding: gzip\r\n chunked\r\n",
+    ] {
+        let mut raw = b"HTTP/1.1 200 OK\r\nX-A: 1\r\n".to_vec();
+        raw.extend_from_slice(framing);
+        raw.extend_from_slice(b"\r\n0\r\n\r\n");
+        let mut buf = BytesMut::from(&raw[..]);
+        assert!(
+            parse_answer_head(&mut buf, &mut storage).is_err(),
+            "{}",
+            String::from_utf8_lossy(framing)
+        );
+    }
+}
