@@ -17,9 +17,10 @@ pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-/// Decodes hexadecimal (either case); `None` for odd lengths or non-hex.
+/// Decodes hexadecimal (either case); `None` for odd lengths or non-hex
+/// (a sign included, which `from_str_radix` would take).
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len())
@@ -64,6 +65,7 @@ mod tests {
         assert_eq!(from_hex("00ABff"), Some(vec![0x00, 0xab, 0xff]));
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
+        assert_eq!(from_hex("+f"), None);
     }
 
     #[test]

@@ -1164,7 +1164,8 @@ fn chunk_size(line: &[u8]) -> Option<u64> {
     let digits = std::str::from_utf8(digits)
         .ok()?
         .trim_end_matches([' ', '\t']);
-    if digits.is_empty() || digits.len() > 15 {
+    // Hex digits only: `from_str_radix` would take a sign (`+5`).
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u64::from_str_radix(digits, 16).ok()

@@ -486,15 +486,10 @@ fn new_sticky_secret() -> Result<String, StoreError> {
     Ok(secret.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// A stored secret's bytes: hexadecimal, blanks around it ignored, never
+/// empty.
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if text.is_empty() || !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    crate::encoding::from_hex(text.trim()).filter(|bytes| !bytes.is_empty())
 }
 
 fn unix_now() -> u64 {

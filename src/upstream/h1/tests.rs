@@ -273,6 +273,7 @@ fn chunk_sizes_parse_as_hex_with_extensions() {
     assert_eq!(chunk_size(b"FF "), Some(255));
     assert_eq!(chunk_size(b""), None);
     assert_eq!(chunk_size(b"-1"), None);
+    assert_eq!(chunk_size(b"+5"), None);
     assert_eq!(chunk_size(b"1234567890abcdef0"), None);
 }
 
