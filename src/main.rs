@@ -135,6 +135,20 @@ fn main() -> ExitCode {
         }
         (false, false) => Default::default(),
     };
+    // The old process took its last configuration change before it handed
+    // the sockets over: read again what it may have written since.
+    let config = match (&cli.config, cli.upgrade) {
+        (Some(path), true) => match Config::load(path) {
+            Ok(latest) => latest,
+            Err(e) => {
+                tracing::error!(
+                    "the configuration file changed during the upgrade and is now refused ({e}); serving the one read at start"
+                );
+                config
+            }
+        },
+        _ => config,
+    };
     runtime.block_on(run(config, demo, inherited, handoff))
 }
 
@@ -283,6 +297,10 @@ async fn run(
     };
     tokio::spawn(runtime.clone().serve_upgrades(handoff.clone()));
     let code = stgw::signals::run(store.clone()).await;
+    // A configuration change in progress (an API write on its own task)
+    // is persisted, or rolled back, before the process ends; none starts
+    // after it.
+    let _serial = runtime.changes().lock().await;
     if !runtime.was_handed_over() {
         let _ = std::fs::remove_file(&handoff);
     }

@@ -68,15 +68,32 @@ impl ConfigStore {
         mut edit: impl FnMut(&mut ConfigFile, &Config) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         for _ in 0..ATTEMPTS {
-            let _serial = self.runtime().changes().lock().await;
+            let serial = self.runtime().changes().clone().lock_owned().await;
+            if self.runtime().was_handed_over() {
+                return Err(ApiError::new(
+                    Code::FailedOperation,
+                    "This process has handed over to a newer one (a binary upgrade) and takes no more changes; nothing was changed. Send the call again: it reaches the new process.",
+                ));
+            }
             let current = self.current();
             let mut file = current.file.clone();
             let out = edit(&mut file, &current)?;
             let next = Config::from_model(file, &current.path)?;
-            match self.store.publish(current, next).await {
-                Ok(()) => return Ok(out),
-                Err(PublishError::Conflict) => continue,
-                Err(e) => return Err(publish_error(e)),
+            // Published on a task of its own, which holds the lock to the
+            // end: a client that goes away drops this future, and the
+            // change must still be persisted (or rolled back) before the
+            // next one starts.
+            let store = self.store.clone();
+            let published = tokio::spawn(async move {
+                let _serial = serial;
+                store.publish(current, next).await
+            })
+            .await;
+            match published {
+                Ok(Ok(())) => return Ok(out),
+                Ok(Err(PublishError::Conflict)) => continue,
+                Ok(Err(e)) => return Err(publish_error(e)),
+                Err(e) => return Err(ApiError::internal(format!("the change was cut short: {e}"))),
             }
         }
         Err(ApiError::new(

@@ -65,7 +65,7 @@ pub struct Runtime {
     apply_lock: Mutex<()>,
     /// Serialises whole configuration changes (read, change, apply,
     /// persist): SIGHUP reloads and management API writes.
-    changes: tokio::sync::Mutex<()>,
+    changes: Arc<tokio::sync::Mutex<()>>,
     /// Listening sockets received from the process this one replaced.
     inherited: Mutex<HashMap<SocketAddr, std::net::TcpListener>>,
     /// Set once a newer process took the listening sockets.
@@ -124,7 +124,7 @@ impl Runtime {
             listeners: Mutex::new(HashMap::new()),
             drain,
             apply_lock: Mutex::new(()),
-            changes: tokio::sync::Mutex::new(()),
+            changes: Arc::new(tokio::sync::Mutex::new(())),
             inherited: Mutex::new(inherited),
             handed_over: watch::channel(false).0,
             other_sockets: Mutex::new(Vec::new()),
@@ -138,8 +138,11 @@ impl Runtime {
     /// The lock a whole configuration change holds from reading the
     /// running configuration to persisting the new one, so a SIGHUP reload
     /// and a management API write never interleave (one would otherwise
-    /// re-apply a file the other is about to replace).
-    pub fn changes(&self) -> &tokio::sync::Mutex<()> {
+    /// re-apply a file the other is about to replace). Once this process
+    /// has handed over to a newer one ([`was_handed_over`](Self::was_handed_over)),
+    /// whoever takes it must change nothing: the newer process has read
+    /// the configuration.
+    pub fn changes(&self) -> &Arc<tokio::sync::Mutex<()>> {
         &self.changes
     }
 
@@ -316,6 +319,11 @@ impl Runtime {
                 continue;
             };
             let sockets = self.listening_sockets();
+            // Held until the new process has the sockets and this one has
+            // marked itself handed over: the change in progress finishes
+            // first, and none starts after it, so the configuration the
+            // new process reads once it has the sockets is the last one.
+            let serial = self.changes.clone().lock_owned().await;
             let handover = tokio::task::spawn_blocking(move || {
                 stream.set_nonblocking(false)?;
                 crate::upgrade::hand_over(stream, &sockets)
@@ -324,6 +332,7 @@ impl Runtime {
                 Ok(Ok(())) => {
                     tracing::info!("a new process took the listening sockets: draining");
                     let _ = self.handed_over.send(true);
+                    drop(serial);
                     return;
                 }
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}

@@ -1,13 +1,14 @@
 //! The file store: the configuration file is the whole configuration.
-//! A published change is applied, then written over the file atomically
-//! (temporary file, fsync, rename, fsync of the folder); if writing fails
-//! the running configuration is rolled back, so the file and the proxy
-//! agree.
+//! A published change is written beside the file and fsynced first (a
+//! full disk or a read-only folder refuses it before anything changed),
+//! then applied, then renamed over the file (fsync of the folder); if the
+//! rename fails the running configuration is rolled back, so the file and
+//! the proxy agree.
 
 use std::sync::Arc;
 
 use super::{Backend, BoxFuture, PublishError, StoreError};
-use crate::admin::persist::write_atomic;
+use crate::admin::persist::StagedFile;
 use crate::config::Config;
 use crate::config::model::StoreKind;
 use crate::runtime::Runtime;
@@ -35,11 +36,20 @@ impl Backend for FileBackend {
             let text = toml::to_string(&next.file)
                 .map_err(|e| PublishError::Persist(format!("cannot write the file model: {e}")))?;
             let path = current.path.clone();
-            runtime.apply(next)?;
-            let persisted = tokio::task::spawn_blocking(move || {
-                write_atomic(&path, format!("{HEADER}{text}").as_bytes(), 0o600)
+            let staged = tokio::task::spawn_blocking(move || {
+                StagedFile::write(&path, format!("{HEADER}{text}").as_bytes(), 0o600)
             })
             .await;
+            let staged = match staged {
+                Ok(Ok(staged)) => staged,
+                Ok(Err(e)) => {
+                    let path = current.path.display();
+                    return Err(PublishError::Persist(format!("cannot write {path}: {e}")));
+                }
+                Err(e) => return Err(PublishError::Persist(format!("cannot write: {e}"))),
+            };
+            runtime.apply(next)?;
+            let persisted = tokio::task::spawn_blocking(move || staged.commit()).await;
             let failure = match persisted {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => format!("cannot write {}: {e}", current.path.display()),

@@ -1070,6 +1070,153 @@ async fn a_write_that_cannot_be_persisted_is_rolled_back() {
     wait_listening(SocketAddr::from(([127, 0, 0, 1], port))).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_whose_clients_leave_mid_call_are_still_serialised_and_persisted_whole() {
+    let n = node().await;
+    let a = Backend::start("a").await;
+    let port = free_port();
+    let (lb, listener, loc) = http_rule(&n, port, "w.test").await;
+    let target = json!([{"EniIp": "127.0.0.1", "Port": a.addr.port()}]);
+    n.ok(
+        "RegisterTargets",
+        json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": target}),
+    )
+    .await;
+    let n = Arc::new(n);
+    let tasks: Vec<_> = (0..300u64)
+        .map(|i| {
+            let n = n.clone();
+            let weight = json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc,
+                "Targets": target, "Weight": i % 100});
+            tokio::spawn(async move {
+                let call = n.call("ModifyTargetWeight", weight);
+                if i % 2 == 0 {
+                    // This client goes away mid-call, at some point of it.
+                    let wait = std::time::Duration::from_micros(500 + 400 * (i % 25));
+                    let _ = tokio::time::timeout(wait, call).await;
+                    None
+                } else {
+                    Some(call.await)
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        if let Some(answer) = task.await.unwrap() {
+            assert!(answer.get("Error").is_none(), "{answer}");
+        }
+    }
+    // Calls whose clients left may still be running: the next write waits
+    // for them, and the file then holds what runs.
+    n.ok(
+        "ModifyTargetWeight",
+        json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc,
+        "Targets": target, "Weight": 77}),
+    )
+    .await;
+    let text = std::fs::read_to_string(n.config_path()).unwrap();
+    let file =
+        stgw::config::Config::from_str(&text, &n.config_path()).expect("a whole, valid file");
+    let rule = &file.file.load_balancers[0].listeners[0].domains[0].rules[0];
+    assert_eq!(rule.targets[0].weight, 77, "{text}");
+}
+
+#[tokio::test]
+async fn a_delete_that_cannot_be_persisted_changes_nothing_and_drops_no_connection() {
+    let n = node().await;
+    let a = Backend::start("a").await;
+    let port = free_port();
+    let proxy = SocketAddr::from(([127, 0, 0, 1], port));
+    let (lb, listener, loc) = http_rule(&n, port, "keep.test").await;
+    n.ok("RegisterTargets", json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc, "Targets": [{"EniIp": "127.0.0.1", "Port": a.addr.port()}]})).await;
+    wait_listening(proxy).await;
+    let mut client = h1_client(tokio::net::TcpStream::connect(proxy).await.unwrap()).await;
+    let request = || {
+        Request::get("/")
+            .header("host", "keep.test")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    assert_eq!(client.send_request(request()).await.unwrap().status(), 200);
+    let pid = n.child.as_ref().unwrap().id();
+    let blocker = n.dir.path().join(format!(".stgw.toml.tmp-{pid}"));
+    std::fs::create_dir(&blocker).unwrap();
+    let (code, _) = n
+        .err(
+            "DeleteListener",
+            json!({"LoadBalancerId": lb, "ListenerId": listener}),
+        )
+        .await;
+    assert_eq!(code, "InternalError");
+    // The listener was never taken down: its keep-alive connection is
+    // still served (a removed listener's connections are closed).
+    client.ready().await.expect("the connection is still open");
+    assert_eq!(client.send_request(request()).await.unwrap().status(), 200);
+    let listeners = n
+        .ok("DescribeListeners", json!({"LoadBalancerId": lb}))
+        .await;
+    assert_eq!(listeners["TotalCount"], 1, "{listeners}");
+    std::fs::remove_dir(&blocker).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_write_acknowledged_during_a_binary_upgrade_is_lost() {
+    let mut n = node().await;
+    let port = free_port();
+    let (lb, listener, loc) = http_rule(&n, port, "up.test").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let admin = n.admin;
+    let stop = Arc::new(AtomicBool::new(false));
+    // Three writers register a target each, one after another, until told
+    // to stop; each keeps the ports whose call succeeded.
+    let writers: Vec<_> = (0..3u16)
+        .map(|w| {
+            let (lb, listener, loc, stop) = (lb.clone(), listener.clone(), loc.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut acknowledged = Vec::new();
+                for k in 0..30u16 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let port = 20_000 + w * 100 + k;
+                    let params = json!({"LoadBalancerId": lb, "ListenerId": listener, "LocationId": loc,
+                        "Targets": [{"EniIp": "127.0.0.1", "Port": port}]});
+                    let answer = try_call_with(admin, "RegisterTargets", &params, SECRET_ID, SECRET_KEY, now(), "2018-03-17").await;
+                    if answer.is_some_and(|a| a.get("Error").is_none()) {
+                        acknowledged.push(port);
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    assert_eq!(
+        n.upgrade().await,
+        Some(0),
+        "the old process drains and exits"
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    let targets = n.ok("DescribeTargets", json!({"LoadBalancerId": lb})).await;
+    let running: std::collections::BTreeSet<u64> = targets["Listeners"][0]["Rules"][0]["Targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Port"].as_u64().unwrap())
+        .collect();
+    for port in &acknowledged {
+        assert!(
+            running.contains(&u64::from(*port)),
+            "acknowledged {port} is lost: {targets}"
+        );
+    }
+    assert!(!acknowledged.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binary_upgrade_hands_the_admin_listener_over_with_the_writes() {
     let mut n = node().await;

@@ -131,6 +131,12 @@ impl AdminNode {
         .await
     }
 
+    /// [`call`](Self::call), with `None` when the connection fails.
+    pub async fn try_call(&self, action: &str, params: Value) -> Option<Value> {
+        let (id, key, version) = (SECRET_ID, SECRET_KEY, "2018-03-17");
+        try_call_with(self.admin, action, &params, id, key, now(), version).await
+    }
+
     /// Calls `action` and panics on an error answer.
     pub async fn ok(&self, action: &str, params: Value) -> Value {
         let r = self.call(action, params).await;
@@ -178,6 +184,21 @@ pub async fn call_with(
     timestamp: i64,
     version: &str,
 ) -> Value {
+    try_call_with(admin, action, params, id, key, timestamp, version)
+        .await
+        .expect("admin call")
+}
+
+/// [`call_with`], with `None` when the connection fails (no answer).
+pub async fn try_call_with(
+    admin: SocketAddr,
+    action: &str,
+    params: &Value,
+    id: &str,
+    key: &str,
+    timestamp: i64,
+    version: &str,
+) -> Option<Value> {
     let body = serde_json::to_vec(params).unwrap();
     let host = admin.to_string();
     let headers = sign_tc3(
@@ -194,7 +215,7 @@ pub async fn call_with(
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     *req.headers_mut() = headers;
-    let got = send(admin, None, req).await.expect("admin call");
+    let got = send(admin, None, req).await.ok()?;
     assert_eq!(got.status, 200, "the API always answers 200");
     assert_eq!(
         got.headers.get("content-type").map(|v| v.to_str().unwrap()),
@@ -202,7 +223,7 @@ pub async fn call_with(
     );
     let v: Value = serde_json::from_slice(&got.body).expect("JSON answer");
     assert!(v["Response"]["RequestId"].is_string(), "{v}");
-    v["Response"].clone()
+    Some(v["Response"].clone())
 }
 
 /// Creates a load balancer, an HTTP listener on `port` and one rule
