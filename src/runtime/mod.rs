@@ -318,12 +318,13 @@ impl Runtime {
             let Ok(stream) = stream.into_std() else {
                 continue;
             };
-            let sockets = self.listening_sockets();
             // Held until the new process has the sockets and this one has
             // marked itself handed over: the change in progress finishes
-            // first, and none starts after it, so the configuration the
-            // new process reads once it has the sockets is the last one.
+            // first (the sockets listed are those of its listeners), and
+            // none starts after it, so the configuration the new process
+            // reads once it has the sockets is the last one.
             let serial = self.changes.clone().lock_owned().await;
+            let sockets = self.listening_sockets();
             let handover = tokio::task::spawn_blocking(move || {
                 stream.set_nonblocking(false)?;
                 crate::upgrade::hand_over(stream, &sockets)
