@@ -5,7 +5,7 @@ use http::StatusCode;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use super::settings::{HttpSettings, ResponseValue};
-use super::template::{Vars, render};
+use super::template::{Vars, header_value};
 
 /// The statuses nginx's `add_header` acts on without `always`
 /// (`ngx_http_headers_filter`).
@@ -62,14 +62,7 @@ fn resolve(
 ) -> Option<HeaderValue> {
     match value {
         ResponseValue::Fixed(v) => Some(v.clone()),
-        ResponseValue::Template(parts) => {
-            buf.clear();
-            render(buf, parts, vars?);
-            if buf.is_empty() {
-                return None;
-            }
-            HeaderValue::from_bytes(buf).ok()
-        }
+        ResponseValue::Template(parts) => header_value(buf, parts, vars?),
     }
 }
 

@@ -1,10 +1,10 @@
 //! `proxy_set_header`: request headers for targets, with the product's
 //! variables expanded per request.
 
-use http::header::{HeaderMap, HeaderValue};
+use http::header::HeaderMap;
 
 use super::settings::ProxyHeader;
-use super::template::{Vars, render};
+use super::template::{Vars, header_value};
 
 /// Applies the entries in order, as nginx does: each one replaces the
 /// header of its name (the client's copy included); an entry whose value is
@@ -14,13 +14,11 @@ use super::template::{Vars, render};
 pub fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) {
     let mut buf = Vec::new();
     for entry in entries {
-        buf.clear();
-        render(&mut buf, &entry.value, vars);
-        match HeaderValue::from_bytes(&buf) {
-            Ok(value) if !buf.is_empty() => {
+        match header_value(&mut buf, &entry.value, vars) {
+            Some(value) => {
                 headers.insert(entry.name.clone(), value);
             }
-            _ => {
+            None => {
                 headers.remove(&entry.name);
             }
         }
@@ -31,6 +29,7 @@ pub fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) 
 mod tests {
     use super::*;
     use crate::proxy::settings::HttpSettings;
+    use http::HeaderValue;
 
     static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
 

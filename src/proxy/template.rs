@@ -48,8 +48,20 @@ pub struct Vars<'a> {
     pub status: Option<StatusCode>,
 }
 
+/// The header value `parts` expand to; `None` when they expand to nothing
+/// or to bytes a header cannot carry (a decoded `$uri` with a control
+/// character). `buf` is scratch space.
+pub fn header_value(buf: &mut Vec<u8>, parts: &[Part], vars: &Vars<'_>) -> Option<HeaderValue> {
+    buf.clear();
+    render(buf, parts, vars);
+    if buf.is_empty() {
+        return None;
+    }
+    HeaderValue::from_bytes(buf).ok()
+}
+
 /// Appends the expansion of `parts` to `buf`.
-pub fn render(buf: &mut Vec<u8>, parts: &[Part], vars: &Vars<'_>) {
+fn render(buf: &mut Vec<u8>, parts: &[Part], vars: &Vars<'_>) {
     for part in parts {
         match part {
             Part::Literal(text) => buf.extend_from_slice(text),

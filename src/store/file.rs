@@ -5,6 +5,7 @@
 //! rename fails the running configuration is rolled back, so the file and
 //! the proxy agree.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::{Backend, BoxFuture, PublishError, StoreError};
@@ -36,36 +37,39 @@ impl Backend for FileBackend {
             let text = toml::to_string(&next.file)
                 .map_err(|e| PublishError::Persist(format!("cannot write the file model: {e}")))?;
             let path = current.path.clone();
-            let staged = tokio::task::spawn_blocking(move || {
+            let staged = on_disk(&current.path, move || {
                 StagedFile::write(&path, format!("{HEADER}{text}").as_bytes(), 0o600)
             })
-            .await;
-            let staged = match staged {
-                Ok(Ok(staged)) => staged,
-                Ok(Err(e)) => {
-                    let path = current.path.display();
-                    return Err(PublishError::Persist(format!("cannot write {path}: {e}")));
-                }
-                Err(e) => return Err(PublishError::Persist(format!("cannot write: {e}"))),
-            };
+            .await
+            .map_err(PublishError::Persist)?;
             runtime.apply(next)?;
-            let persisted = tokio::task::spawn_blocking(move || staged.commit()).await;
-            let failure = match persisted {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => format!("cannot write {}: {e}", current.path.display()),
-                Err(e) => format!(
-                    "the write of {} did not finish: {e}",
-                    current.path.display()
-                ),
-            };
-            if let Err(e) = runtime.apply((*current).clone()) {
-                tracing::error!("rollback after a failed write also failed: {e}");
+            if let Err(failure) = on_disk(&current.path, move || staged.commit()).await {
+                if let Err(e) = runtime.apply((*current).clone()) {
+                    tracing::error!("rollback after a failed write also failed: {e}");
+                }
+                return Err(PublishError::Persist(failure));
             }
-            Err(PublishError::Persist(failure))
+            Ok(())
         })
     }
 
     fn reload<'a>(&'a self, runtime: &'a Runtime) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { Ok(runtime.reload()?) })
+    }
+}
+
+/// Runs the file operation `op` on `path` off the runtime; its error as a
+/// message naming the file.
+async fn on_disk<T: Send + 'static>(
+    path: &Path,
+    op: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(op).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(format!("cannot write {}: {e}", path.display())),
+        Err(e) => Err(format!(
+            "the write of {} did not finish: {e}",
+            path.display()
+        )),
     }
 }

@@ -131,12 +131,6 @@ impl AdminNode {
         .await
     }
 
-    /// [`call`](Self::call), with `None` when the connection fails.
-    pub async fn try_call(&self, action: &str, params: Value) -> Option<Value> {
-        let (id, key, version) = (SECRET_ID, SECRET_KEY, "2018-03-17");
-        try_call_with(self.admin, action, &params, id, key, now(), version).await
-    }
-
     /// Calls `action` and panics on an error answer.
     pub async fn ok(&self, action: &str, params: Value) -> Value {
         let r = self.call(action, params).await;
