@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::body::Incoming;
+use hyper::ext::ReasonPhrase;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -30,6 +31,7 @@ use super::io::ClientIo;
 use crate::proxy::{self, ClientBody};
 use crate::tls::TlsInfo;
 use crate::upstream::IncomingBody;
+use crate::upstream::h1::TargetReason;
 
 /// hyper's read buffer limit: an 8 KiB request line plus 32 KiB of headers.
 const MAX_HEAD: usize = 40 * 1024;
@@ -482,7 +484,8 @@ async fn serve_with_hyper<T>(
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let (parts, body) = req.into_parts();
                 let body = ClientBody::Incoming(IncomingBody::http1(body));
-                proxy::handle(conn.clone(), parts, Some(body))
+                let answer = proxy::handle(conn.clone(), parts, Some(body));
+                async move { answer.await.map(with_target_reason) }
             });
             let mut builder = http1::Builder::new();
             builder
@@ -497,6 +500,17 @@ async fn serve_with_hyper<T>(
         }
     };
     note_hyper_error(served, state);
+}
+
+/// Hands a target's own reason phrase ([`TargetReason`]) to hyper's
+/// HTTP/1.1 server, which writes it in the status line.
+fn with_target_reason<B>(mut answer: hyper::Response<B>) -> hyper::Response<B> {
+    let phrase = TargetReason::for_status(answer.extensions(), answer.status())
+        .and_then(|p| ReasonPhrase::try_from(p).ok());
+    if let Some(phrase) = phrase {
+        answer.extensions_mut().insert(phrase);
+    }
+    answer
 }
 
 /// Records the answer hyper gave to a head it could not parse (it closed

@@ -159,6 +159,32 @@ enum Framing {
     Chunked,
 }
 
+/// A target's reason phrase where it is not the status code's standard
+/// one (`200 Everything Fine`, `599 Custom`, an empty one), carried in the
+/// answer's extensions so that an HTTP/1.1 client gets the status line
+/// the target sent, as nginx passes it. It belongs to `status`: an answer
+/// whose status stgw changes (an `error_page`) shows the standard phrase
+/// of the new one.
+#[derive(Debug, Clone)]
+pub struct TargetReason {
+    /// The status the phrase came with.
+    pub status: StatusCode,
+    /// The phrase as sent: bytes httparse accepted in a reason phrase
+    /// (tab, space, visible ASCII, obs-text), possibly none.
+    pub phrase: Bytes,
+}
+
+impl TargetReason {
+    /// The phrase for an answer now carrying `status`: `None` when stgw
+    /// changed the status since.
+    pub fn for_status(extensions: &http::Extensions, status: StatusCode) -> Option<&[u8]> {
+        extensions
+            .get::<TargetReason>()
+            .filter(|r| r.status == status)
+            .map(|r| r.phrase.as_ref())
+    }
+}
+
 /// An answer's head and how its body is framed.
 #[derive(Debug)]
 pub struct AnswerHead {
@@ -557,6 +583,7 @@ pub fn parse_answer_head(
         len,
         code,
         version,
+        reason,
         count,
     } = match scanned {
         Ok(Some(scan)) if scan.len <= MAX_HEAD => scan,
@@ -620,6 +647,14 @@ pub fn parse_answer_head(
     parts.status = status;
     parts.version = version;
     parts.headers = headers;
+    let (at, reason_len) = (usize::from(reason.0), usize::from(reason.1));
+    let phrase = &head[at..at + reason_len];
+    if status.canonical_reason().map(str::as_bytes) != Some(phrase) {
+        parts.extensions.insert(TargetReason {
+            status,
+            phrase: head.slice(at..at + reason_len),
+        });
+    }
     Ok(Some(AnswerHead {
         parts,
         body,
@@ -635,6 +670,8 @@ struct ScannedHead {
     code: Option<u16>,
     /// The minor version (0: HTTP/1.0).
     version: Option<u8>,
+    /// The reason phrase as offset and length in the head.
+    reason: (u16, u16),
     /// Fields recorded in the spans.
     count: usize,
 }
@@ -714,6 +751,7 @@ fn parse_answer_fields<'b>(
             len,
             code: None,
             version: None,
+            reason: (0, 0),
             count: 0,
         }));
     }
@@ -729,10 +767,16 @@ fn parse_answer_fields<'b>(
             field.value.len() as u16,
         );
     }
+    // An empty phrase need not point into the head.
+    let reason = match answer.reason {
+        Some(r) if !r.is_empty() => (offset(r.as_bytes()), r.len() as u16),
+        _ => (0, 0),
+    };
     Ok(Some(ScannedHead {
         len,
         code: answer.code,
         version: answer.version,
+        reason,
         count: answer.headers.len(),
     }))
 }

@@ -197,6 +197,45 @@ async fn an_invalid_field_line_in_an_answer_is_left_out_not_502() {
 }
 
 #[tokio::test]
+async fn a_targets_own_reason_phrase_reaches_http_1_1_clients_as_sent() {
+    use tokio::io::AsyncWriteExt;
+    let target = RawBackend::start(|req, mut stream| async move {
+        let line = match req.path() {
+            "/fine" => "HTTP/1.1 200 Everything Fine",
+            "/custom" => "HTTP/1.1 599 Custom Thing",
+            "/empty" => "HTTP/1.1 404 ",
+            _ => "HTTP/1.1 404 Not Found",
+        };
+        let answer = format!("{line}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(target.addr, 10)]));
+    wait_listening(local(port)).await;
+    let status_line = |bytes: Vec<u8>| {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        text.split("\r\n").next().unwrap_or_default().to_owned()
+    };
+    for (path, line) in [
+        ("/fine", "HTTP/1.1 200 Everything Fine"),
+        ("/custom", "HTTP/1.1 599 Custom Thing"),
+        ("/empty", "HTTP/1.1 404 "),
+        ("/standard", "HTTP/1.1 404 Not Found"),
+    ] {
+        // stgw's own HTTP/1.1 server (no body) and hyper's (a body).
+        let get = format!("GET {path} HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n");
+        let post = format!(
+            "POST {path} HTTP/1.1\r\nHost: h.test\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"
+        );
+        for request in [get, post] {
+            let answer = raw(local(port), request.as_bytes(), Duration::from_secs(3)).await;
+            assert_eq!(status_line(answer), line, "{request}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn client_ip_off_injects_no_client_address() {
     let b = Backend::start("b").await;
     let port = free_port();

@@ -8,7 +8,7 @@ use http::response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version, header};
 
 use super::date;
-use crate::upstream::h1::{decimal, list_items, push_decimal};
+use crate::upstream::h1::{TargetReason, decimal, list_items, push_decimal};
 
 /// Most header fields in a head stgw's server takes itself (hyper, which
 /// gets the rest, allows 100).
@@ -255,8 +255,9 @@ pub struct Encoded {
     pub last: bool,
 }
 
-/// Encodes an answer head into `out` (appended): the status line, the
-/// fields (lower-case names, drained from `parts`), the framing stgw
+/// Encodes an answer head into `out` (appended): the status line (with
+/// the target's own reason phrase when it sent another than the standard
+/// one, [`TargetReason`]), the fields (lower-case names, drained from `parts`), the framing stgw
 /// chooses, `Date` unless present, and `Connection: close` when `closing`
 /// or the fields ask to close. `head_request`: it answers HEAD.
 ///
@@ -274,13 +275,15 @@ pub fn encode(
     closing: bool,
 ) -> Encoded {
     let status = parts.status;
-    if status == StatusCode::OK {
+    let reason = TargetReason::for_status(&parts.extensions, status);
+    if status == StatusCode::OK && reason.is_none() {
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
     } else {
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(status.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+        let standard = status.canonical_reason().unwrap_or("").as_bytes();
+        out.extend_from_slice(reason.unwrap_or(standard));
         out.extend_from_slice(b"\r\n");
     }
     let bodiless = status.is_informational()

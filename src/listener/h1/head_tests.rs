@@ -327,3 +327,26 @@ fn a_request_line_the_parsers_take_or_none_is_left_alone() {
         assert_eq!(&buf[..], text);
     }
 }
+
+#[test]
+fn a_targets_own_reason_phrase_is_written_for_the_status_it_came_with() {
+    let reason = |status: u16, phrase: &'static str| TargetReason {
+        status: StatusCode::from_u16(status).unwrap(),
+        phrase: Bytes::from_static(phrase.as_bytes()),
+    };
+    for (status, phrase, line) in [
+        (200, "Everything Fine", "HTTP/1.1 200 Everything Fine\r\n"),
+        (599, "Custom", "HTTP/1.1 599 Custom\r\n"),
+        (404, "", "HTTP/1.1 404 \r\n"),
+    ] {
+        let mut parts = answer(status, &[DATED]);
+        parts.extensions.insert(reason(status, phrase));
+        let (text, _) = encode_text(&mut parts, BodySize::Empty, false, false);
+        assert!(text.starts_with(line), "{text}");
+    }
+    // A status stgw changed since (an error page) shows its standard phrase.
+    let mut parts = answer(200, &[DATED]);
+    parts.extensions.insert(reason(404, "Gone Fishing"));
+    let (text, _) = encode_text(&mut parts, BodySize::Empty, false, false);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+}

@@ -511,3 +511,26 @@ fn an_invalid_field_line_is_skipped_unless_it_names_a_framing_field() {
         );
     }
 }
+
+#[test]
+fn a_reason_phrase_other_than_the_standard_one_is_kept_for_its_status() {
+    let phrase_of = |line: &str| {
+        let mut buf = BytesMut::from(format!("{line}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+        let head = parse_answer_head(&mut buf, &mut HeaderMap::new())
+            .unwrap()
+            .expect("a complete head");
+        TargetReason::for_status(&head.parts.extensions, head.parts.status).map(<[u8]>::to_vec)
+    };
+    assert_eq!(phrase_of("HTTP/1.1 200 OK"), None);
+    assert_eq!(phrase_of("HTTP/1.1 404 Not Found"), None);
+    assert_eq!(
+        phrase_of("HTTP/1.1 200 Everything Fine").as_deref(),
+        Some(&b"Everything Fine"[..])
+    );
+    assert_eq!(
+        phrase_of("HTTP/1.1 599 Custom").as_deref(),
+        Some(&b"Custom"[..])
+    );
+    assert_eq!(phrase_of("HTTP/1.1 404 ").as_deref(), Some(&b""[..]));
+    assert_eq!(phrase_of("HTTP/1.0 200 ok").as_deref(), Some(&b"ok"[..]));
+}
