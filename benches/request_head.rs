@@ -8,7 +8,7 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderName, HeaderValue};
-use stgw::listener::h1::head::{BodySize, Parsed, encode, parse};
+use stgw::listener::h1::head::{Answering, BodySize, Parsed, encode, parse};
 
 const REQUEST: &[u8] = b"GET /static/app.js?v=42 HTTP/1.1\r\nHost: www.example.com\r\n\
 User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
@@ -54,7 +54,13 @@ fn request_head(c: &mut Criterion) {
             let mut parts = http::Response::new(()).into_parts().0;
             parts.headers.extend(fields.iter().cloned());
             out.clear();
-            let encoded = encode(&mut out, &mut parts, BodySize::Known(100), false, false);
+            let encoded = encode(
+                &mut out,
+                &mut parts,
+                BodySize::Known(100),
+                Answering::default(),
+                false,
+            );
             black_box((out.len(), encoded))
         })
     });

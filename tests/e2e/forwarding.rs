@@ -170,7 +170,7 @@ async fn request_lines_nginx_takes_are_served_mended() {
             b"GET /a<b>?x=\"y\" HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
             "/a%3Cb%3E?x=%22y%22",
         ),
-        // HTTP/1.0 is hyper's to serve: it gets the escaped target too.
+        // HTTP/1.0 gets the escaped target too.
         (b"GET /p\xff HTTP/1.0\r\nHost: h.test\r\n\r\n", "/p%FF"),
         // A later HTTP/1 minor version is served as HTTP/1.1 (RFC 9112 §2.3).
         (

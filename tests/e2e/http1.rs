@@ -569,6 +569,56 @@ async fn a_target_always_gets_a_host() {
 }
 
 #[tokio::test]
+async fn an_http_1_0_client_keeps_its_connection_only_when_it_asks_as_with_nginx() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    wait_listening(local(port)).await;
+    // Asked for (ab -k): an HTTP/1.1 status line, as nginx sends, and
+    // `Connection: keep-alive`; the next request comes on the same connection.
+    let mut stream = tokio::net::TcpStream::connect(local(port)).await.unwrap();
+    let req = b"GET /a HTTP/1.0\r\nHost: h.test\r\nConnection: Keep-Alive\r\n\r\n";
+    for _ in 0..2 {
+        stream.write_all(req).await.unwrap();
+        let head = read_answer_head(&mut stream).await;
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: keep-alive\r\n"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a length");
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await.unwrap();
+    }
+    assert_eq!(b.hits(), 2);
+    // Not asked for: the answer says close, and the connection closes.
+    let req = b"GET /a HTTP/1.0\r\nHost: h.test\r\n\r\n";
+    let (answer, closed) = raw_until_closed(local(port), req, Duration::from_secs(5)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    assert!(closed);
+}
+
+/// Reads an answer's head (through the blank line) byte by byte.
+async fn read_answer_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut byte))
+            .await
+            .expect("the answer in time")
+            .unwrap();
+        assert_eq!(n, 1, "closed after {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[tokio::test]
 async fn an_http_1_0_client_is_told_the_connection_closes_after_a_body_of_unknown_length() {
     let target = answering("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close").await;
     let port = free_port();

@@ -29,7 +29,9 @@ pub enum Parsed {
         /// The whole body, when the head has a `Content-Length` (of 0
         /// too); `None` when it has none (no body).
         body: Option<Bytes>,
-        /// Whether the client sent `Connection: close`.
+        /// Whether the connection closes after the answer: the client
+        /// sent `Connection: close`, or it speaks HTTP/1.0 and did not ask
+        /// for `keep-alive`.
         close: bool,
     },
     /// The head has not ended yet.
@@ -37,7 +39,7 @@ pub enum Parsed {
     /// A request for hyper, still in the buffer: it has a chunked body, a
     /// body not all in the buffer yet, one that would not fit in it with
     /// its head ([`MAX_REQUEST`]), an upgrade or `Expect`; or it is not
-    /// HTTP/1.1, has a method other than GET, HEAD, POST, PUT, PATCH,
+    /// HTTP/1.1 or HTTP/1.0, has a method other than GET, HEAD, POST, PUT, PATCH,
     /// DELETE or OPTIONS, more than 64 fields or an unusual
     /// `Content-Length`, or is malformed (hyper answers it with 400).
     Hyper,
@@ -69,9 +71,11 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
         Some("OPTIONS") => Method::OPTIONS,
         _ => return Parsed::Hyper,
     };
-    if request.version != Some(1) {
-        return Parsed::Hyper;
-    }
+    let http10 = match request.version {
+        Some(1) => false,
+        Some(0) => true,
+        _ => return Parsed::Hyper,
+    };
     let (Some(path), count) = (request.path, request.headers.len()) else {
         return Parsed::Hyper;
     };
@@ -82,6 +86,7 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let target = (offset(path.as_bytes()), path.len() as u16);
     let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_FIELDS];
     let mut close = false;
+    let mut keep_alive = false;
     let mut content_length = None;
     for (span, field) in spans.iter_mut().zip(request.headers.iter()) {
         let name = field.name.as_bytes();
@@ -89,7 +94,10 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
             6 if name.eq_ignore_ascii_case(b"expect") => return Parsed::Hyper,
             7 if name.eq_ignore_ascii_case(b"upgrade") => return Parsed::Hyper,
             10 if name.eq_ignore_ascii_case(b"connection") => {
-                close |= list_items(field.value).any(|t| t.eq_ignore_ascii_case(b"close"));
+                for token in list_items(field.value) {
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
             }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 // One plain number that fits with the head; anything else
@@ -143,9 +151,15 @@ pub fn parse(buf: &mut BytesMut, storage: &mut Option<HeaderMap>) -> Parsed {
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.method = method;
     parts.uri = uri;
-    parts.version = Version::HTTP_11;
+    parts.version = if http10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
     parts.headers = headers;
     let body = content_length.map(|n| buf.split_to(n).freeze());
+    // HTTP/1.0 connections are persistent only when asked (RFC 9112 §9.3).
+    let close = close || (http10 && !keep_alive);
     Parsed::Request { parts, body, close }
 }
 
@@ -243,6 +257,9 @@ pub enum Framing {
     Length(u64),
     /// Chunked transfer coding.
     Chunked,
+    /// The bytes as they come, ended by closing the connection: a body of
+    /// unknown length for an HTTP/1.0 client, which has no chunked coding.
+    UntilClose,
 }
 
 /// An encoded answer head: how its body follows, and whether the
@@ -255,11 +272,24 @@ pub struct Encoded {
     pub last: bool,
 }
 
+/// What an answer's head depends on of the request it answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Answering {
+    /// The request is HEAD: no body follows, the length stays.
+    pub head: bool,
+    /// The client speaks HTTP/1.0.
+    pub http10: bool,
+}
+
 /// Encodes an answer head into `out` (appended): the status line (with
 /// the target's own reason phrase when it sent another than the standard
 /// one, [`TargetReason`]), the fields (lower-case names, drained from `parts`), the framing stgw
 /// chooses, `Date` unless present, and `Connection: close` when `closing`
-/// or the fields ask to close. `head_request`: it answers HEAD.
+/// or the fields ask to close. An answer to HEAD (`request.head`) sends
+/// no body; an HTTP/1.0 client (`request.http10`) still gets an HTTP/1.1
+/// status line (as nginx sends, RFC 9110 §6.2), `Connection: keep-alive`
+/// when the connection stays open, and a body of unknown length ended by
+/// the close instead of chunked.
 ///
 /// Framing follows RFC 9112 §6: a body that can have one gets
 /// `Content-Length` when its size is known (from the body, else from a
@@ -271,9 +301,13 @@ pub fn encode(
     out: &mut Vec<u8>,
     parts: &mut response::Parts,
     size: BodySize,
-    head_request: bool,
+    request: Answering,
     closing: bool,
 ) -> Encoded {
+    let Answering {
+        head: head_request,
+        http10,
+    } = request;
     let status = parts.status;
     let reason = TargetReason::for_status(&parts.extensions, status);
     if status == StatusCode::OK && reason.is_none() {
@@ -347,14 +381,22 @@ pub fn encode(
                     Framing::Length(n)
                 }
             }
+            (BodySize::Unknown, None) if http10 => {
+                last = true;
+                Framing::UntilClose
+            }
             (BodySize::Unknown, None) => {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
                 Framing::Chunked
             }
         }
     };
-    if last && !wrote_connection {
-        out.extend_from_slice(b"Connection: close\r\n");
+    if !wrote_connection {
+        if last {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if http10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
     }
     if !wrote_date {
         out.extend_from_slice(b"Date: ");

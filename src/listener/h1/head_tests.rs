@@ -58,7 +58,7 @@ fn heads_for_hyper_stay_in_the_buffer_whole() {
     let cases = [
         "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n".to_owned(),
         "TRACE / HTTP/1.1\r\nHost: h\r\n\r\n".to_owned(),
-        "GET / HTTP/1.0\r\nHost: h\r\n\r\n".to_owned(),
+        "GET / HTTP/2.0\r\nHost: h\r\n\r\n".to_owned(),
         "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_owned(),
         "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2, 2\r\n\r\nab".to_owned(),
         "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab".to_owned(),
@@ -161,7 +161,22 @@ fn encode_text(
     closing: bool,
 ) -> (String, Encoded) {
     let mut out = Vec::new();
-    let encoded = encode(&mut out, parts, size, head_request, closing);
+    let request = Answering {
+        head: head_request,
+        http10: false,
+    };
+    let encoded = encode(&mut out, parts, size, request, closing);
+    (String::from_utf8(out).unwrap(), encoded)
+}
+
+/// The answer head for an HTTP/1.0 client.
+fn encode_http10(parts: &mut response::Parts, size: BodySize, closing: bool) -> (String, Encoded) {
+    let mut out = Vec::new();
+    let request = Answering {
+        head: false,
+        http10: true,
+    };
+    let encoded = encode(&mut out, parts, size, request, closing);
     (String::from_utf8(out).unwrap(), encoded)
 }
 
@@ -349,4 +364,48 @@ fn a_targets_own_reason_phrase_is_written_for_the_status_it_came_with() {
     parts.extensions.insert(reason(404, "Gone Fishing"));
     let (text, _) = encode_text(&mut parts, BodySize::Empty, false, false);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+}
+
+#[test]
+fn http_1_0_requests_are_taken_and_persist_only_when_asked() {
+    for (text, closes) in [
+        (&b"GET / HTTP/1.0\r\nHost: a\r\n\r\n"[..], true),
+        (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", false),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+            true,
+        ),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", false),
+    ] {
+        let (parsed, _) = parse_text(text);
+        let Parsed::Request { parts, close, .. } = parsed else {
+            panic!("taken: {parsed:?}");
+        };
+        let http10 = text.starts_with(b"GET / HTTP/1.0");
+        assert_eq!(parts.version == Version::HTTP_10, http10);
+        assert_eq!(close, closes, "{}", String::from_utf8_lossy(text));
+    }
+}
+
+#[test]
+fn an_http_1_0_client_gets_an_http_1_1_line_keep_alive_and_no_chunks() {
+    let mut parts = answer(200, &[DATED]);
+    let (text, encoded) = encode_http10(&mut parts, BodySize::Known(5), false);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Connection: keep-alive\r\n"), "{text}");
+    assert_eq!(encoded.framing, Framing::Length(5));
+    assert!(!encoded.last);
+    // A body of unknown length ends with the connection.
+    let mut parts = answer(200, &[DATED]);
+    let (text, encoded) = encode_http10(&mut parts, BodySize::Unknown, false);
+    assert!(!text.contains("chunked"), "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert_eq!(encoded.framing, Framing::UntilClose);
+    assert!(encoded.last);
+    // Closing: said once.
+    let mut parts = answer(200, &[DATED]);
+    let (text, encoded) = encode_http10(&mut parts, BodySize::Known(5), true);
+    assert_eq!(text.matches("Connection:").count(), 1, "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+    assert!(encoded.last);
 }

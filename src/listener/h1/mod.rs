@@ -16,8 +16,12 @@
 //! task: the request's future is polled right here, watching the client
 //! for a close meanwhile (as hyper does).
 //!
+//! HTTP/1.0 requests are served here too, with an HTTP/1.1 status line as
+//! nginx answers them, keep-alive only when asked for, and a body of
+//! unknown length ended by closing the connection.
+//!
 //! Any other head — a chunked, larger or unfinished body (hyper then
-//! applies `client_body_timeout`), an upgrade, HTTP/1.0, another method,
+//! applies `client_body_timeout`), an upgrade, another method,
 //! more than 64 fields, a head over 8 KiB or one httparse refuses — is
 //! handed to hyper together with every byte read and not yet consumed, and
 //! hyper serves the rest of the connection: its answers (400, 431,
@@ -36,7 +40,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::Method;
+use http::{Method, Version};
 use http_body::Body;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -145,7 +149,10 @@ where
             // request filled the buffer to its last byte).
             buf.reserve(MIN_READ);
         }
-        let head_request = parts.method == Method::HEAD;
+        let answering = head::Answering {
+            head: parts.method == Method::HEAD,
+            http10: parts.version == Version::HTTP_10,
+        };
         // Pinned here: the request's future is large, and every move of
         // it would be a copy.
         let body = body.map(ClientBody::Complete);
@@ -158,13 +165,7 @@ where
         let closing = close || !keep_alive || conn.state.close_asked();
         out.clear();
         out.reserve(FIRST_OUT);
-        let encoded = head::encode(
-            &mut out,
-            &mut parts,
-            body_size(&body),
-            head_request,
-            closing,
-        );
+        let encoded = head::encode(&mut out, &mut parts, body_size(&body), answering, closing);
         storage = Some(parts.headers);
         if send(&mut io, &mut out, &mut buf, body, encoded.framing)
             .await
@@ -245,7 +246,7 @@ where
             return flush_waiting(io, out, &mut held).await;
         }
         Framing::Length(n) => n,
-        Framing::Chunked => u64::MAX,
+        Framing::Chunked | Framing::UntilClose => u64::MAX,
     };
     // What waits was held back once already for data about to arrive.
     let mut held_back = false;
@@ -316,7 +317,9 @@ where
     drop(body);
     match framing {
         Framing::Chunked => out.extend_from_slice(b"0\r\n\r\n"),
-        _ if left != 0 => return Err(io::Error::other("answer body shorter than announced")),
+        Framing::Length(_) if left != 0 => {
+            return Err(io::Error::other("answer body shorter than announced"));
+        }
         _ => {}
     }
     flush_waiting(io, out, &mut held).await
