@@ -85,6 +85,7 @@ impl ProxyError {
                 | ProxyError::UriTooLong
                 | ProxyError::HeaderTooLarge
                 | ProxyError::NotImplemented
+                | ProxyError::MethodNotAllowed
         )
     }
 }
