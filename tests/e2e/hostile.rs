@@ -433,3 +433,68 @@ async fn started_with_a_soft_limit_of_256_files_it_still_holds_600_clients() {
         .unwrap();
     assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
 }
+
+#[tokio::test]
+async fn out_of_descriptors_a_request_gets_500_and_no_target_is_blamed() {
+    // stgw under a hard limit of 64 files, its descriptors all held by
+    // clients: the connection to a target cannot even be opened. As
+    // nginx ("socket() failed", 500), that is stgw's failure, not the
+    // targets': no 502 after trying (and ejecting) each of them.
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let dir = TempDir::new();
+    let path = dir.path().join("stgw.toml");
+    let toml = one_rule(port, "h.test", "/", "", &[(a.addr, 10), (b.addr, 10)]);
+    std::fs::write(&path, toml).unwrap();
+    let child = std::process::Command::new("prlimit")
+        .arg("--nofile=64")
+        .arg(env!("CARGO_BIN_EXE_stgw"))
+        .arg("--config")
+        .arg(&path)
+        .env("RUST_LOG", "off")
+        .spawn()
+        .expect("prlimit (util-linux) starts stgw");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let addr = local(port);
+    wait_listening(addr).await;
+
+    // The client whose request comes last is accepted first (it sends the
+    // start of its head: deferred accept hands it over with that).
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .write_all(b"Host: h.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert_eq!(status(&String::from_utf8_lossy(&answer)), 500);
+    assert_eq!(a.hits() + b.hits(), 0);
+
+    // Descriptors back: served again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = tokio::time::timeout(Duration::from_secs(5), get(addr, "h.test", "/"))
+        .await
+        .expect("served once descriptors are free");
+    assert_eq!(got.status, 200);
+}
