@@ -159,6 +159,11 @@ async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>) {
     loop {
         tick.tick().await;
         let outcome = probe(&spec).await;
+        if !outcome.counts() {
+            // stgw's own exhaustion: the target is neither better nor worse.
+            tracing::warn!(target = %spec.addr(), reason = %outcome, "health probe not sent");
+            continue;
+        }
         for s in subscribers.load().iter() {
             let healthy = outcome.healthy(s.status_classes);
             if let Some(state) =

@@ -93,9 +93,18 @@ pub enum ProbeOutcome {
     Refused(String),
     /// Any other failure (TLS, malformed answer).
     Failed(String),
+    /// stgw could not open a socket for the probe (out of descriptors,
+    /// socket buffers or memory): it says nothing about the target.
+    Unsent(String),
 }
 
 impl ProbeOutcome {
+    /// Whether the outcome tells about the target (and is counted towards
+    /// its health): not when the probe could not be sent at all.
+    pub fn counts(&self) -> bool {
+        !matches!(self, ProbeOutcome::Unsent(_))
+    }
+
     /// Whether the outcome counts as healthy for these status classes
     /// (bit n-1 = `n`xx).
     pub fn healthy(&self, status_classes: u8) -> bool {
@@ -116,6 +125,7 @@ impl fmt::Display for ProbeOutcome {
             ProbeOutcome::Timeout => f.write_str("timeout"),
             ProbeOutcome::Refused(e) => write!(f, "refused: {e}"),
             ProbeOutcome::Failed(e) => write!(f, "failed: {e}"),
+            ProbeOutcome::Unsent(e) => write!(f, "not sent: {e}"),
         }
     }
 }
@@ -132,6 +142,7 @@ async fn attempt(spec: &ProbeSpec) -> ProbeOutcome {
     // The whole probe is bounded by the timeout already (`probe`).
     match spec.transport.open(spec.timeout).await {
         Ok(io) => request(TokioIo::new(io), spec).await,
+        Err(e) if e.is_local() => ProbeOutcome::Unsent(e.to_string()),
         Err(ConnectError::Io { source, .. }) => ProbeOutcome::Refused(source.to_string()),
         Err(ConnectError::Timeout { .. }) => ProbeOutcome::Timeout,
         Err(ConnectError::Tls { source, .. }) => ProbeOutcome::Failed(format!("TLS: {source}")),
@@ -222,5 +233,13 @@ mod tests {
         assert!(ProbeOutcome::Status(503).healthy(0b10000));
         assert!(!ProbeOutcome::Timeout.healthy(0b11111));
         assert!(!ProbeOutcome::Refused("x".into()).healthy(0b11111));
+    }
+
+    #[test]
+    fn only_a_probe_that_was_not_sent_goes_uncounted() {
+        assert!(!ProbeOutcome::Unsent("x".into()).counts());
+        assert!(ProbeOutcome::Refused("x".into()).counts());
+        assert!(ProbeOutcome::Timeout.counts());
+        assert!(ProbeOutcome::Status(503).counts());
     }
 }

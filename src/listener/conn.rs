@@ -54,6 +54,11 @@ pub struct ConnState {
     first_byte: AtomicU64,
     idle_since: AtomicU64,
     write_blocked: AtomicU64,
+    /// HTTP/2: answers that yielded a data frame and wait for the client
+    /// to make room (flow-control window) before they are asked for more.
+    answers_waiting: AtomicU32,
+    /// HTTP/2: when an answer on this connection last moved (ms stamp).
+    answers_moved: AtomicU64,
     linger: AtomicBool,
     refused_with: std::sync::atomic::AtomicU16,
     body_unread: AtomicBool,
@@ -87,6 +92,8 @@ impl ConnState {
             first_byte: AtomicU64::new(0),
             idle_since: AtomicU64::new(1),
             write_blocked: AtomicU64::new(0),
+            answers_waiting: AtomicU32::new(0),
+            answers_moved: AtomicU64::new(0),
             linger: AtomicBool::new(false),
             refused_with: std::sync::atomic::AtomicU16::new(0),
             body_unread: AtomicBool::new(false),
@@ -165,6 +172,22 @@ impl ConnState {
             self.write_blocked.store(now, Ordering::Relaxed);
             self.wake_before(now + self.send_ms.load(Ordering::Relaxed));
         }
+    }
+
+    /// HTTP/2: an answer yielded a data frame; until it is asked for the
+    /// next one it waits for the client (its window). While any answer
+    /// waits and none moves, `send_timeout` runs.
+    fn answer_waits(&self) {
+        let now = self.now();
+        self.answers_moved.store(now, Ordering::Relaxed);
+        if self.answers_waiting.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.wake_before(now + self.send_ms.load(Ordering::Relaxed));
+        }
+    }
+
+    /// HTTP/2: an answer that waited was asked for more (or dropped).
+    fn answer_resumed(&self) {
+        self.answers_waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Asks the connection to close after the request in progress.
@@ -272,11 +295,18 @@ impl ConnState {
         if blocked != 0 {
             return (blocked + ms(t.send), Expiry::Send);
         }
+        let h2 = self.is_h2();
         if self.in_flight.load(Ordering::Relaxed) > 0 {
+            if h2 && self.answers_waiting.load(Ordering::Relaxed) > 0 {
+                // HTTP/2 stalls in flow control, not in the socket: an
+                // answer waiting for the client's window counts as a
+                // blocked write (nginx's send_timeout does the same).
+                let moved = self.answers_moved.load(Ordering::Relaxed);
+                return (moved + ms(t.send), Expiry::Send);
+            }
             // Busy: nothing can expire before a write blocks; look again later.
             return (self.now() + ms(t.send), Expiry::Recheck);
         }
-        let h2 = self.is_h2();
         let first = self.first_byte.load(Ordering::Relaxed);
         if first != 0 && !h2 {
             return (first + ms(t.header), Expiry::Header);
@@ -301,6 +331,26 @@ fn stamp(since_epoch: Duration) -> u64 {
 pub struct RequestGuard(Option<Arc<ConnState>>);
 
 impl RequestGuard {
+    /// HTTP/2: the request's answer yielded a data frame and now waits
+    /// for the client to take it; returns whether it is counted (call
+    /// [`answer_resumed`](Self::answer_resumed) once it is asked for more).
+    pub fn answer_waits(&self) -> bool {
+        match &self.0 {
+            Some(s) if s.is_h2() => {
+                s.answer_waits();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The answer counted by [`answer_waits`](Self::answer_waits) moves again.
+    pub fn answer_resumed(&self) {
+        if let Some(s) = &self.0 {
+            s.answer_resumed();
+        }
+    }
+
     /// Ends the request as of `at` (a time already read: now).
     pub fn end_at(mut self, at: std::time::Instant) {
         if let Some(s) = self.0.take() {

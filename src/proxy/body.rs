@@ -37,12 +37,31 @@ struct Observed {
     finish: Finish,
     /// Ended after `finish` is done.
     guard: RequestGuard,
+    /// HTTP/2: a data frame was yielded and the next one not asked for
+    /// yet (counted on the connection for `send_timeout`).
+    waiting: bool,
 }
 
 impl Observed {
+    /// The body is being asked for its next frame.
+    fn resume(&mut self) {
+        if std::mem::take(&mut self.waiting) {
+            self.guard.answer_resumed();
+        }
+    }
+
+    /// The body yielded a data frame: until the next poll, it waits for
+    /// the client.
+    fn wait(&mut self) {
+        if !self.waiting {
+            self.waiting = self.guard.answer_waits();
+        }
+    }
+
     /// The request is over: `sent` body bytes went to the client; the
     /// target's answer ended at `upstream_end` (else now).
-    fn end(self, sent: u64, upstream_end: Option<std::time::Instant>) {
+    fn end(mut self, sent: u64, upstream_end: Option<std::time::Instant>) {
+        self.resume();
         let now = self.finish.done(sent, upstream_end);
         self.guard.end_at(now);
     }
@@ -163,7 +182,11 @@ impl ResponseBody {
     /// abandoned), completes its request with `finish`; `guard` lives
     /// until then.
     pub fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
-        self.observed = Some(Box::new(Observed { finish, guard }));
+        self.observed = Some(Box::new(Observed {
+            finish,
+            guard,
+            waiting: false,
+        }));
         self
     }
 }
@@ -214,6 +237,9 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
+        if let Some(observed) = this.observed.as_mut() {
+            observed.resume();
+        }
         let polled = match &mut this.kind {
             Kind::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Kind::Upstream(s) => s.poll(cx),
@@ -224,6 +250,9 @@ impl Body for ResponseBody {
             && let Some(data) = frame.data_ref()
         {
             this.sent += data.len() as u64;
+            if let Some(observed) = this.observed.as_mut() {
+                observed.wait();
+            }
         }
         polled
     }

@@ -267,6 +267,14 @@ pub async fn forward(
                 trace.connected(c.reused());
                 c
             }
+            Err(e) if e.is_local() => {
+                // stgw is out of descriptors (or buffers): as nginx (500,
+                // "socket() failed"), neither the target's fault nor one
+                // that another target would cure, so no ejection, no retry.
+                tracing::error!(target = %target.addr, rule = %rule.id, error = %e, "cannot open a connection to the target");
+                trace.try_failed(500, false);
+                return Err(ProxyError::Internal(e.to_string()));
+            }
             Err(e) => {
                 tracing::warn!(target = %target.addr, rule = %rule.id, error = %e, "cannot connect to target");
                 let timed_out = matches!(e, ConnectError::Timeout { .. });

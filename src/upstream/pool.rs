@@ -60,6 +60,26 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// Whether stgw itself ran out of a resource (open files, socket
+    /// buffers, memory) before it could reach the target: not the
+    /// target's failure, and another target would fail the same way.
+    pub fn is_local(&self) -> bool {
+        match self {
+            ConnectError::Io { source, .. } => is_local_exhaustion(source),
+            _ => false,
+        }
+    }
+}
+
+/// Whether `e` is a socket error of this host's limits, not the peer's.
+fn is_local_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
 /// Pool limits, from `[global]`; changeable by a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -309,4 +329,35 @@ async fn h2_handshake(
         }
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_error(errno: i32) -> ConnectError {
+        ConnectError::Io {
+            addr: SocketAddr::from(([127, 0, 0, 1], 80)),
+            source: io::Error::from_raw_os_error(errno),
+        }
+    }
+
+    #[test]
+    fn running_out_of_descriptors_or_buffers_is_local() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert!(io_error(errno).is_local(), "errno {errno}");
+        }
+    }
+
+    #[test]
+    fn a_refused_or_unreachable_target_is_not_local() {
+        for errno in [libc::ECONNREFUSED, libc::ECONNRESET, libc::EHOSTUNREACH] {
+            assert!(!io_error(errno).is_local(), "errno {errno}");
+        }
+        let timeout = ConnectError::Timeout {
+            addr: SocketAddr::from(([127, 0, 0, 1], 80)),
+            timeout: Duration::from_secs(4),
+        };
+        assert!(!timeout.is_local());
+    }
 }

@@ -433,3 +433,111 @@ async fn started_with_a_soft_limit_of_256_files_it_still_holds_600_clients() {
         .unwrap();
     assert_eq!(status(&String::from_utf8_lossy(&answer)), 200);
 }
+
+/// stgw run as a child under a limit of `nofile` open files (soft and
+/// hard); killed when dropped.
+struct Limited(std::process::Child);
+
+impl Limited {
+    /// Starts stgw on `toml` (written into `dir`) under the limit; its
+    /// warnings go to `dir`/stderr.log.
+    async fn start(dir: &TempDir, toml: &str, nofile: u32, addr: SocketAddr) -> Limited {
+        let path = dir.path().join("stgw.toml");
+        std::fs::write(&path, toml).unwrap();
+        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let child = std::process::Command::new("prlimit")
+            .arg(format!("--nofile={nofile}"))
+            .arg(env!("CARGO_BIN_EXE_stgw"))
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stderr(log)
+            .spawn()
+            .expect("prlimit (util-linux) starts stgw");
+        let limited = Limited(child);
+        wait_listening(addr).await;
+        limited
+    }
+}
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Opens `n` clients that each send the start of a head (so that they are
+/// accepted, deferred accept or not) and hold a descriptor of stgw's.
+async fn hold_descriptors(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    held
+}
+
+#[tokio::test]
+async fn out_of_descriptors_a_request_gets_500_and_no_target_is_blamed() {
+    // stgw under a hard limit of 64 files, its descriptors all held by
+    // clients: the connection to a target cannot even be opened. As
+    // nginx ("socket() failed", 500), that is stgw's failure, not the
+    // targets': no 502 after trying (and ejecting) each of them.
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let addr = local(port);
+    let dir = TempDir::new();
+    let toml = one_rule(port, "h.test", "/", "", &[(a.addr, 10), (b.addr, 10)]);
+    let _stgw = Limited::start(&dir, &toml, 64, addr).await;
+
+    // The client whose request comes last is accepted first (it sends the
+    // start of its head: deferred accept hands it over with that).
+    let mut client = TcpStream::connect(addr).await.unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let held = hold_descriptors(addr, 100).await;
+    client
+        .write_all(b"Host: h.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert_eq!(status(&String::from_utf8_lossy(&answer)), 500);
+    assert_eq!(a.hits() + b.hits(), 0);
+
+    // Descriptors back: served again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = tokio::time::timeout(Duration::from_secs(5), get(addr, "h.test", "/"))
+        .await
+        .expect("served once descriptors are free");
+    assert_eq!(got.status, 200);
+}
+
+#[tokio::test]
+async fn out_of_descriptors_health_probes_are_not_counted_against_the_target() {
+    // Probes every 5 s, dead after 2 failures: 12 s without descriptors
+    // would make it dead if a probe that could not be sent counted.
+    let a = Backend::start("a").await;
+    let port = free_port();
+    let addr = local(port);
+    let dir = TempDir::new();
+    let check = "health_check = { interval = 5, timeout = 2, healthy_threshold = 2, unhealthy_threshold = 2 }";
+    let toml = one_rule(port, "h.test", "/", check, &[(a.addr, 10)]);
+    let stgw = Limited::start(&dir, &toml, 64, addr).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = hold_descriptors(addr, 100).await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    drop(held);
+    drop(stgw);
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(log.contains("health probe not sent"), "{log}");
+    assert!(!log.contains("target is dead"), "{log}");
+}

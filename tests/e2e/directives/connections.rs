@@ -131,6 +131,37 @@ async fn send_timeout_closes_a_connection_whose_client_stops_reading() {
 }
 
 #[tokio::test]
+async fn send_timeout_closes_an_http2_connection_whose_client_opens_no_window() {
+    // An HTTP/2 client that never reads its answer stalls it in flow
+    // control, not in the socket: stgw's writes never block. As nginx,
+    // send_timeout still ends it, and the target connection with it.
+    let written = Arc::new(AtomicUsize::new(0));
+    let target = counting_target(256 * MIB, written.clone(), Arc::default()).await;
+    let port = free_port();
+    let _stgw = Stgw::start(&configured(port, target.addr, "send_timeout 1s;"));
+    let tcp = TcpStream::connect(local(port)).await.unwrap();
+    let mut h2 = h2_client(tcp).await;
+    let request = http::Request::get("/")
+        .header("host", "h.test")
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    // The answer's body is never polled: the client sends no WINDOW_UPDATE.
+    let answer = h2.send_request(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let started = Instant::now();
+    while !h2.is_closed() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        h2.is_closed(),
+        "the connection is still open after {:?} without a window",
+        started.elapsed()
+    );
+    assert!(written.load(Ordering::Relaxed) < 256 * MIB);
+    drop(answer);
+}
+
+#[tokio::test]
 async fn proxy_connect_timeout_bounds_the_connect_to_a_target() {
     let blackhole = Blackhole::start().await;
     let port = free_port();
