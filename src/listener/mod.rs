@@ -140,6 +140,40 @@ fn set_defer_accept(listener: &TcpListener, secs: libc::c_int) -> std::io::Resul
     }
 }
 
+/// A repeated event reported at most once per `every`: how many times it
+/// happened since the last report.
+#[derive(Debug)]
+struct Throttled {
+    every: Duration,
+    last: Option<std::time::Instant>,
+    unreported: u32,
+}
+
+impl Throttled {
+    fn new(every: Duration) -> Throttled {
+        Throttled {
+            every,
+            last: None,
+            unreported: 0,
+        }
+    }
+
+    /// The event happened at `now`: `Some(count)` when it is to be
+    /// reported (the first time, then once per `every`), the count
+    /// including this one.
+    fn tick(&mut self, now: std::time::Instant) -> Option<u32> {
+        self.unreported = self.unreported.saturating_add(1);
+        if self
+            .last
+            .is_some_and(|at| now.duration_since(at) < self.every)
+        {
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.unreported))
+    }
+}
+
 /// Accepts connections until `stop` turns true (the listener was removed);
 /// each connection is served on its own task, and drained when `drain`
 /// (the process's) turns true or when the listener stops: a removed
@@ -153,6 +187,7 @@ pub async fn accept_loop(
     let local = listener.local_addr().ok();
     let specific = local.and_then(connection_local);
     let (drain_connections, connections_drain) = watch::channel(false);
+    let mut accept_errors = Throttled::new(Duration::from_secs(1));
     loop {
         let accepted = tokio::select! {
             biased;
@@ -169,8 +204,11 @@ pub async fn accept_loop(
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // EMFILE, ENFILE, ENOBUFS…: back off instead of spinning.
-                tracing::error!(listener = ?local, error = %e, "accept failed");
+                // EMFILE, ENFILE, ENOBUFS…: back off instead of spinning,
+                // and say so once a second, not at every try.
+                if let Some(failures) = accept_errors.tick(std::time::Instant::now()) {
+                    tracing::error!(listener = ?local, error = %e, failures, "accept failed");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
@@ -326,6 +364,21 @@ impl Drop for OpenConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_error_is_reported_once_a_second_with_its_count() {
+        let start = std::time::Instant::now();
+        let ms = |n| start + Duration::from_millis(n);
+        let mut errors = Throttled::new(Duration::from_secs(1));
+        assert_eq!(errors.tick(ms(0)), Some(1));
+        // Every 50 ms for a second: quiet until the second is over.
+        for n in 1..20 {
+            assert_eq!(errors.tick(ms(n * 50)), None);
+        }
+        assert_eq!(errors.tick(ms(1000)), Some(20));
+        assert_eq!(errors.tick(ms(1500)), None);
+        assert_eq!(errors.tick(ms(5000)), Some(2));
+    }
 
     #[test]
     fn a_specific_listener_address_is_every_connections_local_address() {
