@@ -12,6 +12,7 @@ pub mod registry;
 mod secrets;
 pub mod snapshot;
 mod tls;
+mod work;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use crate::health::HealthChecker;
 use crate::listener::{self, ListenerSlot};
 use crate::store::StoreStatus;
 use snapshot::{Snapshot, State};
+pub use work::off_worker;
 
 /// Why a configuration could not be started or applied.
 #[derive(Debug, thiserror::Error)]
@@ -173,12 +175,18 @@ impl Runtime {
     /// applies it; on error the running configuration stays.
     pub fn reload(&self) -> Result<(), RuntimeError> {
         let path = self.snapshot.load().config.path.clone();
-        let config = Config::load(&path)?;
+        let config = off_worker(|| Config::load(&path))?;
         self.apply(config)
     }
 
-    /// Replaces the running configuration with `config`.
+    /// Replaces the running configuration with `config`. Compiling a large
+    /// configuration takes seconds of CPU, so it runs [`off_worker`]: the
+    /// proxy's tasks go on being served meanwhile.
     pub fn apply(&self, config: Config) -> Result<(), RuntimeError> {
+        off_worker(|| self.apply_here(config))
+    }
+
+    fn apply_here(&self, config: Config) -> Result<(), RuntimeError> {
         let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let global = &config.global;
         if let Err(e) = self
