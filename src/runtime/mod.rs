@@ -197,8 +197,12 @@ impl Runtime {
         {
             tracing::error!("{e}; the access log goes on as it was");
         }
+        let metrics = &self.state.observe.metrics;
+        let generation = metrics.begin_compile();
         let snapshot = Snapshot::compile(Arc::new(config), &self.state)?;
-        self.install(snapshot)
+        self.install(snapshot)?;
+        metrics.forget_before(generation);
+        Ok(())
     }
 
     /// The bound listeners' slots (their live configuration and counters).
@@ -436,5 +440,68 @@ async fn maintain(runtime: std::sync::Weak<Runtime>) {
 fn defer_accept(socket: &tokio::net::TcpListener, l: &snapshot::ListenerRuntime) {
     if let Err(e) = listener::defer_accept(socket, &l.admission) {
         tracing::warn!(addr = %l.addr, error = %e, "could not set deferred accept");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file with one listener on `port` whose domain has one rule per id.
+    fn config_with_rules(test: &str, port: u16, rules: &[&str]) -> Config {
+        let dir = std::env::temp_dir().join(format!("stgw-runtime-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        let mut text = format!(
+            "[global]\naccess_log = \"off\"\nstate_dir = \"var\"\n\n[[load_balancer]]\nid = \"lb-metrics1\"\nname = \"m\"\nvip = \"127.0.0.1\"\n  [[load_balancer.listener]]\n  id = \"lbl-metrics1\"\n  protocol = \"HTTP\"\n  port = {port}\n    [[load_balancer.listener.domain]]\n    name = \"m.example.com\"\n"
+        );
+        for (i, id) in rules.iter().enumerate() {
+            text.push_str(&format!(
+                "      [[load_balancer.listener.domain.rule]]\n      id = \"{id}\"\n      url = \"/r{i}/\"\n      targets = [{{ address = \"127.0.0.1:{}\" }}]\n      [load_balancer.listener.domain.rule.health_check]\n      enabled = false\n",
+                40_000 + i
+            ));
+        }
+        let path = dir.join("stgw.toml");
+        std::fs::write(&path, &text).expect("config file");
+        Config::load(&path).expect("valid config")
+    }
+
+    #[tokio::test]
+    async fn series_of_removed_rules_are_dropped_by_the_next_apply() {
+        let runtime = Runtime::start(config_with_rules(
+            "series",
+            31851,
+            &["loc-keep0001", "loc-gone0001"],
+        ))
+        .expect("runtime starts");
+        let metrics = || {
+            runtime
+                .state()
+                .observe
+                .metrics
+                .encode_counted()
+                .expect("encodes")
+        };
+        assert!(metrics().contains("loc-gone0001"));
+        runtime
+            .apply(config_with_rules("series", 31851, &["loc-keep0001"]))
+            .expect("applies");
+        let text = metrics();
+        assert!(
+            !text.contains("loc-gone0001"),
+            "a removed rule keeps its series"
+        );
+        assert!(text.contains("loc-keep0001"), "a kept rule lost its series");
+        // The same churn a thousand times leaves the same number of series.
+        let lines = text.lines().count();
+        for round in 0..20 {
+            let id = format!("loc-chrn{round:04}");
+            runtime
+                .apply(config_with_rules("series", 31851, &["loc-keep0001", &id]))
+                .expect("applies");
+            runtime
+                .apply(config_with_rules("series", 31851, &["loc-keep0001"]))
+                .expect("applies");
+        }
+        assert_eq!(metrics().lines().count(), lines);
     }
 }
