@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use super::error::{ApiError, Code};
 use crate::config::{Config, ConfigFile};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, off_worker};
 use crate::store::{PublishError, Store};
 
 /// How many times an edit is made again after losing a race with another
@@ -76,9 +76,14 @@ impl ConfigStore {
                 ));
             }
             let current = self.current();
-            let mut file = current.file.clone();
-            let out = edit(&mut file, &current)?;
-            let next = Config::from_model(file, &current.path)?;
+            // Copying, editing and validating a large model takes seconds:
+            // off the worker, so proxied traffic is not held up meanwhile.
+            let (out, next) = off_worker(|| {
+                let mut file = current.file.clone();
+                let out = edit(&mut file, &current)?;
+                let next = Config::from_model(file, &current.path)?;
+                Ok::<_, ApiError>((out, next))
+            })?;
             // Published on a task of its own, which holds the lock to the
             // end: a client that goes away drops this future, and the
             // change must still be persisted (or rolled back) before the
@@ -118,5 +123,63 @@ fn publish_error(e: PublishError) -> ApiError {
             )
         }
         PublishError::Conflict | PublishError::Persist(_) => ApiError::internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// A running proxy with no load balancer, its file in a fresh folder.
+    fn empty_store(test: &str) -> ConfigStore {
+        let dir = std::env::temp_dir().join(format!("stgw-store-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        let path = dir.join("stgw.toml");
+        std::fs::write(
+            &path,
+            "[global]\naccess_log = \"off\"\nstate_dir = \"var\"\n",
+        )
+        .expect("config file");
+        let config = Config::load(&path).expect("valid config");
+        let runtime = Runtime::start(config).expect("runtime starts");
+        ConfigStore::new(Arc::new(Store::file(runtime)))
+    }
+
+    /// Spins until `flag` is set or `limit` passes; whether it was set.
+    fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if flag.load(Ordering::Acquire) {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn tasks_queued_on_the_worker_run_while_an_edit_is_validated() {
+        // The API call runs on the only worker, as a connection task would.
+        let seen = tokio::spawn(async {
+            let store = empty_store("edit-off-worker");
+            let ran = Arc::new(AtomicBool::new(false));
+            let flag = ran.clone();
+            // A proxied connection's task, queued behind the API call.
+            tokio::spawn(async move { flag.store(true, Ordering::Release) });
+            // An edit as slow as one of a very large model: it finishes
+            // only once the queued task has run.
+            store
+                .write(|_, _| Ok(wait_for(&ran, Duration::from_secs(20))))
+                .await
+        })
+        .await
+        .expect("the task ran");
+        assert!(
+            seen.expect("the write succeeds"),
+            "a task queued on the worker was starved while the edit ran"
+        );
     }
 }

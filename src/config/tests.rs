@@ -411,3 +411,28 @@ fn a_bad_node_vip_is_reported_once_at_node_vip() {
         "127.0.0.2".parse::<IpAddr>().unwrap()
     );
 }
+
+#[test]
+fn many_certificate_references_parse_the_file_once_for_their_lines() {
+    let mut text = String::from(
+        "[global]\nmax_rules_per_lb = 1000\n\n[[load_balancer]]\nname = \"t\"\nvip = \"127.0.0.1\"\n  [[load_balancer.listener]]\n  protocol = \"HTTPS\"\n  port = 8443\n  sni = true\n  certificate = { cert = \"fallback.pem\", key = \"fallback.key\" }\n",
+    );
+    for i in 0..200 {
+        text.push_str(&format!(
+            "    [[load_balancer.listener.domain]]\n    name = \"s{i}.example.com\"\n    certificate = {{ cert = \"s{i}.pem\", key = \"s{i}.key\" }}\n      [[load_balancer.listener.domain.rule]]\n      url = \"/\"\n"
+        ));
+    }
+    error::DOCUMENT_PARSES.with(|n| n.set(0));
+    let config = load(&text).expect("valid");
+    let parses = error::DOCUMENT_PARSES.with(|n| n.get());
+    // Once to read the model may use its own parser; the lines of the 402
+    // certificate references must not cost a parse each.
+    assert!(
+        parses <= 2,
+        "{parses} whole-document parses for 201 certificates"
+    );
+    let listener = &config.load_balancers[0].listeners[0];
+    let last = listener.domains.last().expect("domains");
+    let files = last.certificates.first().expect("a certificate");
+    assert_eq!(files.named_at.cert.line, Some(11 + 199 * 5 + 3));
+}

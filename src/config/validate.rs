@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::error::{FieldPath, Issue, line_of};
+use super::error::{FieldPath, Issue, SourceMap};
 use super::model::{self, CaSpec, CertificateKind, CertificateRef, CertificateSpec, ConfigFile};
 use super::*;
 use crate::routing::{DomainPattern, UrlPattern};
@@ -29,6 +29,7 @@ pub(super) fn validate(
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
         source,
+        map: SourceMap::new(source),
         base_dir,
         issues: Vec::new(),
         warnings: Vec::new(),
@@ -146,6 +147,8 @@ pub(super) fn validate(
 
 struct Validator<'a> {
     source: &'a str,
+    /// `source` parsed once for the lines of fields.
+    map: SourceMap<'a>,
     base_dir: PathBuf,
     issues: Vec<Issue>,
     warnings: Vec<String>,
@@ -188,9 +191,7 @@ impl Validator<'_> {
     }
 
     fn line(&self, field: &FieldPath) -> Option<usize> {
-        field
-            .span_in(self.source)
-            .map(|s| line_of(self.source, s.start))
+        self.map.line(field)
     }
 
     /// `value` within `min..=max`, or an issue naming the range.
@@ -674,9 +675,9 @@ impl Validator<'_> {
 
     /// The file line of the custom_config text's first line.
     fn custom_base_line(&self, at: &FieldPath) -> Option<usize> {
-        let span = at.span_in(self.source)?;
+        let span = self.map.span(at)?;
         let raw = &self.source[span.clone()];
-        let line = line_of(self.source, span.start);
+        let line = self.map.line_at(span.start);
         // A multi-line string's first newline is not part of the value.
         let skip = (raw.starts_with("\"\"\"\n")
             || raw.starts_with("'''\n")

@@ -115,12 +115,16 @@ impl HealthChecker {
             }
             keep
         });
+        let starting = wanted.keys().filter(|k| !probes.contains_key(*k)).count();
+        let mut started = 0;
         for (key, (spec, subscribers)) in wanted {
             match probes.get(&key) {
                 Some(running) => running.subscribers.store(Arc::new(subscribers)),
                 None => {
+                    let delay = first_probe_delay(started, starting, spec.interval);
+                    started += 1;
                     let subscribers = Arc::new(ArcSwap::from_pointee(subscribers));
-                    let task = tokio::spawn(run(spec, subscribers.clone()));
+                    let task = tokio::spawn(run(spec, subscribers.clone(), delay));
                     probes.insert(key, Running { subscribers, task });
                 }
             }
@@ -147,13 +151,35 @@ impl Drop for HealthChecker {
     }
 }
 
-/// One probe's loop: probe, count the result for every subscriber, wait
-/// for the next interval.
-async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>) {
-    // Spread probes of the same interval a little, but decide Unknown
-    // targets quickly.
-    let jitter = Duration::from_millis(u64::from(spec.addr().port()) % 250);
-    tokio::time::sleep(jitter).await;
+/// The fewest milliseconds over which the first probes of a batch are
+/// spread: a handful of new targets are still decided within a quarter
+/// of a second.
+const MIN_SPREAD_MS: u64 = 250;
+
+/// How many probes may start per second when many start together (a
+/// start, a reload or an API call that adds thousands of targets).
+const STARTS_PER_SECOND: u64 = 1_000;
+
+/// When the `index`-th of `count` probes starting together sends its
+/// first request. They are spread evenly over a window long enough for
+/// [`STARTS_PER_SECOND`] (at least [`MIN_SPREAD_MS`], at most one
+/// `interval`); each probe then keeps its own phase, so the spread holds
+/// at every later interval too. Starting them all at once made thousands
+/// of connections per instant: first probes timed out and marked healthy
+/// targets dead.
+pub fn first_probe_delay(index: usize, count: usize, interval: Duration) -> Duration {
+    let count = count.max(1) as u64;
+    let wanted_ms = (count * 1_000).div_ceil(STARTS_PER_SECOND);
+    let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    let window_ms = wanted_ms.max(MIN_SPREAD_MS).min(interval_ms.max(1));
+    let index = (index as u64).min(count - 1);
+    Duration::from_micros(window_ms * 1_000 * index / count)
+}
+
+/// One probe's loop: after `first` (see [`first_probe_delay`]), probe,
+/// count the result for every subscriber, wait for the next interval.
+async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>, first: Duration) {
+    tokio::time::sleep(first).await;
     let mut tick = tokio::time::interval(spec.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -181,5 +207,45 @@ async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>) {
                 s.rule.check_all_dead();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most first probes that fall in any one 100 ms slot.
+    fn busiest_slot(count: usize, interval: Duration) -> usize {
+        let mut slots = HashMap::<u128, usize>::new();
+        for i in 0..count {
+            let at = first_probe_delay(i, count, interval);
+            assert!(
+                at < interval,
+                "probe {i} starts at {at:?}, past the interval"
+            );
+            *slots.entry(at.as_millis() / 100).or_default() += 1;
+        }
+        slots.into_values().max().unwrap_or(0)
+    }
+
+    #[test]
+    fn thousands_of_first_probes_are_spread_over_the_interval() {
+        let interval = Duration::from_secs(5);
+        // 35,000 probes (a 100,000-rule configuration): 7,000 a second,
+        // the steady rate anyway, so at most 700 per 100 ms (+1 rounding).
+        assert!(busiest_slot(35_000, interval) <= 701);
+        // 2,000 probes: two seconds at 1,000 a second.
+        assert!(busiest_slot(2_000, interval) <= 101);
+        assert!(first_probe_delay(1_999, 2_000, interval) >= Duration::from_millis(1_990));
+    }
+
+    #[test]
+    fn a_few_first_probes_still_start_within_a_quarter_second() {
+        let interval = Duration::from_secs(5);
+        for i in 0..10 {
+            assert!(first_probe_delay(i, 10, interval) < Duration::from_millis(250));
+        }
+        assert_eq!(first_probe_delay(0, 1, interval), Duration::ZERO);
+        assert_eq!(first_probe_delay(0, 0, interval), Duration::ZERO);
     }
 }

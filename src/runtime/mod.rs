@@ -12,6 +12,7 @@ pub mod registry;
 mod secrets;
 pub mod snapshot;
 mod tls;
+mod work;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use crate::health::HealthChecker;
 use crate::listener::{self, ListenerSlot};
 use crate::store::StoreStatus;
 use snapshot::{Snapshot, State};
+pub use work::off_worker;
 
 /// Why a configuration could not be started or applied.
 #[derive(Debug, thiserror::Error)]
@@ -173,12 +175,18 @@ impl Runtime {
     /// applies it; on error the running configuration stays.
     pub fn reload(&self) -> Result<(), RuntimeError> {
         let path = self.snapshot.load().config.path.clone();
-        let config = Config::load(&path)?;
+        let config = off_worker(|| Config::load(&path))?;
         self.apply(config)
     }
 
-    /// Replaces the running configuration with `config`.
+    /// Replaces the running configuration with `config`. Compiling a large
+    /// configuration takes seconds of CPU, so it runs [`off_worker`]: the
+    /// proxy's tasks go on being served meanwhile.
     pub fn apply(&self, config: Config) -> Result<(), RuntimeError> {
+        off_worker(|| self.apply_here(config))
+    }
+
+    fn apply_here(&self, config: Config) -> Result<(), RuntimeError> {
         let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
         let global = &config.global;
         if let Err(e) = self
@@ -189,8 +197,12 @@ impl Runtime {
         {
             tracing::error!("{e}; the access log goes on as it was");
         }
+        let metrics = &self.state.observe.metrics;
+        let generation = metrics.begin_compile();
         let snapshot = Snapshot::compile(Arc::new(config), &self.state)?;
-        self.install(snapshot)
+        self.install(snapshot)?;
+        metrics.forget_before(generation);
+        Ok(())
     }
 
     /// The bound listeners' slots (their live configuration and counters).
@@ -428,5 +440,68 @@ async fn maintain(runtime: std::sync::Weak<Runtime>) {
 fn defer_accept(socket: &tokio::net::TcpListener, l: &snapshot::ListenerRuntime) {
     if let Err(e) = listener::defer_accept(socket, &l.admission) {
         tracing::warn!(addr = %l.addr, error = %e, "could not set deferred accept");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file with one listener on `port` whose domain has one rule per id.
+    fn config_with_rules(test: &str, port: u16, rules: &[&str]) -> Config {
+        let dir = std::env::temp_dir().join(format!("stgw-runtime-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        let mut text = format!(
+            "[global]\naccess_log = \"off\"\nstate_dir = \"var\"\n\n[[load_balancer]]\nid = \"lb-metrics1\"\nname = \"m\"\nvip = \"127.0.0.1\"\n  [[load_balancer.listener]]\n  id = \"lbl-metrics1\"\n  protocol = \"HTTP\"\n  port = {port}\n    [[load_balancer.listener.domain]]\n    name = \"m.example.com\"\n"
+        );
+        for (i, id) in rules.iter().enumerate() {
+            text.push_str(&format!(
+                "      [[load_balancer.listener.domain.rule]]\n      id = \"{id}\"\n      url = \"/r{i}/\"\n      targets = [{{ address = \"127.0.0.1:{}\" }}]\n      [load_balancer.listener.domain.rule.health_check]\n      enabled = false\n",
+                40_000 + i
+            ));
+        }
+        let path = dir.join("stgw.toml");
+        std::fs::write(&path, &text).expect("config file");
+        Config::load(&path).expect("valid config")
+    }
+
+    #[tokio::test]
+    async fn series_of_removed_rules_are_dropped_by_the_next_apply() {
+        let runtime = Runtime::start(config_with_rules(
+            "series",
+            31851,
+            &["loc-keep0001", "loc-gone0001"],
+        ))
+        .expect("runtime starts");
+        let metrics = || {
+            runtime
+                .state()
+                .observe
+                .metrics
+                .encode_counted()
+                .expect("encodes")
+        };
+        assert!(metrics().contains("loc-gone0001"));
+        runtime
+            .apply(config_with_rules("series", 31851, &["loc-keep0001"]))
+            .expect("applies");
+        let text = metrics();
+        assert!(
+            !text.contains("loc-gone0001"),
+            "a removed rule keeps its series"
+        );
+        assert!(text.contains("loc-keep0001"), "a kept rule lost its series");
+        // The same churn a thousand times leaves the same number of series.
+        let lines = text.lines().count();
+        for round in 0..20 {
+            let id = format!("loc-chrn{round:04}");
+            runtime
+                .apply(config_with_rules("series", 31851, &["loc-keep0001", &id]))
+                .expect("applies");
+            runtime
+                .apply(config_with_rules("series", 31851, &["loc-keep0001"]))
+                .expect("applies");
+        }
+        assert_eq!(metrics().lines().count(), lines);
     }
 }

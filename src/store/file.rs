@@ -12,7 +12,7 @@ use super::{Backend, BoxFuture, PublishError, StoreError};
 use crate::admin::persist::StagedFile;
 use crate::config::Config;
 use crate::config::model::StoreKind;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, off_worker};
 
 /// The first line of a file written by the API.
 const HEADER: &str =
@@ -34,7 +34,7 @@ impl Backend for FileBackend {
         next: Config,
     ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            let text = toml::to_string(&next.file)
+            let text = off_worker(|| toml::to_string(&next.file))
                 .map_err(|e| PublishError::Persist(format!("cannot write the file model: {e}")))?;
             let path = current.path.clone();
             let staged = on_disk(&current.path, move || {

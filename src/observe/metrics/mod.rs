@@ -15,8 +15,9 @@ pub mod latency;
 pub mod live;
 pub mod recent;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -133,6 +134,36 @@ pub struct Metrics {
     log_dropped: Counter,
     log_errors: Counter,
     recent: Registry<TargetLabels, Recent>,
+    issued: Mutex<Issued>,
+}
+
+/// The label sets handed out, each with the compile that last asked for
+/// it, so that the series of removed rules, targets and listeners can be
+/// dropped ([`Metrics::forget_before`]).
+#[derive(Debug, Default)]
+struct Issued {
+    generation: u64,
+    routes: HashMap<RouteLabels, u64>,
+    targets: HashMap<TargetLabels, u64>,
+    listeners: HashMap<ListenerLabels, u64>,
+}
+
+impl Issued {
+    /// Takes out the keys of `map` last asked for before `generation`.
+    fn older<K: Clone + Eq + std::hash::Hash>(
+        map: &mut HashMap<K, u64>,
+        generation: u64,
+    ) -> Vec<K> {
+        let old: Vec<K> = map
+            .iter()
+            .filter(|(_, g)| **g < generation)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &old {
+            map.remove(k);
+        }
+        old
+    }
 }
 
 impl Default for Metrics {
@@ -159,6 +190,7 @@ impl Metrics {
             log_dropped: Counter::default(),
             log_errors: Counter::default(),
             recent: Registry::default(),
+            issued: Mutex::default(),
         };
         let mut r = Prometheus::default();
         r.register(
@@ -224,9 +256,80 @@ impl Metrics {
         Metrics { registry: r, ..m }
     }
 
+    /// Starts a new compile: the label sets it asks for are kept by
+    /// [`forget_before`](Self::forget_before) with the returned generation.
+    pub fn begin_compile(&self) -> u64 {
+        let mut issued = self.issued();
+        issued.generation += 1;
+        issued.generation
+    }
+
+    /// Drops the series of every route, target and listener that no
+    /// compile since `generation` asked for: what the running snapshot (the
+    /// one compiled at `generation`) no longer has. Without it, each rule
+    /// or listener ever created (each with new ids through the API) kept
+    /// its series, and /metrics and memory grew with every change.
+    pub fn forget_before(&self, generation: u64) {
+        let mut issued = self.issued();
+        for route in Issued::older(&mut issued.routes, generation) {
+            self.forget_route(route);
+        }
+        for target in Issued::older(&mut issued.targets, generation) {
+            self.forget_target(target);
+        }
+        for listener in Issued::older(&mut issued.listeners, generation) {
+            self.limited.remove(&listener);
+        }
+    }
+
+    fn forget_route(&self, route: RouteLabels) {
+        for source in [Source::Target, Source::Proxy].map(Source::as_str) {
+            for code in CLASSES {
+                self.requests.remove(&RequestLabels {
+                    route: route.clone(),
+                    source,
+                    code,
+                });
+            }
+            self.duration.remove(&SourceLabels {
+                route: route.clone(),
+                source,
+            });
+        }
+        self.received.remove(&route);
+        self.sent.remove(&route);
+    }
+
+    fn forget_target(&self, target: TargetLabels) {
+        for code in CLASSES {
+            self.upstream_responses.remove(&TargetCodeLabels {
+                target: target.clone(),
+                code,
+            });
+        }
+        self.upstream_latency.remove(&target);
+        self.upstream_timeouts.remove(&target);
+        self.upstream_failures.remove(&target);
+    }
+
+    fn issued(&self) -> std::sync::MutexGuard<'_, Issued> {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes that the current compile uses `labels`.
+    fn issue<K: Eq + std::hash::Hash>(
+        pick: impl FnOnce(&mut Issued) -> &mut HashMap<K, u64>,
+        issued: &mut Issued,
+        labels: K,
+    ) {
+        let generation = issued.generation;
+        pick(issued).insert(labels, generation);
+    }
+
     /// The handles of one route (a rule, or `rule=""` / `domain=""` for
     /// requests that matched no rule or no domain).
     pub fn route(&self, labels: &RouteLabels) -> RouteStats {
+        Metrics::issue(|i| &mut i.routes, &mut self.issued(), labels.clone());
         let requests = [Source::Target, Source::Proxy].map(|source| {
             CLASSES.map(|code| {
                 self.requests
@@ -261,6 +364,7 @@ impl Metrics {
             route: route.clone(),
             target: addr.to_string(),
         };
+        Metrics::issue(|i| &mut i.targets, &mut self.issued(), labels.clone());
         let responses = CLASSES.map(|code| {
             self.upstream_responses
                 .get_or_create(&TargetCodeLabels {
@@ -282,6 +386,7 @@ impl Metrics {
 
     /// The `limit_req` refusal counter of a listener.
     pub fn limited(&self, labels: &ListenerLabels) -> Counter {
+        Metrics::issue(|i| &mut i.listeners, &mut self.issued(), labels.clone());
         self.limited.get_or_create(labels).clone()
     }
 
@@ -292,6 +397,13 @@ impl Metrics {
             self.log_dropped.clone(),
             self.log_errors.clone(),
         )
+    }
+
+    /// The OpenMetrics text of the counted families alone (no live state).
+    pub fn encode_counted(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)?;
+        Ok(out)
     }
 
     /// The OpenMetrics text of every family, then of `live` (read now).
