@@ -315,7 +315,18 @@ impl ConnState {
         if self.served.load(Ordering::Relaxed) == 0 && !h2 {
             return (idle + ms(t.header), Expiry::Header);
         }
-        (idle + ms(t.keepalive), Expiry::Idle)
+        let idle_until = idle + ms(t.keepalive);
+        if h2 {
+            // Armed no later than a send timeout from now: an answer that
+            // starts waiting for the client's window then needs no wake
+            // (it would cost one per request), and a stall is still seen
+            // within `send_timeout` of its start.
+            let recheck = self.now() + ms(t.send);
+            if recheck < idle_until {
+                return (recheck, Expiry::Recheck);
+            }
+        }
+        (idle_until, Expiry::Idle)
     }
 }
 
@@ -688,5 +699,41 @@ fn timeouts(slot: &ListenerSlot) -> Timeouts {
         header: rt.custom.client_header_timeout,
         keepalive: rt.custom.keepalive_timeout,
         send: rt.custom.send_timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the connection's timer was woken (a permit is waiting).
+    fn woken(state: &ConnState) -> bool {
+        let notified = pin!(state.wake.notified());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        notified.poll(&mut cx).is_ready()
+    }
+
+    #[test]
+    fn an_http2_answer_waiting_for_the_clients_window_is_timed_without_a_wake() {
+        let state = Arc::new(ConnState::new());
+        state.h2.store(true, Ordering::Relaxed);
+        let t = Timeouts {
+            header: Duration::from_secs(60),
+            keepalive: Duration::from_secs(65),
+            send: Duration::from_secs(60),
+        };
+        // Idle: looked at again within a send timeout, before keep-alive ends.
+        let (first, expiry) = state.arm(&t);
+        assert_eq!(expiry, Expiry::Recheck);
+        let (_, guard) = state.start_request();
+        assert!(guard.answer_waits());
+        // The timer is armed early enough already: no wake per answer.
+        assert!(!woken(&state));
+        // When it looks again, the waiting answer sets the send deadline.
+        let (deadline, expiry) = state.arm(&t);
+        assert_eq!(expiry, Expiry::Send);
+        assert!(first <= deadline && deadline <= state.now() + 60_000);
+        guard.answer_resumed();
+        assert_eq!(state.arm(&t).1, Expiry::Recheck);
     }
 }
