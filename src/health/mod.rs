@@ -192,6 +192,7 @@ async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>, first:
         }
         for s in subscribers.load().iter() {
             let healthy = outcome.healthy(s.status_classes);
+            let was = s.health.state();
             if let Some(state) =
                 s.health
                     .record(healthy, s.healthy_threshold, s.unhealthy_threshold)
@@ -199,6 +200,11 @@ async fn run(spec: ProbeSpec, subscribers: Arc<ArcSwap<Vec<Subscriber>>>, first:
                 match state {
                     HealthState::Dead => {
                         tracing::warn!(rule = %s.rule.id, target = %s.target, reason = %outcome, "target is dead")
+                    }
+                    // A new target found as expected: not news at `info`
+                    // (a start with thousands of targets said it for each).
+                    _ if was == HealthState::Unknown => {
+                        tracing::debug!(rule = %s.rule.id, target = %s.target, reason = %outcome, "target is alive")
                     }
                     _ => {
                         tracing::info!(rule = %s.rule.id, target = %s.target, reason = %outcome, "target is alive")

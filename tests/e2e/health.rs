@@ -478,3 +478,39 @@ async fn a_grpc_rule_probes_its_targets_over_http_2() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_new_targets_first_alive_verdict_is_not_logged_at_info_its_first_dead_is() {
+    let alive = Backend::start("alive").await;
+    let dead = local(free_port());
+    let port = free_port();
+    let dir = TempDir::new();
+    let path = dir.path().join("stgw.toml");
+    std::fs::write(
+        &path,
+        one_rule(port, "h.test", "/", "", &[(alive.addr, 10), (dead, 10)]),
+    )
+    .unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stgw"))
+        .arg("--config")
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("stgw starts");
+    // The first probes go out within a quarter second of the start.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = String::new();
+    while Instant::now() < deadline && !log.contains("target is dead") {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    }
+    // The live target's probe went out with the dead one's.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(log.contains("target is dead"), "{log}");
+    assert!(!log.contains("target is alive"), "{log}");
+}
