@@ -57,7 +57,9 @@ pub async fn serve(
     creds: Arc<Credentials>,
 ) {
     let runtime = api.store.runtime().clone();
-    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let local = listener.local_addr().ok();
+    let loopback = local.is_some_and(|a| a.ip().is_loopback());
+    let mut accept_failures = crate::listener::AcceptFailures::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -69,8 +71,7 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
-                tracing::warn!("admin accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                accept_failures.back_off(local, &e).await;
                 continue;
             }
         };

@@ -129,8 +129,9 @@ fn publish_error(e: PublishError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::wait_for;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     /// A running proxy with no load balancer, its file in a fresh folder.
     fn empty_store(test: &str) -> ConfigStore {
@@ -146,18 +147,6 @@ mod tests {
         let config = Config::load(&path).expect("valid config");
         let runtime = Runtime::start(config).expect("runtime starts");
         ConfigStore::new(Arc::new(Store::file(runtime)))
-    }
-
-    /// Spins until `flag` is set or `limit` passes; whether it was set.
-    fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if flag.load(Ordering::Acquire) {
-                return true;
-            }
-            std::thread::yield_now();
-        }
-        false
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -39,14 +39,9 @@ impl FieldPath {
         FieldPath(v)
     }
 
-    /// The byte span of the value this path names in `source`, or of its
-    /// nearest existing ancestor (a defaulted field has no span of its own).
-    /// Parses `source`; to look up many paths, use a [`SourceMap`].
-    pub fn span_in(&self, source: &str) -> Option<std::ops::Range<usize>> {
-        SourceMap::new(source).span(self)
-    }
-
-    /// [`span_in`](Self::span_in) over a document parsed already.
+    /// The byte span of the value this path names in the parsed document
+    /// `root`, or of its nearest existing ancestor (a defaulted field has
+    /// no span of its own); see [`SourceMap::span`].
     fn span_in_root(&self, root: &Spanned<DeTable<'_>>) -> std::ops::Range<usize> {
         let mut best = root.span();
         let mut current: &DeValue<'_>;
@@ -296,7 +291,7 @@ mod tests {
             .key("listener")
             .index(0)
             .key("port");
-        let span = p.span_in(DOC).unwrap();
+        let span = SourceMap::new(DOC).span(&p).unwrap();
         assert_eq!(&DOC[span.clone()], "70000");
         assert_eq!(line_of(DOC, span.start), 7);
     }
@@ -320,7 +315,7 @@ mod tests {
     #[test]
     fn span_lookup_falls_back_to_the_nearest_ancestor() {
         let p = FieldPath::root().key("load_balancer").index(0).key("name");
-        let span = p.span_in(DOC).unwrap();
+        let span = SourceMap::new(DOC).span(&p).unwrap();
         assert_eq!(line_of(DOC, span.start), 4);
     }
 }

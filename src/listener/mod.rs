@@ -140,6 +140,28 @@ fn set_defer_accept(listener: &TcpListener, secs: libc::c_int) -> std::io::Resul
     }
 }
 
+/// How an accept loop meets a failed accept (out of descriptors, socket
+/// buffers or memory: EMFILE, ENFILE, ENOBUFS…): it waits 50 ms instead of
+/// spinning, and logs once a second with the number of failures since.
+#[derive(Debug)]
+pub(crate) struct AcceptFailures(Throttled);
+
+impl AcceptFailures {
+    /// No failure yet.
+    pub(crate) fn new() -> AcceptFailures {
+        AcceptFailures(Throttled::new(Duration::from_secs(1)))
+    }
+
+    /// Accepting on `listener` failed with `e`: logs (or counts) it and
+    /// waits before the next try.
+    pub(crate) async fn back_off(&mut self, listener: Option<SocketAddr>, e: &std::io::Error) {
+        if let Some(failures) = self.0.tick(std::time::Instant::now()) {
+            tracing::error!(?listener, error = %e, failures, "accept failed");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A repeated event reported at most once per `every`: how many times it
 /// happened since the last report.
 #[derive(Debug)]
@@ -187,7 +209,7 @@ pub async fn accept_loop(
     let local = listener.local_addr().ok();
     let specific = local.and_then(connection_local);
     let (drain_connections, connections_drain) = watch::channel(false);
-    let mut accept_errors = Throttled::new(Duration::from_secs(1));
+    let mut accept_failures = AcceptFailures::new();
     loop {
         let accepted = tokio::select! {
             biased;
@@ -204,12 +226,7 @@ pub async fn accept_loop(
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // EMFILE, ENFILE, ENOBUFS…: back off instead of spinning,
-                // and say so once a second, not at every try.
-                if let Some(failures) = accept_errors.tick(std::time::Instant::now()) {
-                    tracing::error!(listener = ?local, error = %e, failures, "accept failed");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                accept_failures.back_off(local, &e).await;
                 continue;
             }
         };

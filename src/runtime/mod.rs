@@ -29,6 +29,8 @@ use crate::listener::{self, ListenerSlot};
 use crate::store::StoreStatus;
 use snapshot::{Snapshot, State};
 pub use work::off_worker;
+#[cfg(test)]
+pub(crate) use work::wait_for;
 
 /// Why a configuration could not be started or applied.
 #[derive(Debug, thiserror::Error)]

@@ -22,24 +22,26 @@ pub fn off_worker<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Spins until `flag` is set or `limit` passes; whether it was set (tests
+/// of work that holds its thread).
+#[cfg(test)]
+pub(crate) fn wait_for(flag: &std::sync::atomic::AtomicBool, limit: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if flag.load(std::sync::atomic::Ordering::Acquire) {
+            return true;
+        }
+        std::thread::yield_now();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::{Duration, Instant};
-
-    /// Spins until `flag` is set or `limit` passes; whether it was set.
-    fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if flag.load(Ordering::Acquire) {
-                return true;
-            }
-            std::thread::yield_now();
-        }
-        false
-    }
+    use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn other_tasks_run_while_the_only_worker_is_busy() {

@@ -150,19 +150,10 @@ struct Issued {
 
 impl Issued {
     /// Takes out the keys of `map` last asked for before `generation`.
-    fn older<K: Clone + Eq + std::hash::Hash>(
-        map: &mut HashMap<K, u64>,
-        generation: u64,
-    ) -> Vec<K> {
-        let old: Vec<K> = map
-            .iter()
-            .filter(|(_, g)| **g < generation)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in &old {
-            map.remove(k);
-        }
-        old
+    fn older<K: Eq + std::hash::Hash>(map: &mut HashMap<K, u64>, generation: u64) -> Vec<K> {
+        map.extract_if(|_, g| *g < generation)
+            .map(|(k, _)| k)
+            .collect()
     }
 }
 
