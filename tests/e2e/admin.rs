@@ -602,9 +602,15 @@ async fn every_out_of_range_parameter_gets_the_products_error_naming_the_field()
         ),
         (
             "UpLoadCert",
-            json!({"CertType": "XYZ", "CertContent": "junk"}),
+            json!({"CertType": "XYZ", "CertContent": "junk", "CertAlias": "x"}),
             "InvalidParameterValue",
             "CertType",
+        ),
+        (
+            "UpLoadCert",
+            json!({"CertType": "SVR", "CertContent": "junk", "CertKey": "junk"}),
+            "MissingParameter",
+            "CertAlias",
         ),
         (
             "DeleteCert",

@@ -119,7 +119,7 @@ certificate = {{ id = "cert-shared01" }}
     let uploaded = pki.server("uploaded", &["www.api.test"], Kind::Rsa);
     let node = &cluster.nodes[0];
     let cert_id = node
-        .ok("UpLoadCert", json!({"CertType": "SVR", "CertContent": uploaded.cert_pem, "CertKey": uploaded.key_pem}))
+        .ok("UpLoadCert", json!({"CertType": "SVR", "CertContent": uploaded.cert_pem, "CertKey": uploaded.key_pem, "CertAlias": "etcd"}))
         .await["CertId"]
         .as_str()
         .unwrap()

@@ -37,8 +37,9 @@ input! {
         cert_type: req String = "CertType",
         /// PEM private key (SVR).
         cert_key: opt String = "CertKey",
-        /// Note.
-        cert_alias: opt String = "CertAlias",
+        /// The certificate's note (required by the product's API; may be
+        /// empty).
+        cert_alias: req String = "CertAlias",
         /// SM2: not supported.
         sign_cert: opt Value = "SignCert",
         /// SM2: not supported.
@@ -82,7 +83,7 @@ pub async fn upload(api: &Api, input: UploadInput) -> Result<Value, ApiError> {
                 file,
                 &cert_dir(config),
                 kind,
-                input.cert_alias.clone(),
+                Some(input.cert_alias.clone()),
                 &input.cert_content,
                 key,
                 ("CertContent", "CertKey"),
