@@ -1,21 +1,21 @@
 //! stgw: a seven-layer load balancer.
 pub mod admin;
 pub mod allocator;
-pub mod balance;
+pub(crate) mod balance;
 pub mod config;
 pub mod demo;
-pub mod encoding;
-pub mod health;
-pub mod hop_by_hop;
+pub(crate) mod encoding;
+pub(crate) mod health;
+pub(crate) mod hop_by_hop;
 mod idle;
 pub mod limits;
 pub mod listener;
-pub mod observe;
-pub mod proxy;
+pub(crate) mod observe;
+pub(crate) mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod signals;
 pub mod store;
-pub mod tls;
+pub(crate) mod tls;
 pub mod upgrade;
 pub mod upstream;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
-pub use probe::{ProbeKey, ProbeOutcome, ProbeSpec, probe};
+pub use probe::{ProbeKey, ProbeSpec, probe};
 
 use crate::balance::{HealthState, TargetHealth};
 use crate::runtime::snapshot::Snapshot;
@@ -129,11 +129,6 @@ impl HealthChecker {
                 }
             }
         }
-    }
-
-    /// Probes running now (distinct probe specs).
-    pub fn probe_count(&self) -> usize {
-        self.probes.lock().map_or(0, |p| p.len())
     }
 
     /// Stops every probe.

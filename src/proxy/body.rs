@@ -118,15 +118,6 @@ impl ResponseBody {
         }
     }
 
-    /// No body.
-    pub fn empty() -> ResponseBody {
-        ResponseBody {
-            kind: Kind::Full(None),
-            sent: 0,
-            observed: None,
-        }
-    }
-
     /// A target's body (which bounds each read by `proxy_read_timeout`
     /// itself). With `drain_on_drop`, a body dropped before its end is read
     /// to the end in a background task, giving up after `idle` without

@@ -43,9 +43,6 @@ pub struct LoadedCert {
     pub not_before: SystemTime,
     /// The server certificate's subject, e.g. `CN=www.example.com, O=Example`.
     pub subject: String,
-    /// The server certificate's subjectAltName dNSName entries, lower-cased,
-    /// in certificate order (wildcards such as `*.example.com` kept as is).
-    pub dns_names: Vec<String>,
 }
 
 /// The public-key algorithm of a server certificate's private key.
@@ -357,7 +354,6 @@ pub fn load_server_cert(
         not_after: leaf.not_after,
         not_before: leaf.not_before,
         subject: leaf.subject,
-        dns_names: leaf.dns_names,
     })
 }
 
@@ -753,7 +749,6 @@ struct LeafInfo {
     not_before: SystemTime,
     not_after: SystemTime,
     subject: String,
-    dns_names: Vec<String>,
 }
 
 /// Parses the chain, checks its order and describes the server certificate.
@@ -821,15 +816,18 @@ fn check_key_matches(key: &dyn SigningKey, cert_public_key: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// A subjectAltName that does not parse refuses the certificate; its names
+/// are not kept (nothing serves by them).
 fn describe_leaf(leaf: &X509Certificate<'_>) -> Result<LeafInfo, CertError> {
     let validity = leaf.validity();
-    Ok(LeafInfo {
+    let info = LeafInfo {
         public_key: leaf.public_key().raw.to_vec(),
         not_before: system_time(validity.not_before.timestamp())?,
         not_after: system_time(validity.not_after.timestamp())?,
         subject: leaf.subject().to_string(),
-        dns_names: san_dns_names(leaf)?,
-    })
+    };
+    san_dns_names(leaf)?;
+    Ok(info)
 }
 
 fn system_time(unix_seconds: i64) -> Result<SystemTime, CertError> {
@@ -1040,7 +1038,12 @@ mod tests {
         let key = ecdsa_key();
         let loaded = load(&self_signed(&key), &key.serialize_pem()).unwrap();
         assert_eq!(loaded.subject, "CN=www.example.com");
-        assert_eq!(loaded.dns_names, ["www.example.com", "api.example.com"]);
+        let (_, leaf) =
+            x509_parser::parse_x509_certificate(loaded.certified_key.cert[0].as_ref()).unwrap();
+        assert_eq!(
+            san_dns_names(&leaf).unwrap(),
+            ["www.example.com", "api.example.com"]
+        );
         assert!(loaded.not_before < loaded.not_after);
         assert_eq!(loaded.certified_key.cert.len(), 1);
     }

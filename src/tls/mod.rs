@@ -11,10 +11,8 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
 
-pub use client::{UpstreamConnector, UpstreamTlsError};
-pub use server::{
-    HandshakeError, ListenerTls, ServerParams, TlsIdentity, TlsInfo, identity, server_config,
-};
+pub use client::UpstreamConnector;
+pub use server::{ListenerTls, ServerParams, TlsIdentity, TlsInfo, identity, server_config};
 pub use tickets::{TicketKeyError, TicketKeys};
 
 /// The process's crypto provider: aws-lc-rs with every suite rustls

@@ -53,11 +53,6 @@ impl Latency {
         self.0.count.fetch_add(1, Ordering::Relaxed);
         self.0.sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.0.count.load(Ordering::Relaxed)
-    }
 }
 
 impl TypedMetric for Latency {
@@ -94,6 +89,6 @@ mod tests {
         assert_eq!(h.0.buckets[0].load(Ordering::Relaxed), 1);
         assert_eq!(h.0.buckets[1].load(Ordering::Relaxed), 1);
         assert_eq!(h.0.buckets[BUCKETS.len()].load(Ordering::Relaxed), 1);
-        assert_eq!(h.count(), 3);
+        assert_eq!(h.0.count.load(Ordering::Relaxed), 3);
     }
 }
