@@ -17,19 +17,19 @@ use super::{
 /// The parts of a TC3 `Authorization` header.
 #[derive(Debug)]
 struct Tc3Authorization {
-    pub(super) secret_id: String,
-    pub(super) date: String,
+    secret_id: String,
+    date: String,
     service: String,
     signed_headers: Vec<String>,
-    pub(super) signature: String,
+    signature: String,
 }
 
 /// The common headers of a TC3 request.
 struct Tc3Common {
-    pub(super) action: String,
-    pub(super) version: String,
-    pub(super) region: Option<String>,
-    pub(super) timestamp: i64,
+    action: String,
+    version: String,
+    region: Option<String>,
+    timestamp: i64,
     timestamp_raw: String,
 }
 

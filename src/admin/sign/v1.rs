@@ -13,13 +13,13 @@ use super::{AuthError, Authenticated, Credentials, Params, SignedRequest, Style,
 
 /// The common parameters of a v1 request.
 struct V1Common {
-    pub(super) action: String,
-    pub(super) version: String,
-    pub(super) region: Option<String>,
-    pub(super) secret_id: String,
-    pub(super) timestamp: i64,
-    pub(super) signature: String,
-    pub(super) method: V1Method,
+    action: String,
+    version: String,
+    region: Option<String>,
+    secret_id: String,
+    timestamp: i64,
+    signature: String,
+    method: V1Method,
 }
 
 /// Verifies a HmacSHA1 / HmacSHA256 request (query string for GET, form body for POST).

@@ -75,7 +75,7 @@ impl Directive<'_, '_> {
 /// Accumulates the configuration while statements are applied.
 pub(super) struct Builder {
     pub(super) config: CustomConfig,
-    pub(super) warnings: Vec<Warning>,
+    warnings: Vec<Warning>,
     /// Line of the first occurrence of each directive, by table index.
     first_lines: [Option<usize>; DIRECTIVES.len()],
 }

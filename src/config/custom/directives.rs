@@ -58,7 +58,7 @@ const fn single(name: &'static str, handler: Handler) -> DirectiveSpec {
     }
 }
 
-pub(super) const fn repeatable(name: &'static str, handler: Handler) -> DirectiveSpec {
+const fn repeatable(name: &'static str, handler: Handler) -> DirectiveSpec {
     DirectiveSpec {
         name,
         repeatable: true,
@@ -74,12 +74,7 @@ const fn time(min_secs: u64, max_secs: u64, set: fn(&mut CustomConfig, Duration)
     }
 }
 
-pub(super) const fn size(
-    unit: SizeUnit,
-    min: u64,
-    max: u64,
-    set: fn(&mut CustomConfig, u64),
-) -> Handler {
+const fn size(unit: SizeUnit, min: u64, max: u64, set: fn(&mut CustomConfig, u64)) -> Handler {
     Handler::Size {
         unit,
         min,

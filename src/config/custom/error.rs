@@ -191,7 +191,7 @@ impl CustomConfigError {
     }
 }
 
-pub(super) fn in_directive(directive: &Option<String>) -> String {
+fn in_directive(directive: &Option<String>) -> String {
     match directive {
         Some(name) => format!(" (in directive \"{name}\")"),
         None => String::new(),

@@ -48,7 +48,7 @@ impl LexError {
 pub(super) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
-    pub(super) line: usize,
+    line: usize,
 }
 
 impl<'a> Lexer<'a> {

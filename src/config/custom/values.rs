@@ -78,7 +78,7 @@ pub(super) enum SizeUnit {
 }
 
 impl SizeUnit {
-    pub(super) fn bytes(self) -> u64 {
+    fn bytes(self) -> u64 {
         match self {
             SizeUnit::K => KIB,
             SizeUnit::M => MIB,

@@ -14,7 +14,7 @@ const SUPPORTED_KEY_LABELS: [&str; 3] = ["RSA PRIVATE KEY", "PRIVATE KEY", "EC P
 
 /// One `-----BEGIN <label>-----` … `-----END <label>-----` block of a PEM text.
 struct PemBlock<'a> {
-    pub(super) label: String,
+    label: String,
     /// The block's text, both marker lines included.
     text: &'a [u8],
     /// A `Proc-Type: 4,ENCRYPTED` header was seen (OpenSSL's legacy encryption).
@@ -177,7 +177,7 @@ const DASHES: &[u8] = b"-----";
 
 /// A block whose END line has not been seen yet.
 struct OpenBlock {
-    pub(super) label: String,
+    label: String,
     start: usize,
     encrypted: bool,
 }

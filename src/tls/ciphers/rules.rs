@@ -63,8 +63,8 @@ fn parse_command(command: &str, entry: &str) -> Result<Rule, CipherError> {
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
-    pub(super) suite: &'static Suite,
-    pub(super) selected: bool,
+    suite: &'static Suite,
+    selected: bool,
 }
 
 /// OpenSSL's working list: every suite not killed, selected or not, in an

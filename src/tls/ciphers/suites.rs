@@ -38,14 +38,14 @@ pub(super) enum MinVersion {
 pub(super) struct Suite {
     pub(super) name: &'static str,
     pub(super) id: CipherSuite,
-    pub(super) auth: u8,
+    auth: u8,
     enc: u8,
     strength: u8,
     /// Symmetric key bits, for `@STRENGTH`.
     pub(super) bits: u16,
 }
 
-pub(super) const fn suite(
+const fn suite(
     name: &'static str,
     id: CipherSuite,
     auth: u8,

@@ -172,15 +172,15 @@ pub fn parse_answer_head(
 /// What [`scan_answer_head`] found of a complete head.
 struct ScannedHead {
     /// The head's length in bytes.
-    pub(super) len: usize,
+    len: usize,
     /// The status code as sent.
     code: Option<u16>,
     /// The minor version (0: HTTP/1.0).
-    pub(super) version: Option<u8>,
+    version: Option<u8>,
     /// The reason phrase as offset and length in the head.
     reason: (u16, u16),
     /// Fields recorded in the spans.
-    pub(super) count: usize,
+    count: usize,
 }
 
 /// Parses the head at the front of `buf` into `fields`, and records each
@@ -306,7 +306,7 @@ pub(super) struct FramingFields {
     /// A `Connection: close` token.
     pub(super) close: bool,
     /// A `Connection: keep-alive` token.
-    pub(super) keep_alive: bool,
+    keep_alive: bool,
     /// A `Connection` token naming a field (not an option).
     lists_fields: bool,
     /// Whether the last `Transfer-Encoding` field ends in `chunked`, if

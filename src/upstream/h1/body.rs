@@ -22,9 +22,9 @@ use super::conn::H1Conn;
 #[derive(Debug)]
 pub struct H1Body {
     conn: Option<H1Conn>,
-    pub(super) pool: Arc<Pool>,
+    pool: Arc<Pool>,
     state: Decode,
-    pub(super) keep_alive: bool,
+    keep_alive: bool,
     timer: IdleTimer,
 }
 

@@ -364,15 +364,15 @@ impl H1Conn {
 
 /// The state of one request being sent.
 struct Exchange<'a> {
-    pub(super) head: &'a [u8],
+    head: &'a [u8],
     written: usize,
     /// Body bytes (framed) waiting to be written.
-    pub(super) pending: Bytes,
+    pending: Bytes,
     framing: Framing,
     body_done: bool,
     /// Everything written and flushed.
     finished: bool,
-    pub(super) answered: bool,
+    answered: bool,
     body_taken: bool,
     /// When the request was all written (stamped when first waited on).
     sent_at: Option<Instant>,
@@ -380,7 +380,7 @@ struct Exchange<'a> {
     /// while it takes it (stamped when the exchange next waits).
     stall_from: Option<Instant>,
     /// The timer of `deadline`, made when the exchange first waits.
-    pub(super) timer: Option<Pin<Box<Sleep>>>,
+    timer: Option<Pin<Box<Sleep>>>,
     deadline: Option<Instant>,
 }
 
