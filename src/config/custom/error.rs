@@ -13,7 +13,7 @@ use super::template::Variable;
 /// [`TooLong`]: CustomConfigError::TooLong
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CustomConfigError {
-    /// The text is longer than [`MAX_TEXT_LEN`].
+    /// The text is longer than [`MAX_TEXT_LEN`](super::MAX_TEXT_LEN).
     #[error("personalized configuration is {len} bytes long: allowed at most {max} bytes (64 KiB)")]
     TooLong {
         /// Length of the text in bytes.

@@ -8,7 +8,7 @@ use super::MIB;
 use super::error_page::ErrorPage;
 use super::template::{ProxySetHeader, TemplatePart};
 
-/// The outcome of a successful [`parse`]: the configuration and the warnings
+/// The outcome of a successful [`parse`](super::parse): the configuration and the warnings
 /// about values that were accepted but are ignored by stgw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
@@ -153,7 +153,7 @@ impl CustomConfig {
 }
 
 /// The TLS versions offered (rustls implements only 1.2 and 1.3). At least
-/// one is always true after [`parse`].
+/// one is always true after [`parse`](super::parse).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TlsVersions {
     /// TLS 1.2 is offered.

@@ -24,7 +24,7 @@ pub(super) fn key_kind(algorithm: SignatureAlgorithm) -> Result<KeyKind, CertErr
     }
 }
 
-/// What [`LoadedCert`] reports about the server certificate.
+/// What [`LoadedCert`](super::LoadedCert) reports about the server certificate.
 pub(super) struct LeafInfo {
     /// The DER `SubjectPublicKeyInfo`, to check the private key against.
     pub(super) public_key: Vec<u8>,

@@ -6,11 +6,11 @@ use std::fmt;
 /// Which input an error is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// The server certificate (chain) of a [`load_server_cert`] call.
+    /// The server certificate (chain) of a [`load_server_cert`](super::load_server_cert) call.
     Certificate,
-    /// The private key of a [`load_server_cert`] call.
+    /// The private key of a [`load_server_cert`](super::load_server_cert) call.
     PrivateKey,
-    /// The client CA bundle of a [`load_ca_certs`] call.
+    /// The client CA bundle of a [`load_ca_certs`](super::load_ca_certs) call.
     CaBundle,
 }
 

@@ -70,7 +70,7 @@ impl H1Conn {
         }
     }
 
-    /// Writes `head` (from [`encode_head`]) and `body`, and reads the
+    /// Writes `head` (from [`encode_head`](super::encode_head)) and `body`, and reads the
     /// answer's head. The target may answer before it has taken the whole
     /// body; the answer wins and the connection is not reused.
     /// `send_timeout` bounds a stall in taking the request,
