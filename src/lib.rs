@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod allocator;
 pub(crate) mod balance;
+mod calendar;
 pub mod config;
 pub mod demo;
 pub(crate) mod encoding;

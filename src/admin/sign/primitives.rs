@@ -5,6 +5,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use super::AuthError;
+use crate::calendar::civil_from_days;
 
 /// HMAC-SHA256; `None` only if the MAC cannot be keyed (never for HMAC, handled anyway).
 pub(super) fn hmac_sha256(key: &[u8], msg: &[u8]) -> Option<Vec<u8>> {
@@ -84,18 +85,4 @@ fn hex_value(digit: u8) -> Option<u8> {
 pub(super) fn utc_date(timestamp: i64) -> String {
     let (year, month, day) = civil_from_days(timestamp.div_euclid(86_400));
     format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// Converts days since 1970-01-01 into (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
