@@ -13,7 +13,7 @@ use crate::config::model::{CertificateEntry, CertificateKind};
 
 /// What DescribeCerts shows about a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
+pub(crate) struct CertInfo {
     /// The subject's common name, else the first DNS name.
     pub domain: String,
     /// DNS names of the subjectAltName extension.
@@ -27,7 +27,7 @@ pub struct CertInfo {
 }
 
 /// Parses a PEM chain and describes its first certificate.
-pub fn inspect(pem: &str) -> Result<CertInfo, String> {
+pub(crate) fn inspect(pem: &str) -> Result<CertInfo, String> {
     let chain = chain(pem)?;
     let Some(leaf) = chain.first() else {
         return Err("contains no CERTIFICATE block".into());
@@ -81,7 +81,7 @@ fn chain(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// Checks that `key` is a PEM private key (PKCS#1, PKCS#8 or SEC1) that
 /// belongs to the first certificate of `cert`.
-pub fn check_key(cert: &str, key: &str) -> Result<(), String> {
+pub(crate) fn check_key(cert: &str, key: &str) -> Result<(), String> {
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|e| format!("is not a PEM private key: {e}"))?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
@@ -175,7 +175,7 @@ impl CertDir {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of a UNIX timestamp.
-pub fn format_time(ts: i64) -> String {
+pub(crate) fn format_time(ts: i64) -> String {
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);

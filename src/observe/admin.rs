@@ -17,7 +17,7 @@ use crate::runtime::Runtime;
 /// What the admin listener knows about a request for one of the pages
 /// (`/metrics`, `/status`, `/status.json`).
 #[derive(Debug, Clone, Copy)]
-pub struct PageRequest<'a> {
+pub(crate) struct PageRequest<'a> {
     /// The path (`/metrics`, `/status` or `/status.json`).
     pub path: &'a str,
     /// The query, if any.
@@ -30,7 +30,7 @@ pub struct PageRequest<'a> {
 
 /// Answers a request for one of the pages; `credentials` maps SecretId to
 /// SecretKey.
-pub fn serve(
+pub(crate) fn serve(
     runtime: &Runtime,
     credentials: &HashMap<String, String>,
     req: PageRequest<'_>,

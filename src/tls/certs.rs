@@ -15,7 +15,7 @@ mod pem;
 #[cfg(test)]
 mod tests;
 
-pub use error::{CertError, Input};
+pub(crate) use error::{CertError, Input};
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ use self::pem::{read_certificates, read_private_key, read_server_chain};
 
 /// A certificate whose remaining validity is below this many days is
 /// reported as [`Expiry::ExpiresSoon`].
-pub const EXPIRY_WARNING_DAYS: u64 = 30;
+pub(crate) const EXPIRY_WARNING_DAYS: u64 = 30;
 
 const SECS_PER_DAY: u64 = 24 * 60 * 60;
 
@@ -39,7 +39,7 @@ const SECS_PER_DAY: u64 = 24 * 60 * 60;
 /// Produced only by [`load_server_cert`], so the key matches the first
 /// certificate and every certificate is issued by the one after it.
 #[derive(Clone, Debug)]
-pub struct LoadedCert {
+pub(crate) struct LoadedCert {
     /// The chain (server certificate first) and its signing key, for a rustls
     /// certificate resolver.
     pub certified_key: Arc<CertifiedKey>,
@@ -55,7 +55,7 @@ pub struct LoadedCert {
 
 /// The public-key algorithm of a server certificate's private key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     /// RSA: serves the `ECDHE-RSA-*` TLS 1.2 suites.
     Rsa,
     /// ECDSA (P-256, P-384 or P-521): serves the `ECDHE-ECDSA-*` TLS 1.2 suites.
@@ -76,7 +76,7 @@ impl fmt::Display for KeyKind {
 
 /// Where a certificate stands in its validity period at a given time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Expiry {
+pub(crate) enum Expiry {
     /// Valid for [`EXPIRY_WARNING_DAYS`] days or more.
     Valid,
     /// Still valid, but for less than [`EXPIRY_WARNING_DAYS`] days; `days` is
@@ -106,7 +106,7 @@ pub enum Expiry {
 /// (with the openssl conversion), a key where a certificate belongs or the
 /// reverse, an encrypted or unsupported key, a key that does not match, or
 /// certificates out of issuing order.
-pub fn load_server_cert(
+pub(crate) fn load_server_cert(
     cert_pem: &[u8],
     key_pem: &[u8],
     provider: &CryptoProvider,
@@ -141,7 +141,7 @@ pub fn load_server_cert(
 ///
 /// A [`CertError`] about [`Input::CaBundle`]: empty, not PEM, no certificate,
 /// or a certificate rustls cannot use as a trust anchor (with its position).
-pub fn load_ca_certs(pem: &[u8]) -> Result<RootCertStore, CertError> {
+pub(crate) fn load_ca_certs(pem: &[u8]) -> Result<RootCertStore, CertError> {
     let mut store = RootCertStore::empty();
     for (index, der) in read_certificates(pem, Input::CaBundle)?
         .into_iter()
@@ -163,7 +163,7 @@ pub fn load_ca_certs(pem: &[u8]) -> Result<RootCertStore, CertError> {
 /// `not_after` itself is still valid (X.509 validity is inclusive); less than
 /// [`EXPIRY_WARNING_DAYS`] days left gives [`Expiry::ExpiresSoon`].
 #[must_use]
-pub fn expiry_status(cert: &LoadedCert, now: SystemTime) -> Expiry {
+pub(crate) fn expiry_status(cert: &LoadedCert, now: SystemTime) -> Expiry {
     if now < cert.not_before {
         return Expiry::NotYetValid;
     }

@@ -23,7 +23,7 @@ use self::suites::UNIVERSE;
 
 /// Why an `ssl_ciphers` value was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CipherError {
+pub(crate) enum CipherError {
     /// A word is neither an OpenSSL cipher suite name nor an OpenSSL alias.
     #[error("ssl_ciphers: \"{token}\" is neither an OpenSSL cipher name nor a cipher alias{hint}")]
     UnknownToken {
@@ -78,7 +78,7 @@ pub enum CipherError {
 /// [`CipherError::UnknownToken`], [`CipherError::Syntax`] or
 /// [`CipherError::UnknownCommand`] for the first faulty entry, and
 /// [`CipherError::NoSuites`] when no implemented TLS 1.2 suite is selected.
-pub fn select_tls12_suites(
+pub(crate) fn select_tls12_suites(
     spec: &str,
     provider: &CryptoProvider,
 ) -> Result<Vec<SupportedCipherSuite>, CipherError> {
@@ -100,7 +100,7 @@ pub fn select_tls12_suites(
 /// (`ssl_cipher`), e.g. `ECDHE-RSA-AES128-GCM-SHA256` or `TLS_AES_128_GCM_SHA256`.
 /// `None` for suites outside the six TLS 1.2 suites and the three TLS 1.3 ones.
 #[must_use]
-pub fn openssl_name(suite: CipherSuite) -> Option<&'static str> {
+pub(crate) fn openssl_name(suite: CipherSuite) -> Option<&'static str> {
     if let Some(known) = UNIVERSE.iter().find(|known| known.id == suite) {
         return Some(known.name);
     }

@@ -11,14 +11,14 @@ const MONTHS: [&str; 12] = [
 
 /// The last second formatted and its text.
 #[derive(Debug, Default)]
-pub struct LocalTime {
+pub(super) struct LocalTime {
     second: Option<i64>,
     text: String,
 }
 
 impl LocalTime {
     /// `time` as nginx's `time_local`.
-    pub fn format(&mut self, time: SystemTime) -> &str {
+    pub(super) fn format(&mut self, time: SystemTime) -> &str {
         let second = match time.duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
             Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
