@@ -1,7 +1,7 @@
 //! Byte-to-text encodings used across stgw: hexadecimal and Base64.
 
 /// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut digits = vec![0u8; bytes.len() * 2];
     hex_into(bytes, &mut digits);
     digits.into_iter().map(char::from).collect()
@@ -9,7 +9,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Lower-case hexadecimal of `bytes` written into `out`, two digits per
 /// byte, without allocating; `out` beyond `2 * bytes.len()` is left alone.
-pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(b >> 4)];
@@ -19,7 +19,7 @@ pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
 
 /// Decodes hexadecimal (either case); `None` for odd lengths or non-hex
 /// (a sign included, which `from_str_radix` would take).
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -30,7 +30,7 @@ pub fn from_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Standard Base64 (RFC 4648 alphabet) with `=` padding.
-pub fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

@@ -8,7 +8,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 /// The fields removed from every forwarded message, in lower case:
 /// RFC 9110's, the de-facto `Keep-Alive` and `Proxy-Connection`, and
 /// `Upgrade`, which tunnels handle separately.
-pub const NAMES: [&str; 9] = [
+pub(crate) const NAMES: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-connection",
@@ -24,7 +24,7 @@ pub const NAMES: [&str; 9] = [
 /// rules out most names at once and leaves at most two to compare, so
 /// this is cheap enough to ask of every field of a head.
 #[inline]
-pub fn index(name: &[u8]) -> Option<usize> {
+pub(crate) fn index(name: &[u8]) -> Option<usize> {
     let (first, second) = match name.len() {
         2 => (5, 5),
         7 => (6, 8),
@@ -47,7 +47,7 @@ pub fn index(name: &[u8]) -> Option<usize> {
 /// Removes the fields in [`NAMES`] and those a `Connection` field names.
 /// Most messages have none: one pass over the names finds that out
 /// without touching the map.
-pub fn remove(headers: &mut HeaderMap) {
+pub(crate) fn remove(headers: &mut HeaderMap) {
     // Bit i: NAMES[i] is present.
     let mut present = 0u16;
     for name in headers.keys() {
@@ -83,7 +83,7 @@ fn lists_fields(value: &HeaderValue) -> bool {
 
 /// Removes from `headers` the fields that the `Connection` values in
 /// `connection` name.
-pub fn remove_listed(headers: &mut HeaderMap, connection: &[HeaderValue]) {
+pub(crate) fn remove_listed(headers: &mut HeaderMap, connection: &[HeaderValue]) {
     for value in connection {
         for name in listed_fields(value) {
             headers.remove(name);

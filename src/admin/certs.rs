@@ -8,11 +8,12 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use super::persist::{private_dir, write_atomic};
+use crate::calendar::civil_from_days;
 use crate::config::model::{CertificateEntry, CertificateKind};
 
 /// What DescribeCerts shows about a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
+pub(crate) struct CertInfo {
     /// The subject's common name, else the first DNS name.
     pub domain: String,
     /// DNS names of the subjectAltName extension.
@@ -26,7 +27,7 @@ pub struct CertInfo {
 }
 
 /// Parses a PEM chain and describes its first certificate.
-pub fn inspect(pem: &str) -> Result<CertInfo, String> {
+pub(crate) fn inspect(pem: &str) -> Result<CertInfo, String> {
     let chain = chain(pem)?;
     let Some(leaf) = chain.first() else {
         return Err("contains no CERTIFICATE block".into());
@@ -80,7 +81,7 @@ fn chain(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// Checks that `key` is a PEM private key (PKCS#1, PKCS#8 or SEC1) that
 /// belongs to the first certificate of `cert`.
-pub fn check_key(cert: &str, key: &str) -> Result<(), String> {
+pub(crate) fn check_key(cert: &str, key: &str) -> Result<(), String> {
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
         .map_err(|e| format!("is not a PEM private key: {e}"))?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
@@ -174,18 +175,10 @@ impl CertDir {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of a UNIX timestamp.
-pub fn format_time(ts: i64) -> String {
+pub(crate) fn format_time(ts: i64) -> String {
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
         secs / 3600,

@@ -14,7 +14,7 @@ use super::error::ApiError;
 /// A new request id: UUID-shaped (8-4-4-4-12 lower-case hex), unique per
 /// process and very unlikely to repeat across restarts (time, process id
 /// and a counter are hashed).
-pub fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -38,7 +38,7 @@ pub fn request_id() -> String {
 
 /// The success envelope: `output`'s members (an object; anything else is
 /// dropped) plus `RequestId`.
-pub fn success(output: Value, request_id: &str) -> Value {
+pub(crate) fn success(output: Value, request_id: &str) -> Value {
     let mut members = match output {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -48,7 +48,7 @@ pub fn success(output: Value, request_id: &str) -> Value {
 }
 
 /// The error envelope for `error`.
-pub fn failure(error: &ApiError, request_id: &str) -> Value {
+pub(crate) fn failure(error: &ApiError, request_id: &str) -> Value {
     json!({
         "Response": {
             "Error": { "Code": error.code.as_str(), "Message": error.message },

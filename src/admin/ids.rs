@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 /// A fresh id `prefix` + 8 base-36 characters for which `taken` is false.
-pub fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
+pub(crate) fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
         let nanos = SystemTime::now()

@@ -13,17 +13,17 @@
 //! nodes: [`crate::store`]) is what survives a restart.
 
 pub mod actions;
-pub mod certs;
-pub mod envelope;
-pub mod error;
-pub mod ids;
-pub mod params;
-pub mod persist;
+pub(crate) mod certs;
+pub(crate) mod envelope;
+pub(crate) mod error;
+pub(crate) mod ids;
+pub(crate) mod params;
+pub(crate) mod persist;
 pub mod server;
 pub mod sign;
-pub mod store;
-pub mod tasks;
-pub mod view;
+pub(crate) mod store;
+pub(crate) mod tasks;
+pub(crate) mod view;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -16,21 +16,21 @@ use serde_json::{Map, Value};
 use super::error::{ApiError, Code};
 
 /// A value that can be read from one parameter.
-pub trait FromParam: Sized {
+pub(crate) trait FromParam: Sized {
     /// Reads `value`, found at `path` (for errors).
     fn from_param(value: Value, path: &str) -> Result<Self, ApiError>;
 }
 
 /// An object of parameters being read.
 #[derive(Debug)]
-pub struct Object {
+pub(crate) struct Object {
     path: String,
     members: Map<String, Value>,
 }
 
 impl Object {
     /// The object at `path` (empty for the top level), or a format error.
-    pub fn new(value: Value, path: &str) -> Result<Object, ApiError> {
+    pub(crate) fn new(value: Value, path: &str) -> Result<Object, ApiError> {
         match value {
             Value::Object(members) => Ok(Object {
                 path: path.to_owned(),
@@ -49,7 +49,7 @@ impl Object {
     }
 
     /// Takes the required parameter `name`.
-    pub fn required<T: FromParam>(&mut self, name: &str) -> Result<T, ApiError> {
+    pub(crate) fn required<T: FromParam>(&mut self, name: &str) -> Result<T, ApiError> {
         let path = self.child(name);
         match self.members.remove(name) {
             None | Some(Value::Null) => Err(ApiError::missing(&path)),
@@ -58,7 +58,7 @@ impl Object {
     }
 
     /// Takes the optional parameter `name` (`null` counts as absent).
-    pub fn optional<T: FromParam>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
+    pub(crate) fn optional<T: FromParam>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
         let path = self.child(name);
         match self.members.remove(name) {
             None | Some(Value::Null) => Ok(None),
@@ -68,7 +68,7 @@ impl Object {
 
     /// Succeeds when every member was taken; else `UnknownParameter`
     /// naming the first one left.
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub(crate) fn finish(self) -> Result<(), ApiError> {
         match self.members.keys().next() {
             None => Ok(()),
             Some(name) => {
@@ -182,21 +182,21 @@ macro_rules! input {
 pub(crate) use input;
 
 /// Reads the top-level parameters of an action.
-pub fn read<T: FromParam>(params: Value) -> Result<T, ApiError> {
+pub(crate) fn read<T: FromParam>(params: Value) -> Result<T, ApiError> {
     T::from_param(params, "")
 }
 
 /// Most dot-separated segments in a form parameter name. The product's
 /// deepest names have a handful (`Targets.0.Port`, `Certificate.CertId`);
 /// the bound keeps nesting (which recurses) far from the stack's limit.
-pub const MAX_NAME_DEPTH: usize = 16;
+pub(crate) const MAX_NAME_DEPTH: usize = 16;
 
 /// Turns form pairs (`Ports.0=80`, `HealthCheck.HealthSwitch=1`) into the
 /// JSON shape a TC3 body has: dotted names become nested objects, and an
 /// object whose keys are all indices becomes an array in index order.
 /// A name given twice keeps its first value; a name with empty segments or
 /// more than [`MAX_NAME_DEPTH`] of them is a `FormatError`.
-pub fn form_to_json(pairs: &[(String, String)]) -> Result<Value, ApiError> {
+pub(crate) fn form_to_json(pairs: &[(String, String)]) -> Result<Value, ApiError> {
     let mut root = Map::new();
     for (name, value) in pairs {
         if memchr::memchr_iter(b'.', name.as_bytes()).count() >= MAX_NAME_DEPTH {

@@ -9,7 +9,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 /// How many task ids are remembered.
-pub const TASKS_KEPT: usize = 10_000;
+pub(crate) const TASKS_KEPT: usize = 10_000;
 
 /// The product's task status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

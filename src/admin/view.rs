@@ -20,7 +20,7 @@ use crate::config::{
 /// The product's `HealthCheck` as output.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct HealthCheckOutput {
+pub(crate) struct HealthCheckOutput {
     /// 1 on, 0 off.
     pub health_switch: i64,
     /// Seconds.
@@ -45,7 +45,7 @@ pub struct HealthCheckOutput {
 
 impl HealthCheckOutput {
     /// The output form of a rule's resolved health check.
-    pub fn of(h: &HealthCheckConfig) -> HealthCheckOutput {
+    pub(crate) fn of(h: &HealthCheckConfig) -> HealthCheckOutput {
         HealthCheckOutput {
             health_switch: i64::from(h.enabled),
             time_out: h.timeout.as_secs() as i64,
@@ -63,7 +63,7 @@ impl HealthCheckOutput {
 
 /// The product's `CertificateOutput`.
 #[derive(Debug, Clone, Serialize)]
-pub struct CertificateOutput {
+pub(crate) struct CertificateOutput {
     /// UNIDIRECTIONAL or MUTUAL.
     #[serde(rename = "SSLMode")]
     pub ssl_mode: String,
@@ -84,7 +84,7 @@ pub struct CertificateOutput {
 /// Sorts a listener's or domain's certificates into the RSA and ECC
 /// slots: a single certificate is `CertId`; of two, an ECC one is
 /// `EccCertId` (the key type is read from the certificate file).
-pub fn cert_slots(certs: &[CertFiles]) -> (Option<String>, Option<String>) {
+pub(crate) fn cert_slots(certs: &[CertFiles]) -> (Option<String>, Option<String>) {
     if certs.len() < 2 {
         return (certs.first().and_then(|c| c.id.clone()), None);
     }
@@ -115,7 +115,7 @@ fn cert_output(certs: &[CertFiles], tls: &ListenerTls) -> CertificateOutput {
 /// The product's `RewriteTarget`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RewriteTarget {
+pub(crate) struct RewriteTarget {
     /// Listener of the target rule.
     pub target_listener_id: Option<String>,
     /// The target rule.
@@ -131,7 +131,7 @@ pub struct RewriteTarget {
 /// The product's `RuleOutput`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct RuleOutput {
+pub(crate) struct RuleOutput {
     /// Rule id.
     pub location_id: String,
     /// Domain.
@@ -174,7 +174,7 @@ pub struct RuleOutput {
 /// The product's `Listener` (DescribeListeners).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListenerOutput {
+pub(crate) struct ListenerOutput {
     /// Listener id.
     pub listener_id: String,
     /// HTTP or HTTPS.
@@ -214,7 +214,11 @@ pub struct ListenerOutput {
 }
 
 /// The validated listener `l` of `lb` with everything the product shows.
-pub fn listener(config: &Config, lb: &LoadBalancerConfig, l: &ListenerConfig) -> ListenerOutput {
+pub(crate) fn listener(
+    config: &Config,
+    lb: &LoadBalancerConfig,
+    l: &ListenerConfig,
+) -> ListenerOutput {
     let file = &config.file;
     let file_lb = file
         .load_balancers
@@ -294,7 +298,7 @@ fn ssl_mode_str(mode: SslMode) -> &'static str {
 }
 
 /// The rule id that a rewrite end designates in `lb`.
-pub fn end_rule_id(lb: &LoadBalancerConfig, end: &model::RewriteEnd) -> Option<String> {
+pub(crate) fn end_rule_id(lb: &LoadBalancerConfig, end: &model::RewriteEnd) -> Option<String> {
     let l = lb.listeners.iter().find(|l| l.id == end.listener)?;
     let d = l
         .domains
@@ -354,7 +358,7 @@ fn auto_target(lb: &LoadBalancerConfig, a: &model::AutoRewrite, d: &DomainConfig
 /// The product's `Backend` (DescribeTargets).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct Backend {
+pub(crate) struct Backend {
     /// CVM (by InstanceId) or ENI (by address).
     #[serde(rename = "Type")]
     pub kind: String,
@@ -377,7 +381,7 @@ pub struct Backend {
 }
 
 /// The output form of a file target.
-pub fn backend(t: &model::Target, file: &ConfigFile) -> Backend {
+pub(crate) fn backend(t: &model::Target, file: &ConfigFile) -> Backend {
     let addr = target_addr(t, &file.instances);
     let ip = addr.map(|a| a.ip().to_string());
     let port = addr.map_or(t.port.unwrap_or(0), |a| i64::from(a.port()));

@@ -14,7 +14,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 /// MurmurHash3's 64-bit finaliser: spreads every input bit over the output.
-pub fn mix(mut h: u64) -> u64 {
+pub(super) fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -25,7 +25,7 @@ pub fn mix(mut h: u64) -> u64 {
 
 /// The hash of a client address: the full address, IPv4-mapped IPv6 taken
 /// as IPv4.
-pub fn client_hash(ip: IpAddr) -> u64 {
+pub(crate) fn client_hash(ip: IpAddr) -> u64 {
     match ip {
         IpAddr::V4(v4) => fnv(&v4.octets()),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -36,7 +36,7 @@ pub fn client_hash(ip: IpAddr) -> u64 {
 }
 
 /// The hash of a target address (IP and port).
-pub fn target_hash(addr: SocketAddr) -> u64 {
+pub(crate) fn target_hash(addr: SocketAddr) -> u64 {
     let mut bytes = [0u8; 18];
     let len = match addr.ip() {
         IpAddr::V4(v4) => {

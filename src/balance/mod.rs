@@ -19,9 +19,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use hash::{client_hash, target_hash};
-pub use health::{HealthState, TargetHealth};
-pub use sticky::{StickyTable, cookies, unix_now};
+pub(crate) use hash::{client_hash, target_hash};
+pub(crate) use health::{HealthState, TargetHealth};
+pub(crate) use sticky::{StickyTable, cookies, unix_now};
 
 use crate::config::Scheduler;
 

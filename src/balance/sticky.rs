@@ -46,7 +46,7 @@ fn mac(secret: &[u8]) -> Option<Hmac<Sha256>> {
 }
 
 /// The token of `addr` under `secret`.
-pub fn token(secret: &[u8], addr: SocketAddr) -> String {
+pub(super) fn token(secret: &[u8], addr: SocketAddr) -> String {
     let Some(mut mac) = mac(secret) else {
         return String::new();
     };
@@ -57,7 +57,7 @@ pub fn token(secret: &[u8], addr: SocketAddr) -> String {
 }
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -141,7 +141,10 @@ impl StickyTable {
 /// order (browsers send the most specific first). The headers are read as
 /// bytes: another application's cookie with non-ASCII bytes does not hide
 /// this one.
-pub fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+pub(crate) fn cookies<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(http::header::COOKIE)
         .iter()

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 /// A path to a value in the file, e.g. `load_balancer[0].listener[1].port`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldPath(Vec<Segment>);
+pub(crate) struct FieldPath(Vec<Segment>);
 
 /// One step of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,19 +21,19 @@ enum Segment {
 
 impl FieldPath {
     /// The empty path (the document root).
-    pub fn root() -> Self {
+    pub(crate) fn root() -> Self {
         FieldPath(Vec::new())
     }
 
     /// This path extended by a table key.
-    pub fn key(&self, key: &str) -> Self {
+    pub(crate) fn key(&self, key: &str) -> Self {
         let mut v = self.0.clone();
         v.push(Segment::Key(key.to_owned()));
         FieldPath(v)
     }
 
     /// This path extended by an array index.
-    pub fn index(&self, index: usize) -> Self {
+    pub(crate) fn index(&self, index: usize) -> Self {
         let mut v = self.0.clone();
         v.push(Segment::Index(index));
         FieldPath(v)
@@ -80,7 +80,7 @@ impl FieldPath {
 /// fields are and on which line. Validation names the line of every
 /// certificate reference; parsing the whole file again for each one made
 /// loading 1,000 certificates take 13 s (quadratic in their number).
-pub struct SourceMap<'a> {
+pub(crate) struct SourceMap<'a> {
     source: &'a str,
     root: OnceCell<Option<Spanned<DeTable<'a>>>>,
     line_starts: OnceCell<Vec<usize>>,
@@ -97,7 +97,7 @@ impl fmt::Debug for SourceMap<'_> {
 
 impl<'a> SourceMap<'a> {
     /// A map of `source`; nothing is parsed yet.
-    pub fn new(source: &'a str) -> SourceMap<'a> {
+    pub(crate) fn new(source: &'a str) -> SourceMap<'a> {
         SourceMap {
             source,
             root: OnceCell::new(),
@@ -107,18 +107,18 @@ impl<'a> SourceMap<'a> {
 
     /// The byte span of the value `field` names, or of its nearest
     /// existing ancestor; `None` when the text is not a TOML document.
-    pub fn span(&self, field: &FieldPath) -> Option<std::ops::Range<usize>> {
+    pub(crate) fn span(&self, field: &FieldPath) -> Option<std::ops::Range<usize>> {
         let root = self.root.get_or_init(|| parse_document(self.source));
         root.as_ref().map(|root| field.span_in_root(root))
     }
 
     /// The 1-based line of `field` (see [`span`](Self::span)).
-    pub fn line(&self, field: &FieldPath) -> Option<usize> {
+    pub(crate) fn line(&self, field: &FieldPath) -> Option<usize> {
         self.span(field).map(|s| self.line_at(s.start))
     }
 
     /// The 1-based line of byte offset `at`, as [`line_of`] counts it.
-    pub fn line_at(&self, at: usize) -> usize {
+    pub(crate) fn line_at(&self, at: usize) -> usize {
         let starts = self.line_starts.get_or_init(|| {
             let newlines = self.source.bytes().enumerate().filter(|(_, b)| *b == b'\n');
             newlines.map(|(i, _)| i + 1).collect()
@@ -258,7 +258,7 @@ pub(super) fn shape_error(
 }
 
 /// The 1-based line of byte offset `at` in `source`.
-pub fn line_of(source: &str, at: usize) -> usize {
+pub(crate) fn line_of(source: &str, at: usize) -> usize {
     source.as_bytes()[..at.min(source.len())]
         .iter()
         .filter(|&&b| b == b'\n')

@@ -7,9 +7,9 @@
 //! snapshot cannot fail on a value (only on I/O such as a certificate file).
 
 pub mod custom;
-pub mod error;
+pub(crate) mod error;
 pub mod model;
-pub mod units;
+pub(crate) mod units;
 mod validate;
 
 use std::net::{IpAddr, SocketAddr};

@@ -21,7 +21,7 @@ impl HumanDuration {
 /// Parses nginx's time syntax: one or more `<number><unit>` groups with units
 /// `ms`, `s`, `m`, `h`, `d` (largest first, each at most once), or a bare
 /// number of seconds. Returns `None` for anything else.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -61,7 +61,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// Formats a duration the way [`parse_duration`] reads it back.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if !ms.is_multiple_of(1000) {
         format!("{ms}ms")

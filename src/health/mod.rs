@@ -20,14 +20,14 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::task::JoinHandle;
 
-pub use probe::{ProbeKey, ProbeOutcome, ProbeSpec, probe};
+pub(crate) use probe::{ProbeKey, ProbeSpec, probe};
 
 use crate::balance::{HealthState, TargetHealth};
 use crate::runtime::snapshot::Snapshot;
 
 /// Runs the probes of the current snapshot.
 #[derive(Debug, Default)]
-pub struct HealthChecker {
+pub(crate) struct HealthChecker {
     probes: Mutex<HashMap<ProbeKey, Running>>,
 }
 
@@ -72,7 +72,7 @@ impl RuleWatch {
 
 impl HealthChecker {
     /// Makes the running probes those `snapshot` needs.
-    pub fn reconcile(&self, snapshot: &Snapshot) {
+    pub(crate) fn reconcile(&self, snapshot: &Snapshot) {
         let mut wanted: HashMap<ProbeKey, (ProbeSpec, Vec<Subscriber>)> = HashMap::new();
         for listener in &snapshot.listeners {
             for rule in listener.routes.rules() {
@@ -131,13 +131,8 @@ impl HealthChecker {
         }
     }
 
-    /// Probes running now (distinct probe specs).
-    pub fn probe_count(&self) -> usize {
-        self.probes.lock().map_or(0, |p| p.len())
-    }
-
     /// Stops every probe.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let mut probes = self.probes.lock().unwrap_or_else(|e| e.into_inner());
         for (_, running) in probes.drain() {
             running.task.abort();
@@ -167,7 +162,7 @@ const STARTS_PER_SECOND: u64 = 1_000;
 /// at every later interval too. Starting them all at once made thousands
 /// of connections per instant: first probes timed out and marked healthy
 /// targets dead.
-pub fn first_probe_delay(index: usize, count: usize, interval: Duration) -> Duration {
+pub(crate) fn first_probe_delay(index: usize, count: usize, interval: Duration) -> Duration {
     let count = count.max(1) as u64;
     let wanted_ms = (count * 1_000).div_ceil(STARTS_PER_SECOND);
     let interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);

@@ -20,7 +20,7 @@ use crate::upstream::{ConnectError, Pool};
 /// What a probe sends, where, and how often: probes with equal
 /// [`key`](ProbeSpec::key)s are shared by every rule that needs them.
 #[derive(Debug, Clone)]
-pub struct ProbeSpec {
+pub(crate) struct ProbeSpec {
     /// The target's pool for the rule's transport: its TLS settings and
     /// HTTP version. One pool per (target, transport), so equal transports
     /// are the same pool.
@@ -40,7 +40,7 @@ pub struct ProbeSpec {
 impl ProbeSpec {
     /// The probe a rule's health check needs for the target that `pool`
     /// connects to.
-    pub fn new(pool: Arc<Pool>, hc: &HealthCheckConfig) -> ProbeSpec {
+    pub(crate) fn new(pool: Arc<Pool>, hc: &HealthCheckConfig) -> ProbeSpec {
         ProbeSpec {
             transport: pool,
             head: hc.head,
@@ -52,14 +52,14 @@ impl ProbeSpec {
     }
 
     /// The target.
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.transport.addr()
     }
 
     /// What identifies the probe: equal keys are one probe. The
     /// transport (and with it the target) counts by identity: the registry
     /// hands out one pool per target and transport.
-    pub fn key(&self) -> ProbeKey {
+    pub(crate) fn key(&self) -> ProbeKey {
         ProbeKey {
             transport: Arc::as_ptr(&self.transport) as usize,
             head: self.head,
@@ -73,7 +73,7 @@ impl ProbeSpec {
 
 /// A [`ProbeSpec`]'s identity, for sharing probes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProbeKey {
+pub(crate) struct ProbeKey {
     transport: usize,
     head: bool,
     path: String,
@@ -84,7 +84,7 @@ pub struct ProbeKey {
 
 /// How a probe went.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeOutcome {
+pub(crate) enum ProbeOutcome {
     /// The target answered with this status.
     Status(u16),
     /// No answer within the timeout.
@@ -101,13 +101,13 @@ pub enum ProbeOutcome {
 impl ProbeOutcome {
     /// Whether the outcome tells about the target (and is counted towards
     /// its health): not when the probe could not be sent at all.
-    pub fn counts(&self) -> bool {
+    pub(crate) fn counts(&self) -> bool {
         !matches!(self, ProbeOutcome::Unsent(_))
     }
 
     /// Whether the outcome counts as healthy for these status classes
     /// (bit n-1 = `n`xx).
-    pub fn healthy(&self, status_classes: u8) -> bool {
+    pub(crate) fn healthy(&self, status_classes: u8) -> bool {
         match self {
             ProbeOutcome::Status(code) => {
                 let class = code / 100;
@@ -131,7 +131,7 @@ impl fmt::Display for ProbeOutcome {
 }
 
 /// Sends one probe.
-pub async fn probe(spec: &ProbeSpec) -> ProbeOutcome {
+pub(crate) async fn probe(spec: &ProbeSpec) -> ProbeOutcome {
     match tokio::time::timeout(spec.timeout, attempt(spec)).await {
         Ok(outcome) => outcome,
         Err(_) => ProbeOutcome::Timeout,

@@ -394,7 +394,7 @@ struct Timeouts {
 
 /// The addresses of a connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Peers {
+pub(crate) struct Peers {
     /// The TCP peer.
     pub tcp: SocketAddr,
     /// The client: the PROXY header's source, else the TCP peer.
@@ -427,7 +427,7 @@ pub struct ClientConn {
 
 /// How the connection's protocol is decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     /// Cleartext: HTTP/2 if the client starts with the h2c preface.
     Sniff,
     /// TLS: as ALPN negotiated (`true` = h2).
@@ -435,7 +435,7 @@ pub enum Protocol {
 }
 
 /// Serves one accepted connection until it closes, times out, or is drained.
-pub async fn serve<T>(
+pub(crate) async fn serve<T>(
     io: T,
     peers: Peers,
     protocol: Protocol,

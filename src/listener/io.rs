@@ -19,7 +19,7 @@ use super::head_scan::{HeadScan, Verdict};
 
 /// How long a closing connection keeps reading and discarding (nginx's
 /// lingering_timeout of 5 s).
-pub const LINGER: Duration = Duration::from_secs(5);
+pub(super) const LINGER: Duration = Duration::from_secs(5);
 
 /// A client connection's byte stream.
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 //! request reads the slot, so a reload applies to the next request on an
 //! existing connection too.
 
-pub mod admission;
-pub mod conn;
+pub(crate) mod admission;
+pub(crate) mod conn;
 pub mod h1;
 pub mod head_scan;
 mod io;

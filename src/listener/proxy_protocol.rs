@@ -20,7 +20,7 @@ const V1_MAX: usize = 107;
 
 /// Why a PROXY header was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyHeaderError {
+pub(super) enum ProxyHeaderError {
     /// The peer closed or the socket failed.
     #[error("reading the PROXY header: {0}")]
     Io(#[from] std::io::Error),
@@ -34,7 +34,9 @@ pub enum ProxyHeaderError {
 
 /// Reads a PROXY header from `stream`: the client's address, or `None` for
 /// `PROXY UNKNOWN` / v2 `LOCAL` (the connection's own address stands).
-pub async fn read_header(stream: &mut TcpStream) -> Result<Option<SocketAddr>, ProxyHeaderError> {
+pub(super) async fn read_header(
+    stream: &mut TcpStream,
+) -> Result<Option<SocketAddr>, ProxyHeaderError> {
     let mut buf = [0u8; 232];
     let mut seen = 0;
     loop {

@@ -14,13 +14,11 @@ use crate::observe::metrics::live::Live;
 use crate::observe::status;
 use crate::runtime::Runtime;
 
-/// The paths served here.
-pub const PATHS: [&str; 3] = ["/metrics", "/status", "/status.json"];
-
-/// What the admin listener knows about a request for one of [`PATHS`].
+/// What the admin listener knows about a request for one of the pages
+/// (`/metrics`, `/status`, `/status.json`).
 #[derive(Debug, Clone, Copy)]
-pub struct PageRequest<'a> {
-    /// The path (one of [`PATHS`]).
+pub(crate) struct PageRequest<'a> {
+    /// The path (`/metrics`, `/status` or `/status.json`).
     pub path: &'a str,
     /// The query, if any.
     pub query: Option<&'a str>,
@@ -30,9 +28,9 @@ pub struct PageRequest<'a> {
     pub loopback: bool,
 }
 
-/// Answers a request for one of [`PATHS`]; `credentials` maps SecretId to
+/// Answers a request for one of the pages; `credentials` maps SecretId to
 /// SecretKey.
-pub fn serve(
+pub(crate) fn serve(
     runtime: &Runtime,
     credentials: &HashMap<String, String>,
     req: PageRequest<'_>,

@@ -29,12 +29,12 @@ use crate::runtime::snapshot::{DomainRuntime, ListenerRuntime, RuleRuntime, Upst
 
 /// nginx's status for a request whose client closed the connection
 /// before the answer.
-pub const CLIENT_CLOSED: u16 = 499;
+pub(crate) const CLIENT_CLOSED: u16 = 499;
 
 /// Where a request went and which targets were tried; filled in by the
 /// pipeline.
 #[derive(Debug, Default)]
-pub struct RouteTrace {
+pub(crate) struct RouteTrace {
     stats: Option<Arc<RouteStats>>,
     server_name: Option<Arc<str>>,
     location_id: Option<Arc<str>>,
@@ -63,37 +63,37 @@ enum BodyLen {
 
 impl RouteTrace {
     /// The host selected `domain`, but no rule of it matched.
-    pub fn domain(&mut self, domain: &DomainRuntime) {
+    pub(crate) fn domain(&mut self, domain: &DomainRuntime) {
         self.stats = Some(domain.stats.clone());
         self.server_name = Some(domain.name.clone());
     }
 
     /// The request matched `rule` of `domain`.
-    pub fn rule(&mut self, domain: &DomainRuntime, rule: &RuleRuntime) {
+    pub(crate) fn rule(&mut self, domain: &DomainRuntime, rule: &RuleRuntime) {
         self.stats = Some(rule.stats.clone());
         self.server_name = Some(domain.name.clone());
         self.location_id = Some(rule.id.clone());
     }
 
     /// The name of the domain that took the request, once one did.
-    pub fn server_name(&self) -> Option<&str> {
+    pub(crate) fn server_name(&self) -> Option<&str> {
         self.server_name.as_deref()
     }
 
     /// The request body was read completely: `len` bytes.
-    pub fn body_read(&mut self, len: u64) {
+    pub(crate) fn body_read(&mut self, len: u64) {
         self.body = BodyLen::Read(len);
     }
 
     /// The request body streams to the target; `read` counts its data
     /// bytes read from the client so far.
-    pub fn body_streamed(&mut self, read: Arc<AtomicU64>) {
+    pub(crate) fn body_streamed(&mut self, read: Arc<AtomicU64>) {
         self.body = BodyLen::Streamed(read);
     }
 
     /// An attempt at `target` starts (before getting a connection); returns
     /// when (now).
-    pub fn try_start(&mut self, target: &UpstreamTarget) -> Instant {
+    pub(crate) fn try_start(&mut self, target: &UpstreamTarget) -> Instant {
         self.tries.push(Try {
             addr: target.addr,
             status: 0,
@@ -109,7 +109,7 @@ impl RouteTrace {
 
     /// The attempt has its connection: a pooled one (`reused`) took no
     /// time to connect, as nginx counts it.
-    pub fn connected(&mut self, reused: bool) {
+    pub(crate) fn connected(&mut self, reused: bool) {
         let took = if reused {
             Duration::ZERO
         } else {
@@ -122,7 +122,7 @@ impl RouteTrace {
 
     /// The attempt failed: `status` is what stgw makes of it (502, 504);
     /// `timed_out` says whether the target was too slow.
-    pub fn try_failed(&mut self, status: u16, timed_out: bool) {
+    pub(crate) fn try_failed(&mut self, status: u16, timed_out: bool) {
         let took = self.try_elapsed();
         if let Some(t) = self.tries.last_mut() {
             t.status = status;
@@ -139,13 +139,13 @@ impl RouteTrace {
 
     /// The attempt's pooled connection was found closed: it is retried
     /// and does not count as an attempt.
-    pub fn try_stale(&mut self) {
+    pub(crate) fn try_stale(&mut self) {
         self.tries.pop();
         self.current = None;
     }
 
     /// The target answered with `status` (its head has arrived).
-    pub fn answered(&mut self, status: u16) {
+    pub(crate) fn answered(&mut self, status: u16) {
         let took = self.try_elapsed();
         if let Some(t) = self.tries.last_mut() {
             t.status = status;
@@ -161,7 +161,7 @@ impl RouteTrace {
 
 /// One request being served.
 #[derive(Debug)]
-pub struct RequestTrace {
+pub(crate) struct RequestTrace {
     /// stgw's id for the request (`Stgw-request-id`).
     pub request_id: HeaderValue,
     /// Filled in by routing and forwarding.
@@ -186,7 +186,7 @@ pub struct RequestTrace {
 impl RequestTrace {
     /// Starts following `req`, the `number`-th request of `conn`, whose
     /// first byte arrived at `started`.
-    pub fn start(
+    pub(crate) fn start(
         conn: &ClientConn,
         listener: Arc<ListenerRuntime>,
         req: &http::request::Parts,
@@ -249,7 +249,7 @@ impl RequestTrace {
     /// The answer's head is ready: returns what the body carries until it
     /// has been sent. `source` says who answered. (Boxed: the trace is
     /// large, and taking it out of its box would copy it.)
-    pub fn finish<B>(mut self: Box<Self>, resp: &Response<B>, source: Source) -> Finish {
+    pub(crate) fn finish<B>(mut self: Box<Self>, resp: &Response<B>, source: Source) -> Finish {
         self.done = true;
         let status = resp.status().as_u16();
         let protocol = self.protocol_type(status);
@@ -344,7 +344,7 @@ impl Drop for RequestTrace {
 /// What a request still needs once its answer's head is out: counted and
 /// logged when the body ends ([`done`](Self::done)).
 #[derive(Debug)]
-pub struct Finish {
+pub(crate) struct Finish {
     record: Option<Box<Record>>,
     stats: Arc<RouteStats>,
     /// The target that answered and when its attempt started.
@@ -363,7 +363,7 @@ impl Finish {
     /// The answer's body is over: `body_bytes` were sent; the target's
     /// answer ended at `upstream_end` (else now). Returns the time it read
     /// as now, for the request's other end-of-request bookkeeping.
-    pub fn done(mut self, body_bytes: u64, upstream_end: Option<Instant>) -> Instant {
+    pub(crate) fn done(mut self, body_bytes: u64, upstream_end: Option<Instant>) -> Instant {
         let now = Instant::now();
         let took = now.saturating_duration_since(self.started);
         let sent = self.head_bytes + body_bytes;
@@ -402,7 +402,7 @@ impl Finish {
 /// Logs (and counts) an answer stgw gave on a connection without a parsed
 /// request: a head refused by the IO layer (400, 414, 431) or a client
 /// header timeout (408, nothing sent), as nginx logs them.
-pub fn unanswered(conn: &ClientConn, status: u16, sent: u64) {
+pub(crate) fn unanswered(conn: &ClientConn, status: u16, sent: u64) {
     let listener = conn.slot.runtime.load_full();
     let observe = listener.observe.clone();
     let took = Duration::ZERO;

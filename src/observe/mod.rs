@@ -13,23 +13,23 @@
 //! The process-wide [`Observer`] lives in the runtime's shared state, so
 //! counters and the log writer outlive every configuration swap.
 
-pub mod access_log;
-pub mod admin;
-pub mod connections;
-pub mod exchange;
-pub mod metrics;
-pub mod record;
-pub mod status;
+pub(crate) mod access_log;
+pub(crate) mod admin;
+pub(crate) mod connections;
+pub(crate) mod exchange;
+pub(crate) mod metrics;
+pub(crate) mod record;
+pub(crate) mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 
-pub use access_log::{AccessLog, AccessLogError};
-pub use connections::{ConnCounters, Refusal};
-pub use exchange::{Finish, RequestTrace, RouteTrace};
-pub use metrics::{Metrics, RouteLabels, RouteStats, Source, TargetStats};
+pub(crate) use access_log::{AccessLog, AccessLogError};
+pub(crate) use connections::{ConnCounters, Refusal};
+pub(crate) use exchange::{Finish, RequestTrace, RouteTrace};
+pub(crate) use metrics::{Metrics, RouteLabels, RouteStats, Source, TargetStats};
 
 use metrics::ListenerLabels;
 

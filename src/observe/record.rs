@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderValue, Method, Uri, Version};
 
 /// The most upstream attempts a record lists (stgw tries at most 3 targets).
-pub const MAX_TRIES: usize = 4;
+pub(crate) const MAX_TRIES: usize = 4;
 
 /// One attempt at a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

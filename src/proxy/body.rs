@@ -14,7 +14,7 @@ use crate::observe::Finish;
 use crate::upstream::UpstreamBody;
 
 /// Boxed error type of bodies.
-pub use crate::upstream::BoxError;
+pub(crate) use crate::upstream::BoxError;
 
 /// A response body: stgw's own bytes or a target's stream, possibly
 /// compressed. An observed body (the client's answer) counts the bytes it
@@ -24,7 +24,7 @@ pub use crate::upstream::BoxError;
 /// Kept small (the large parts are boxed): a response moves by value from
 /// the pipeline into hyper, several times on every request.
 #[derive(Debug)]
-pub struct ResponseBody {
+pub(crate) struct ResponseBody {
     kind: Kind,
     /// Data bytes yielded so far.
     sent: u64,
@@ -83,12 +83,12 @@ enum Kind {
 /// the request stays in flight on its connection: an HTTP/2 connection
 /// whose only stream is a tunnel is not idle.
 #[derive(Debug)]
-pub struct TunnelEnd(oneshot::Receiver<Box<Observed>>);
+pub(crate) struct TunnelEnd(oneshot::Receiver<Box<Observed>>);
 
 impl TunnelEnd {
     /// The tunnel closed after sending `sent` bytes to the client: counts
     /// and logs its request (once the answer that opened it is done with).
-    pub async fn closed(self, sent: u64) {
+    pub(crate) async fn closed(self, sent: u64) {
         if let Ok(observed) = self.0.await {
             observed.end(sent, None);
         }
@@ -110,18 +110,9 @@ struct UpstreamStream {
 
 impl ResponseBody {
     /// A body of known bytes.
-    pub fn full(bytes: Bytes) -> ResponseBody {
+    pub(crate) fn full(bytes: Bytes) -> ResponseBody {
         ResponseBody {
             kind: Kind::Full(Some(bytes)).normalized(),
-            sent: 0,
-            observed: None,
-        }
-    }
-
-    /// No body.
-    pub fn empty() -> ResponseBody {
-        ResponseBody {
-            kind: Kind::Full(None),
             sent: 0,
             observed: None,
         }
@@ -131,7 +122,7 @@ impl ResponseBody {
     /// itself). With `drain_on_drop`, a body dropped before its end is read
     /// to the end in a background task, giving up after `idle` without
     /// data (`proxy_ignore_client_abort on`).
-    pub fn upstream(
+    pub(crate) fn upstream(
         body: UpstreamBody,
         idle: std::time::Duration,
         active: ActiveRequest,
@@ -154,7 +145,7 @@ impl ResponseBody {
     /// 200 to a CONNECT). When it is dropped, its request's [`Finish`]
     /// (and its place among the connection's requests in flight) goes to
     /// the returned [`TunnelEnd`] instead of being done at once.
-    pub fn tunnel() -> (ResponseBody, TunnelEnd) {
+    pub(crate) fn tunnel() -> (ResponseBody, TunnelEnd) {
         let (tx, rx) = oneshot::channel();
         let body = ResponseBody {
             kind: Kind::Tunnel(Some(tx)),
@@ -165,12 +156,12 @@ impl ResponseBody {
     }
 
     /// Whether this is stgw's own answer (not a target's body).
-    pub fn is_own(&self) -> bool {
+    pub(crate) fn is_own(&self) -> bool {
         matches!(self.kind, Kind::Full(_))
     }
 
     /// This body compressed with gzip at `level` as it streams.
-    pub fn gzip(self, level: u32) -> ResponseBody {
+    pub(crate) fn gzip(self, level: u32) -> ResponseBody {
         ResponseBody {
             kind: Kind::Gzip(Box::new(GzipBody::new(self, level))),
             sent: 0,
@@ -181,7 +172,7 @@ impl ResponseBody {
     /// Counts this body's bytes and, when it is dropped (sent, or
     /// abandoned), completes its request with `finish`; `guard` lives
     /// until then.
-    pub fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
+    pub(crate) fn observed(mut self, finish: Finish, guard: RequestGuard) -> ResponseBody {
         self.observed = Some(Box::new(Observed {
             finish,
             guard,

@@ -7,7 +7,7 @@ use super::body::ResponseBody;
 
 /// Why stgw answers a request itself instead of a target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     /// Malformed request, invalid or missing Host, bad path.
     #[error("bad request: {0}")]
     BadRequest(&'static str),
@@ -56,7 +56,7 @@ pub enum ProxyError {
 
 impl ProxyError {
     /// The status this error answers with.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -76,7 +76,7 @@ impl ProxyError {
 
     /// Whether the connection must close after this answer (the request
     /// body may not have been read).
-    pub fn closes_connection(&self) -> bool {
+    pub(crate) fn closes_connection(&self) -> bool {
         matches!(
             self,
             ProxyError::BadRequest(_)
@@ -91,7 +91,7 @@ impl ProxyError {
 }
 
 /// A short HTML page for a status, as nginx sends.
-pub fn status_page(status: StatusCode) -> Bytes {
+pub(crate) fn status_page(status: StatusCode) -> Bytes {
     let reason = status.canonical_reason().unwrap_or("");
     Bytes::from(format!(
         "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>stgw</center>\r\n</body>\r\n</html>\r\n",
@@ -100,7 +100,7 @@ pub fn status_page(status: StatusCode) -> Bytes {
 }
 
 /// stgw's own answer with a status page.
-pub fn generated(status: StatusCode, close: bool) -> Response<ResponseBody> {
+pub(crate) fn generated(status: StatusCode, close: bool) -> Response<ResponseBody> {
     let body = status_page(status);
     let mut resp = Response::new(ResponseBody::full(body.clone()));
     *resp.status_mut() = status;

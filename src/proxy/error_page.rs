@@ -28,7 +28,7 @@ use crate::runtime::snapshot::ListenerRuntime;
 /// The parts of a request an error page needs, kept before the request is
 /// consumed (only when `error_page` is configured).
 #[derive(Debug)]
-pub struct Origin {
+pub(super) struct Origin {
     method: Method,
     version: Version,
     uri: Uri,
@@ -37,7 +37,7 @@ pub struct Origin {
 
 impl Origin {
     /// Copies what an internal request for an error page needs.
-    pub fn of(req: &http::request::Parts) -> Origin {
+    pub(super) fn of(req: &http::request::Parts) -> Origin {
         Origin {
             method: req.method.clone(),
             version: req.version,
@@ -48,7 +48,7 @@ impl Origin {
 }
 
 /// The answer replacing stgw's own `status` answer by `page`.
-pub async fn answer(
+pub(super) async fn answer(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     page: &ErrorPage,

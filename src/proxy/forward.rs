@@ -85,7 +85,7 @@ fn body_error(e: &BodyError) -> ProxyError {
 
 /// What a forwarded request carries besides its head and body.
 #[derive(Debug, Clone, Copy)]
-pub struct Facts<'a> {
+pub(super) struct Facts<'a> {
     /// stgw's request id.
     pub request_id: &'a HeaderValue,
     /// The request's host, normalised (`$host`), else the domain's name.
@@ -100,7 +100,7 @@ pub struct Facts<'a> {
 /// body, as for an `error_page` request), picks a target, retries per
 /// DECISIONS.md, and streams the answer back. The body's length and each
 /// attempt are told to `trace`.
-pub async fn forward(
+pub(super) async fn forward(
     conn: &ClientConn,
     listener: &ListenerRuntime,
     rule: &RuleRuntime,

@@ -25,15 +25,15 @@ use http_body::{Body, Frame, SizeHint};
 use super::body::BoxError;
 
 /// Answers shorter than this (by Content-Length) are not compressed.
-pub const MIN_LENGTH: u64 = 1024;
+pub(crate) const MIN_LENGTH: u64 = 1024;
 
 /// Input held in the compressor that is flushed as soon as the target
 /// pauses.
-pub const FLUSH_AT: usize = 4096;
+pub(crate) const FLUSH_AT: usize = 4096;
 
 /// Less input than [`FLUSH_AT`] is flushed once the target has paused
 /// this long.
-pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
+pub(crate) const FLUSH_DELAY: Duration = Duration::from_millis(10);
 
 /// The product's `gzip_types` list, plus `text/html` (always compressed,
 /// as in nginx).
@@ -58,7 +58,7 @@ const TYPES: [&str; 16] = [
 
 /// What the request allows, read before its headers are rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GzipRequest {
+pub(crate) struct GzipRequest {
     /// The rule's level (1–9).
     level: u32,
     /// The client accepts gzip.
@@ -76,7 +76,7 @@ impl GzipRequest {
     /// answers get `Vary` as nginx's do. A HEAD request's answer gets
     /// the headers a GET's would, as nginx's does (`curl -I` is how users
     /// check that gzip is on).
-    pub fn new(
+    pub(crate) fn new(
         level: Option<u32>,
         method: &Method,
         version: Version,
@@ -103,7 +103,7 @@ impl GzipRequest {
     /// `Content-Encoding: gzip`, loses Content-Length and Accept-Ranges, and
     /// its ETag is weakened. Returns the level when the body must be
     /// compressed (never for HEAD).
-    pub fn respond(&self, status: StatusCode, headers: &mut HeaderMap) -> Option<u32> {
+    pub(crate) fn respond(&self, status: StatusCode, headers: &mut HeaderMap) -> Option<u32> {
         if !compressible(status, headers) {
             return None;
         }
@@ -163,7 +163,7 @@ fn compressible(status: StatusCode, headers: &HeaderMap) -> bool {
 /// Whether `Accept-Encoding` allows gzip: `gzip` or `x-gzip` with a q-value
 /// above 0, or, when neither is listed, `*` with a q-value above 0
 /// (RFC 9110 §12.5.3).
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_gzip(headers: &HeaderMap) -> bool {
     let mut explicit: Option<bool> = None;
     let mut star: Option<bool> = None;
     for value in headers.get_all(header::ACCEPT_ENCODING) {
@@ -236,7 +236,7 @@ fn weaken_etag(headers: &mut HeaderMap) {
 
 /// A body compressed with gzip as it streams.
 #[derive(Debug)]
-pub struct GzipBody<B> {
+pub(crate) struct GzipBody<B> {
     inner: B,
     encoder: Option<GzEncoder<Vec<u8>>>,
     trailers: Option<HeaderMap>,
@@ -248,12 +248,12 @@ pub struct GzipBody<B> {
 
 impl<B> GzipBody<B> {
     /// The body being compressed.
-    pub fn inner(&self) -> &B {
+    pub(crate) fn inner(&self) -> &B {
         &self.inner
     }
 
     /// Compresses `inner` at `level` (1–9).
-    pub fn new(inner: B, level: u32) -> GzipBody<B> {
+    pub(crate) fn new(inner: B, level: u32) -> GzipBody<B> {
         GzipBody {
             inner,
             encoder: Some(GzEncoder::new(Vec::new(), Compression::new(level))),

@@ -5,18 +5,18 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// `X-Client-Proto`.
-pub static X_CLIENT_PROTO: HeaderName = HeaderName::from_static("x-client-proto");
+pub(crate) static X_CLIENT_PROTO: HeaderName = HeaderName::from_static("x-client-proto");
 /// `X-Forwarded-Proto`.
-pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// `X-Forwarded-For`.
-pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Real-IP`.
-pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+pub(crate) static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 /// `Stgw-request-id`.
-pub static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-id");
+pub(crate) static STGW_REQUEST_ID: HeaderName = HeaderName::from_static("stgw-request-id");
 
 /// Joins HTTP/2's split `cookie` fields into one, as HTTP/1.1 requires.
-pub fn join_cookies(headers: &mut HeaderMap) {
+pub(crate) fn join_cookies(headers: &mut HeaderMap) {
     let mut values = headers.get_all(header::COOKIE).iter();
     let (Some(first), Some(_)) = (values.next(), values.next()) else {
         return;
@@ -37,7 +37,7 @@ pub fn join_cookies(headers: &mut HeaderMap) {
 /// underscore (nginx's `underscores_in_headers off`): CGI-style targets
 /// (PHP, WSGI) read `X_Real_IP` as `X-Real-IP`, so a client could pass
 /// for another address.
-pub fn remove_client_only(headers: &mut HeaderMap) {
+pub(crate) fn remove_client_only(headers: &mut HeaderMap) {
     let mut expect = false;
     let mut underscored: Vec<HeaderName> = Vec::new();
     for name in headers.keys() {
@@ -56,7 +56,7 @@ pub fn remove_client_only(headers: &mut HeaderMap) {
 }
 
 /// What the target learns about the client.
-pub struct ClientFacts<'a> {
+pub(crate) struct ClientFacts<'a> {
     /// The address the connection came from (appended to X-Forwarded-For).
     pub ip: IpAddr,
     /// `ip`, rendered once per connection.
@@ -82,7 +82,7 @@ pub struct ClientFacts<'a> {
 /// full). [`insert_into`](Self::insert_into) puts them in the map where the
 /// map itself is sent (HTTP/2 targets) or edited (`proxy_set_header`).
 #[derive(Debug)]
-pub struct Forwarding {
+pub(crate) struct Forwarding {
     scheme: HeaderValue,
     request_id: HeaderValue,
     forwarded_for: Option<HeaderValue>,
@@ -101,7 +101,7 @@ impl Forwarding {
     /// are). In the common case (no such fields from the client, the
     /// client is the connection's peer) this allocates nothing: the values
     /// are shared.
-    pub fn take(headers: &mut HeaderMap, facts: &ClientFacts<'_>) -> Forwarding {
+    pub(crate) fn take(headers: &mut HeaderMap, facts: &ClientFacts<'_>) -> Forwarding {
         let mut present = 0u8;
         for name in headers.keys() {
             present |= match name.as_str() {
@@ -154,7 +154,7 @@ impl Forwarding {
     }
 
     /// The fields in the order they are sent.
-    pub fn fields(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
         [
             (&X_CLIENT_PROTO, Some(&self.scheme)),
             (&X_FORWARDED_PROTO, Some(&self.scheme)),
@@ -168,7 +168,7 @@ impl Forwarding {
 
     /// Puts the fields in `headers` (after [`take`](Self::take) removed
     /// the client's copies).
-    pub fn insert_into(self, headers: &mut HeaderMap) {
+    pub(crate) fn insert_into(self, headers: &mut HeaderMap) {
         headers.reserve(5);
         for (name, value) in self.fields() {
             headers.append(name.clone(), value.clone());
@@ -178,7 +178,7 @@ impl Forwarding {
 
 /// `ip` as a header value, as `Display` writes it. IPv4 addresses (every
 /// connection renders its client's once) skip the formatting machinery.
-pub fn ip_header_value(ip: IpAddr) -> HeaderValue {
+pub(crate) fn ip_header_value(ip: IpAddr) -> HeaderValue {
     let IpAddr::V4(v4) = ip else {
         return HeaderValue::try_from(ip.to_string()).unwrap_or(HeaderValue::from_static(""));
     };

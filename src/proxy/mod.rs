@@ -10,18 +10,18 @@
 //! 4. The target's response streams back; stgw's own answers are short
 //!    pages with the status.
 
-pub mod body;
-pub mod error;
+pub(crate) mod body;
+pub(crate) mod error;
 mod error_page;
 mod forward;
-pub mod gzip;
-pub mod headers;
-pub mod limit;
+pub(crate) mod gzip;
+pub(crate) mod headers;
+pub(crate) mod limit;
 mod redirect;
 mod request_id;
-pub mod response_headers;
+pub(crate) mod response_headers;
 mod set_header;
-pub mod settings;
+pub(crate) mod settings;
 mod template;
 mod websocket;
 
@@ -32,9 +32,9 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode, Version, header};
 
-pub use body::ResponseBody;
-pub use error::ProxyError;
-pub use settings::HttpSettings;
+pub(crate) use body::ResponseBody;
+pub(crate) use error::ProxyError;
+pub(crate) use settings::HttpSettings;
 
 use crate::config::RuleAction;
 use crate::listener::conn::ClientConn;
@@ -50,7 +50,7 @@ const MAX_HEADER_LINE: usize = 8 * 1024;
 
 /// A client request's body.
 #[derive(Debug)]
-pub enum ClientBody {
+pub(crate) enum ClientBody {
     /// Still arriving from the client (hyper's requests): read whole or
     /// streamed, as the rule says.
     Incoming(IncomingBody),
@@ -89,7 +89,7 @@ impl ClientBody {
 /// server's requests without `Content-Length`); hyper's requests bring
 /// theirs, even when empty.
 #[allow(clippy::manual_async_fn)] // an `async fn` would hold `parts` twice
-pub fn handle(
+pub(crate) fn handle(
     conn: Arc<ClientConn>,
     mut parts: Parts,
     body: Option<ClientBody>,

@@ -10,7 +10,7 @@ use super::error::status_page;
 use crate::config::{Protocol, RedirectConfig};
 
 /// Where the request came in, for building absolute locations.
-pub struct Origin<'a> {
+pub(super) struct Origin<'a> {
     /// `http` or `https`.
     pub scheme: &'static str,
     /// The request's host (normalised), if it had one.
@@ -52,7 +52,7 @@ fn host_or_ip(origin: &Origin<'_>) -> String {
 /// scheme, host and port. The URL is a decoded path, as the rule matched
 /// it, so it is percent-encoded as nginx encodes a location's name:
 /// `%` and `?` in a rule's URL are text.
-pub fn add_slash(origin: &Origin<'_>, url: &str) -> Response<ResponseBody> {
+pub(super) fn add_slash(origin: &Origin<'_>, url: &str) -> Response<ResponseBody> {
     let mut location = format!(
         "{}://{}",
         origin.scheme,
@@ -72,7 +72,7 @@ pub fn add_slash(origin: &Origin<'_>, url: &str) -> Response<ResponseBody> {
 /// port (omitted when it is the scheme's default) and the target URL. With
 /// `take_url`, the rest of the request path after the source rule's prefix
 /// and the query are carried (see [`rest_of_path`]).
-pub fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody> {
+pub(super) fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody> {
     let scheme = match r.scheme {
         Protocol::Http => "http",
         Protocol::Https => "https",
@@ -112,7 +112,7 @@ pub fn rewrite(origin: &Origin<'_>, r: &RedirectConfig) -> Response<ResponseBody
 /// `/old/x` to `/new/x`. The rest is cut from the raw path when it starts
 /// with the prefix; otherwise (the prefix matched only after normalisation,
 /// e.g. `/o%6Cd/x`) from the normalised path, percent-encoded again.
-pub fn rest_of_path<'a>(origin: &Origin<'a>, prefix: Option<&str>) -> Cow<'a, str> {
+pub(super) fn rest_of_path<'a>(origin: &Origin<'a>, prefix: Option<&str>) -> Cow<'a, str> {
     let Some(prefix) = prefix else {
         return Cow::Borrowed("");
     };
@@ -141,7 +141,7 @@ fn encode_path(bytes: &[u8]) -> String {
 }
 
 /// stgw's redirect answer: `status`, `Location: location` and a short page.
-pub fn to(status: StatusCode, location: &str) -> Response<ResponseBody> {
+pub(super) fn to(status: StatusCode, location: &str) -> Response<ResponseBody> {
     let body: Bytes = status_page(status);
     let mut resp = Response::new(ResponseBody::full(body.clone()));
     *resp.status_mut() = status;

@@ -23,7 +23,7 @@ thread_local! {
 }
 
 /// A new request id.
-pub fn next() -> HeaderValue {
+pub(super) fn next() -> HeaderValue {
     static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| hex(random_prefix()));

@@ -23,7 +23,7 @@ const ADD_HEADER_STATUSES: [u16; 10] = [200, 201, 204, 206, 301, 302, 303, 304, 
 /// nothing adds nothing, and as in headers-more, a `more_set_headers` one
 /// removes the header; a value that expands to bytes a header cannot carry
 /// (a decoded `$uri` with a control character) counts as empty.
-pub fn apply(
+pub(crate) fn apply(
     headers: &mut HeaderMap,
     status: StatusCode,
     settings: &HttpSettings,
@@ -70,7 +70,7 @@ fn resolve(
 /// and the URL after `url=` in a `Refresh`, are rewritten to `https://`
 /// (nginx rewrites both headers whatever the status; 3xx answers are where
 /// they matter).
-pub fn rewrite_redirects(headers: &mut HeaderMap) {
+pub(crate) fn rewrite_redirects(headers: &mut HeaderMap) {
     if let Some(v) = headers.get(header::LOCATION)
         && let Some(new) = to_https(v.as_bytes(), 0)
     {

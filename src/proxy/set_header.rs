@@ -11,7 +11,7 @@ use super::template::{Vars, header_value};
 /// empty, or expands to nothing, removes it. A value that expands to bytes
 /// a header cannot carry (a decoded `$uri` with a control character) also
 /// removes it.
-pub fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) {
+pub(super) fn apply(headers: &mut HeaderMap, entries: &[ProxyHeader], vars: &Vars<'_>) {
     let mut buf = Vec::new();
     for entry in entries {
         match header_value(&mut buf, &entry.value, vars) {

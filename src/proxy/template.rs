@@ -16,7 +16,7 @@ use crate::runtime::snapshot::ListenerRuntime;
 
 /// What the variables of one request expand to.
 #[derive(Debug)]
-pub struct Vars<'a> {
+pub(crate) struct Vars<'a> {
     /// `$remote_addr`, `$remote_port`.
     pub peer: SocketAddr,
     /// `$server_addr`, `$server_port`.
@@ -51,7 +51,11 @@ pub struct Vars<'a> {
 /// The header value `parts` expand to; `None` when they expand to nothing
 /// or to bytes a header cannot carry (a decoded `$uri` with a control
 /// character). `buf` is scratch space.
-pub fn header_value(buf: &mut Vec<u8>, parts: &[Part], vars: &Vars<'_>) -> Option<HeaderValue> {
+pub(super) fn header_value(
+    buf: &mut Vec<u8>,
+    parts: &[Part],
+    vars: &Vars<'_>,
+) -> Option<HeaderValue> {
     buf.clear();
     render(buf, parts, vars);
     if buf.is_empty() {
@@ -127,7 +131,7 @@ fn write_ip(buf: &mut Vec<u8>, ip: IpAddr) -> std::io::Result<()> {
 
 /// A copy of the request headers named in `names` (every copy of each),
 /// for `$http_NAME`.
-pub fn copy_headers(headers: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
+pub(super) fn copy_headers(headers: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
     let mut copy = HeaderMap::new();
     for name in names {
         for value in headers.get_all(name) {
@@ -142,7 +146,7 @@ pub fn copy_headers(headers: &HeaderMap, names: &[HeaderName]) -> HeaderMap {
 /// when some `add_header` / `more_set_headers` value has a variable
 /// ([`HttpSettings::response_vars`]).
 #[derive(Debug)]
-pub struct RequestFacts {
+pub(super) struct RequestFacts {
     method: Method,
     host: Option<HostName>,
     uri: Vec<u8>,
@@ -154,7 +158,7 @@ impl RequestFacts {
     /// Copies what the response templates of `settings` read from `req`:
     /// the normalised path only when one uses `$uri`, and only the headers
     /// they name.
-    pub fn of(req: &Parts, settings: &HttpSettings) -> RequestFacts {
+    pub(super) fn of(req: &Parts, settings: &HttpSettings) -> RequestFacts {
         let uri = if settings.response_needs_uri {
             normalize_path(req.uri.path().as_bytes())
                 .map(|p| p.into_owned())
@@ -179,7 +183,7 @@ impl RequestFacts {
     /// came on `conn` to `listener` and got `request_id`; `$host` falls
     /// back to `server_name` (the domain that took the request, if one
     /// did).
-    pub fn vars<'a>(
+    pub(super) fn vars<'a>(
         &'a self,
         conn: &'a ClientConn,
         listener: &'a ListenerRuntime,

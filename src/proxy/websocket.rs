@@ -33,7 +33,7 @@ static SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket
 
 /// A client's WebSocket upgrade, taken from its request.
 #[derive(Debug)]
-pub struct WsUpgrade {
+pub(super) struct WsUpgrade {
     client: OnUpgrade,
     over_h2: bool,
 }
@@ -42,7 +42,7 @@ impl WsUpgrade {
     /// Recognises a WebSocket upgrade and takes the client's upgrade handle
     /// from `parts`; an HTTP/2 CONNECT becomes the GET of an HTTP/1.1
     /// upgrade. `None` for any other request.
-    pub fn take(parts: &mut Parts) -> Option<WsUpgrade> {
+    pub(super) fn take(parts: &mut Parts) -> Option<WsUpgrade> {
         let over_h2 = parts.method == Method::CONNECT
             && parts
                 .extensions
@@ -74,12 +74,12 @@ impl WsUpgrade {
     }
 
     /// Whether the client asked over HTTP/2 (an extended CONNECT, RFC 8441).
-    pub fn over_h2(&self) -> bool {
+    pub(super) fn over_h2(&self) -> bool {
         self.over_h2
     }
 
     /// Puts the upgrade headers back after hop-by-hop headers were removed.
-    pub fn restore_headers(headers: &mut HeaderMap) {
+    pub(super) fn restore_headers(headers: &mut HeaderMap) {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
@@ -87,7 +87,7 @@ impl WsUpgrade {
     /// The client's answer to the target's 101: the tunnel is started and
     /// the client gets 101 (HTTP/1.1) or 200 (HTTP/2). Any other answer of
     /// the target is forwarded as usual, not through here.
-    pub fn respond(
+    pub(super) fn respond(
         self,
         resp: &http::response::Parts,
         target: Upgraded,

@@ -1,8 +1,8 @@
 //! TLS: certificates, HTTPS termination, TLS towards targets, session
 //! tickets.
 
-pub mod certs;
-pub mod ciphers;
+pub(crate) mod certs;
+pub(crate) mod ciphers;
 mod client;
 mod server;
 mod tickets;
@@ -11,17 +11,15 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
 
-pub use client::{UpstreamConnector, UpstreamTlsError};
-pub use server::{
-    HandshakeError, ListenerTls, ServerParams, TlsIdentity, TlsInfo, identity, server_config,
-};
-pub use tickets::{TicketKeyError, TicketKeys};
+pub(crate) use client::UpstreamConnector;
+pub(crate) use server::{ListenerTls, ServerParams, TlsIdentity, TlsInfo, identity, server_config};
+pub(crate) use tickets::{TicketKeyError, TicketKeys};
 
 /// The process's crypto provider: aws-lc-rs with every suite rustls
 /// offers, AES-128-GCM first within each TLS version, then AES-256-GCM,
 /// then ChaCha20-Poly1305 (the product's default `ssl_ciphers` order).
 /// Servers pick suites in this order (README, "HTTPS").
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
         .get_or_init(|| {

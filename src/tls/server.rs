@@ -29,7 +29,7 @@ use super::certs::{KeyKind, LoadedCert};
 
 /// A stable name for a server configuration: equal across reloads when the
 /// certificate paths, ALPN and client authentication are equal.
-pub type TlsIdentity = u64;
+pub(crate) type TlsIdentity = u64;
 
 /// The compiled TLS side of one HTTPS listener.
 #[derive(Debug)]
@@ -128,7 +128,7 @@ impl ListenerTls {
 }
 
 /// Computes the identity of a configuration.
-pub fn identity(
+pub(crate) fn identity(
     certs: &[crate::config::CertFiles],
     h2: bool,
     client_ca: Option<&crate::config::CertFiles>,
@@ -144,7 +144,7 @@ pub fn identity(
 }
 
 /// Everything a server configuration is built from.
-pub struct ServerParams<'a> {
+pub(crate) struct ServerParams<'a> {
     /// One certificate, or an RSA and an ECDSA one side by side.
     pub certs: Vec<Arc<LoadedCert>>,
     /// Offer `h2` in ALPN.
@@ -162,7 +162,7 @@ pub struct ServerParams<'a> {
 }
 
 /// Builds one server configuration.
-pub fn server_config(p: ServerParams<'_>) -> Result<ServerConfig, rustls::Error> {
+pub(crate) fn server_config(p: ServerParams<'_>) -> Result<ServerConfig, rustls::Error> {
     let builder = ServerConfig::builder_with_provider(p.provider.clone())
         .with_protocol_versions(p.versions)?;
     let builder = match p.client_auth {

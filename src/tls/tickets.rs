@@ -18,7 +18,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use rustls::server::ProducesTickets;
 
 /// How long one key encrypts new tickets.
-pub const ROTATION: Duration = Duration::from_secs(12 * 3600);
+pub(super) const ROTATION: Duration = Duration::from_secs(12 * 3600);
 
 /// Why the key file could not be used.
 #[derive(Debug, thiserror::Error)]

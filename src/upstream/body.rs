@@ -27,7 +27,7 @@ use crate::idle::IdleTimer;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Bodies up to this size are kept in memory; larger ones go to a file.
-pub const MEMORY_LIMIT: usize = 64 * 1024;
+pub(super) const MEMORY_LIMIT: usize = 64 * 1024;
 
 /// Size of the chunks read back from a spilled body.
 const FILE_CHUNK: usize = 64 * 1024;

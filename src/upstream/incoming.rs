@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 /// its answer: long enough for a client to read the answer before the
 /// reset, short enough that the data it may still send (at most the
 /// stream's flow-control window, never released) is held briefly.
-pub const RESET_DELAY: Duration = Duration::from_millis(500);
+pub(super) const RESET_DELAY: Duration = Duration::from_millis(500);
 
 /// The request body of one of hyper's requests.
 ///

@@ -13,7 +13,7 @@ mod incoming;
 mod pool;
 mod progress;
 mod response;
-pub mod tunnel;
+pub(crate) mod tunnel;
 
 pub use body::{BodyError, BoxError, BufferedBody, RequestBody, StreamBody};
 pub use incoming::IncomingBody;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 /// Copies `a` ↔ `b` until both directions end, until either fails, or
 /// until no byte has moved either way for `idle`. Returns the bytes
 /// delivered (a→b, b→a), however the tunnel ended.
-pub async fn splice<A, B>(a: A, b: B, idle: Duration) -> (u64, u64)
+pub(crate) async fn splice<A, B>(a: A, b: B, idle: Duration) -> (u64, u64)
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,

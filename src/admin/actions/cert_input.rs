@@ -66,7 +66,7 @@ input! {
 
 /// A `CertificateInput` in the file's terms.
 #[derive(Debug, Clone, Default)]
-pub struct ResolvedCertificate {
+pub(crate) struct ResolvedCertificate {
     /// The server certificate(s), when a slot was given.
     pub server: Option<CertificateSpec>,
     /// `SSLMode`, when given.
@@ -78,7 +78,7 @@ pub struct ResolvedCertificate {
 /// Turns `c` into file references, storing inline certificates (added to
 /// `file` and to `uploads`, whose files the caller discards if the write
 /// is refused). `field` names the input (`Certificate`).
-pub fn resolve_certificate(
+pub(crate) fn resolve_certificate(
     c: &CertificateInput,
     file: &mut ConfigFile,
     dir: &CertDir,
@@ -209,7 +209,7 @@ pub fn resolve_certificate(
 
 /// A domain's `CertificateInput` (SNI): only server certificates; the
 /// client CA and `SSLMode` belong to the listener in stgw.
-pub fn resolve_domain_certificate(
+pub(crate) fn resolve_domain_certificate(
     c: &CertificateInput,
     file: &mut ConfigFile,
     dir: &CertDir,

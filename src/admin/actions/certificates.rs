@@ -56,7 +56,7 @@ struct UploadOutput {
 }
 
 /// Stores a certificate; returns its `CertID`.
-pub async fn upload(api: &Api, input: UploadInput) -> Result<Value, ApiError> {
+pub(crate) async fn upload(api: &Api, input: UploadInput) -> Result<Value, ApiError> {
     if input.sign_cert.is_some() || input.sign_cert_private_key.is_some() {
         return Err(ApiError::new(
             Code::UnsupportedOperation,
@@ -157,7 +157,7 @@ struct DescribeOutput {
 
 /// Lists the store, filtered and paginated; each entry's dates, domain
 /// and algorithm are read from its certificate file.
-pub fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let offset = check_range("Offset", input.offset.unwrap_or(0), 0, i64::MAX)? as usize;
     let limit = check_range("Limit", input.limit.unwrap_or(20), 0, 100)? as usize;
@@ -307,7 +307,7 @@ input! {
 
 /// Removes certificates that nothing uses (a used one is `ResourceInUse`),
 /// and the files the API stored for them.
-pub async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
+pub(crate) async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
     if input.cert_ids.is_empty() {
         return Err(ApiError::missing("CertIds"));
     }
@@ -374,7 +374,7 @@ input! {
 /// Replaces a certificate everywhere it is used, by a stored one or a new
 /// upload (stored under a new id, with the old certificate's type). The
 /// old certificate stays in the store.
-pub async fn replace(api: &Api, input: ReplaceInput) -> Result<Value, ApiError> {
+pub(crate) async fn replace(api: &Api, input: ReplaceInput) -> Result<Value, ApiError> {
     if input.new_sign_cert.is_some() || input.new_sign_cert_private_key.is_some() {
         return Err(ApiError::new(
             Code::UnsupportedOperation,
@@ -453,7 +453,7 @@ input! {
 }
 
 /// Changes a certificate's alias.
-pub async fn modify_alias(api: &Api, input: ModifyAliasInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify_alias(api: &Api, input: ModifyAliasInput) -> Result<Value, ApiError> {
     check_length("Alias", &input.alias, 0, 200)?;
     api.store
         .write(|file, _| {

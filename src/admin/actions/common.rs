@@ -10,7 +10,7 @@ use crate::config::model::{self, ConfigFile, HealthCheck, Listener, LoadBalancer
 use crate::routing::UrlPattern;
 
 /// Index of load balancer `id`, or `InvalidParameter.LBIdNotFound`.
-pub fn lb_index(file: &ConfigFile, id: &str, field: &str) -> Result<usize, ApiError> {
+pub(crate) fn lb_index(file: &ConfigFile, id: &str, field: &str) -> Result<usize, ApiError> {
     file.load_balancers
         .iter()
         .position(|lb| lb.id.as_deref() == Some(id))
@@ -18,7 +18,7 @@ pub fn lb_index(file: &ConfigFile, id: &str, field: &str) -> Result<usize, ApiEr
 }
 
 /// Load balancer `id`, mutable.
-pub fn lb_mut<'a>(
+pub(crate) fn lb_mut<'a>(
     file: &'a mut ConfigFile,
     id: &str,
     field: &str,
@@ -29,7 +29,7 @@ pub fn lb_mut<'a>(
 
 /// Listener `id` of `lb` (a listener of the file, not one created by
 /// AutoRewrite), mutable.
-pub fn listener_mut<'a>(
+pub(crate) fn listener_mut<'a>(
     lb: &'a mut LoadBalancer,
     id: &str,
     field: &str,
@@ -52,7 +52,7 @@ pub fn listener_mut<'a>(
 /// Which rule of a listener an action names: `LocationId`, or `Domain` and
 /// `Url` (ignored when `LocationId` is given, as the product says).
 #[derive(Debug, Clone, Default)]
-pub struct RuleSelector {
+pub(crate) struct RuleSelector {
     /// `LocationId`.
     pub location_id: Option<String>,
     /// `Domain`.
@@ -63,7 +63,7 @@ pub struct RuleSelector {
 
 /// Whether `url` names the same rule as `rule_url` (nginx's identity: the
 /// same modifier and path).
-pub fn same_url(url: &str, rule_url: &str) -> bool {
+pub(crate) fn same_url(url: &str, rule_url: &str) -> bool {
     match (UrlPattern::parse(url), UrlPattern::parse(rule_url)) {
         (Ok(a), Ok(b)) => a.identity() == b.identity(),
         _ => url.trim() == rule_url.trim(),
@@ -71,14 +71,18 @@ pub fn same_url(url: &str, rule_url: &str) -> bool {
 }
 
 /// Whether two domain names are the same (case-insensitive, trimmed).
-pub fn same_domain(a: &str, b: &str) -> bool {
+pub(crate) fn same_domain(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 impl RuleSelector {
     /// The (domain index, rule index) of the selected rule in `listener`.
     /// `prefix` is prepended to field names (e.g. `ModifyList.0.`).
-    pub fn find(&self, listener: &Listener, prefix: &str) -> Result<(usize, usize), ApiError> {
+    pub(crate) fn find(
+        &self,
+        listener: &Listener,
+        prefix: &str,
+    ) -> Result<(usize, usize), ApiError> {
         if let Some(id) = &self.location_id {
             for (di, d) in listener.domains.iter().enumerate() {
                 if let Some(ri) = d.rules.iter().position(|r| r.id.as_deref() == Some(id)) {
@@ -118,7 +122,12 @@ impl RuleSelector {
 
 /// A string's length (in characters) within `min..=max`, else
 /// `InvalidParameterValue.Length`.
-pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_length(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) -> Result<(), ApiError> {
     let n = value.chars().count();
     if n < min || n > max {
         return Err(ApiError::new(
@@ -130,7 +139,7 @@ pub fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<
 }
 
 /// `value` within `min..=max`, else `InvalidParameterValue` naming the range.
-pub fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+pub(crate) fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
@@ -139,7 +148,11 @@ pub fn check_range(field: &str, value: i64, min: i64, max: i64) -> Result<i64, A
 }
 
 /// Parses one of the allowed spellings (case-insensitive).
-pub fn one_of<'a>(field: &str, value: &str, allowed: &[&'a str]) -> Result<&'a str, ApiError> {
+pub(crate) fn one_of<'a>(
+    field: &str,
+    value: &str,
+    allowed: &[&'a str],
+) -> Result<&'a str, ApiError> {
     allowed
         .iter()
         .find(|a| a.eq_ignore_ascii_case(value.trim()))
@@ -166,7 +179,7 @@ input! {
 }
 
 /// The address an input target designates and the file's form of it.
-pub fn resolve_target(
+pub(crate) fn resolve_target(
     t: &TargetInput,
     file: &ConfigFile,
     field: &str,
@@ -231,7 +244,7 @@ pub fn resolve_target(
 }
 
 /// The IP of `[[instance]]` `id`.
-pub fn instance_ip(instances: &[model::Instance], id: &str) -> Option<IpAddr> {
+pub(crate) fn instance_ip(instances: &[model::Instance], id: &str) -> Option<IpAddr> {
     instances
         .iter()
         .find(|i| i.id == id)
@@ -240,7 +253,7 @@ pub fn instance_ip(instances: &[model::Instance], id: &str) -> Option<IpAddr> {
 
 /// The address a file target designates (`instances`: the `[[instance]]`
 /// table).
-pub fn target_addr(t: &model::Target, instances: &[model::Instance]) -> Option<SocketAddr> {
+pub(crate) fn target_addr(t: &model::Target, instances: &[model::Instance]) -> Option<SocketAddr> {
     match (&t.address, &t.instance, t.port) {
         (Some(a), _, _) => a.parse().ok(),
         (None, Some(id), Some(port)) => Some(SocketAddr::new(

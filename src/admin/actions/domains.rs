@@ -75,7 +75,7 @@ fn rename_domain(
 }
 
 /// Renames a domain (every rule of it).
-pub async fn modify_domain(api: &Api, input: ModifyDomainInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify_domain(api: &Api, input: ModifyDomainInput) -> Result<Value, ApiError> {
     check_domain("NewDomain", &input.new_domain)?;
     api.store
         .write(|file, _| {
@@ -115,7 +115,7 @@ input! {
 }
 
 /// Changes a domain's name, certificate, HTTP/2 or default flag.
-pub async fn modify_domain_attributes(
+pub(crate) async fn modify_domain_attributes(
     api: &Api,
     input: ModifyDomainAttributesInput,
 ) -> Result<Value, ApiError> {

@@ -75,7 +75,7 @@ struct TargetHealth {
 
 /// Reports LB → listener → rule → target health. `HealthStatus` is true
 /// only for `Alive`; `Unknown` (not probed yet) and `Dead` are false.
-pub fn describe(api: &Api, input: DescribeTargetHealthInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeTargetHealthInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let state = api.store.runtime().state();
     let mut out = Vec::new();

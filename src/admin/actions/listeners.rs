@@ -115,7 +115,7 @@ fn used_ports(lb: &LoadBalancer) -> Vec<i64> {
 }
 
 /// Whether a listener id exists anywhere in `file`.
-pub fn listener_id_taken(file: &ConfigFile, id: &str) -> bool {
+pub(crate) fn listener_id_taken(file: &ConfigFile, id: &str) -> bool {
     file.load_balancers.iter().any(|lb| {
         lb.listeners.iter().any(|l| l.id.as_deref() == Some(id))
             || lb.auto_rewrites.iter().any(|a| a.id.as_deref() == Some(id))
@@ -123,7 +123,7 @@ pub fn listener_id_taken(file: &ConfigFile, id: &str) -> bool {
 }
 
 /// Creates one listener per port; returns their ids.
-pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
+pub(crate) async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
     let proto = protocol("Protocol", &input.protocol)?;
     refuse_layer4(
         input.health_check.is_some(),
@@ -287,7 +287,7 @@ struct DescribeOutput {
 }
 
 /// Lists the listeners of a load balancer with their rules.
-pub fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let index = lb_index(&config.file, &input.load_balancer_id, "LoadBalancerId")?;
     let lb = &config.load_balancers[index];
@@ -351,7 +351,7 @@ input! {
 }
 
 /// Renames, re-certifies, turns SNI on or switches the default domain.
-pub async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
     refuse_layer4(
         input.health_check.is_some(),
         input.session_expire_time.is_some(),
@@ -446,7 +446,7 @@ pub async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
 }
 
 /// Makes `name` the listener's one default domain.
-pub fn set_default_domain(
+pub(crate) fn set_default_domain(
     l: &mut model::Listener,
     name: &str,
     field: &str,
@@ -479,7 +479,7 @@ input! {
 /// Removes a listener (its port closes; open connections finish), with
 /// the redirects that start or end on it. The id of an AutoRewrite
 /// listener removes that AutoRewrite.
-pub async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
+pub(crate) async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
     api.store
         .write(|file, _| {
             let lb = lb_mut(file, &input.load_balancer_id, "LoadBalancerId")?;

@@ -120,7 +120,7 @@ fn network_type(vip: IpAddr) -> &'static str {
 
 /// Lists load balancers, filtered, ordered and paginated as the product
 /// does (creation order = file order; `TotalCount` counts every match).
-pub fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let offset = check_range("Offset", input.offset.unwrap_or(0), 0, i64::MAX)? as usize;
     let limit = check_range("Limit", input.limit.unwrap_or(20), 0, 100)? as usize;
@@ -360,7 +360,7 @@ fn name_taken(file: &ConfigFile, name: &str) -> bool {
 }
 
 /// Adds `Number` load balancers binding `Vip`; returns their ids.
-pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
+pub(crate) async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
     one_of(
         "LoadBalancerType",
         &input.load_balancer_type,
@@ -432,7 +432,7 @@ input! {
 }
 
 /// Removes load balancers with their listeners (their ports close).
-pub async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
+pub(crate) async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
     if input.load_balancer_ids.is_empty() || input.load_balancer_ids.len() > 20 {
         return Err(ApiError::value(
             "LoadBalancerIds",
@@ -479,7 +479,7 @@ input! {
 }
 
 /// Renames a load balancer (the only attribute a self-hosted one has).
-pub async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
     for (name, set) in [
         ("TargetRegionInfo", input.target_region_info.is_some()),
         ("InternetChargeInfo", input.internet_charge_info.is_some()),

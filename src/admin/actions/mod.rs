@@ -2,17 +2,17 @@
 //! input to its output members. Writes go through
 //! [`ConfigStore::write`](crate::admin::store::ConfigStore::write).
 
-pub mod cert_input;
-pub mod certificates;
-pub mod common;
-pub mod domains;
-pub mod health;
-pub mod listeners;
-pub mod load_balancers;
-pub mod rewrites;
-pub mod rules;
-pub mod targets;
-pub mod tasks;
+pub(crate) mod cert_input;
+pub(crate) mod certificates;
+pub(crate) mod common;
+pub(crate) mod domains;
+pub(crate) mod health;
+pub(crate) mod listeners;
+pub(crate) mod load_balancers;
+pub(crate) mod rewrites;
+pub(crate) mod rules;
+pub(crate) mod targets;
+pub(crate) mod tasks;
 
 use std::sync::Arc;
 

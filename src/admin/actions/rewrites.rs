@@ -61,7 +61,7 @@ fn uniform<T: PartialEq + Copy>(field: &str, values: &[T]) -> Result<Option<T>, 
 }
 
 /// Redirects HTTP:80 to the HTTPS listener for its domains.
-pub async fn auto(api: &Api, input: AutoInput) -> Result<Value, ApiError> {
+pub(crate) async fn auto(api: &Api, input: AutoInput) -> Result<Value, ApiError> {
     let codes = input.rewrite_codes.clone().unwrap_or_default();
     for (i, c) in codes.iter().enumerate() {
         check_code(&format!("RewriteCodes.{i}"), *c)?;
@@ -205,7 +205,7 @@ fn same_end(a: &model::RewriteEnd, b: &model::RewriteEnd) -> bool {
 }
 
 /// Makes source rules answer with redirects to target rules.
-pub async fn manual(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
+pub(crate) async fn manual(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
     if input.rewrite_infos.is_empty() {
         return Err(ApiError::missing("RewriteInfos"));
     }
@@ -265,7 +265,7 @@ pub async fn manual(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
 }
 
 /// Removes redirects; each pair must exist (`SomeRewriteNotFound`).
-pub async fn delete(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
+pub(crate) async fn delete(api: &Api, input: ManualInput) -> Result<Value, ApiError> {
     if input.rewrite_infos.is_empty() {
         return Err(ApiError::missing("RewriteInfos"));
     }
@@ -332,7 +332,7 @@ struct DescribeOutput {
 
 /// Lists the rules that redirect (manual and automatic), each with its
 /// `RewriteTarget`.
-pub fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let index = lb_index(&config.file, &input.load_balancer_id, "LoadBalancerId")?;
     let lb = &config.load_balancers[index];

@@ -113,7 +113,7 @@ fn session_time(field: &str, value: i64) -> Result<i64, ApiError> {
 }
 
 /// Checks a domain name the way ModifyDomain describes it.
-pub fn check_domain(field: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_domain(field: &str, name: &str) -> Result<(), ApiError> {
     check_length(field, name, 1, 120)?;
     DomainPattern::parse(name.trim())
         .map_err(|e| ApiError::value(field, format_args!("{name:?}: {e}")))?;
@@ -160,7 +160,7 @@ fn rule_id_taken(file: &ConfigFile, id: &str) -> bool {
 }
 
 /// Creates rules (and their domains) under an HTTP/HTTPS listener.
-pub async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
+pub(crate) async fn create(api: &Api, input: CreateInput) -> Result<Value, ApiError> {
     if input.rules.is_empty() {
         return Err(ApiError::missing("Rules"));
     }
@@ -359,7 +359,7 @@ fn update_rewrite_ends(
 
 /// Changes a rule's URL, health check, scheduler, stickiness or backend
 /// protocol.
-pub async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify(api: &Api, input: ModifyInput) -> Result<Value, ApiError> {
     refuse_unsupported(
         "",
         input.target_type.as_ref(),
@@ -463,7 +463,7 @@ input! {
 
 /// Deletes rules (and redirects from or to them); a domain left without
 /// rules goes too.
-pub async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
+pub(crate) async fn delete(api: &Api, input: DeleteInput) -> Result<Value, ApiError> {
     let selectors: Vec<RuleSelector> = match &input.location_ids {
         Some(ids) if !ids.is_empty() => ids
             .iter()

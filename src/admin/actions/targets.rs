@@ -153,7 +153,7 @@ fn bound(
 }
 
 /// Binds targets to a rule; traffic reaches them from the next request.
-pub async fn register(api: &Api, input: TargetsInput) -> Result<Value, ApiError> {
+pub(crate) async fn register(api: &Api, input: TargetsInput) -> Result<Value, ApiError> {
     check_count("Targets", input.targets.len(), MAX_TARGETS_PER_CALL)?;
     let sel = selector(&input.location_id, &input.domain, &input.url);
     api.store
@@ -168,7 +168,7 @@ pub async fn register(api: &Api, input: TargetsInput) -> Result<Value, ApiError>
 }
 
 /// Unbinds targets from a rule; requests in flight to them finish.
-pub async fn deregister(api: &Api, input: TargetsInput) -> Result<Value, ApiError> {
+pub(crate) async fn deregister(api: &Api, input: TargetsInput) -> Result<Value, ApiError> {
     check_count("Targets", input.targets.len(), MAX_TARGETS_PER_CALL)?;
     let sel = selector(&input.location_id, &input.domain, &input.url);
     api.store
@@ -222,7 +222,7 @@ fn set_weights(
 }
 
 /// Changes target weights of a rule (0 stops new traffic to a target).
-pub async fn modify_weight(api: &Api, input: ModifyWeightInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify_weight(api: &Api, input: ModifyWeightInput) -> Result<Value, ApiError> {
     check_count("Targets", input.targets.len(), MAX_TARGETS_PER_CALL)?;
     let weight = check_range("Weight", input.weight.unwrap_or(10), 0, 100)?;
     let sel = selector(&input.location_id, &input.domain, &input.url);
@@ -258,7 +258,7 @@ input! {
 }
 
 /// Moves bound targets to another port.
-pub async fn modify_port(api: &Api, input: ModifyPortInput) -> Result<Value, ApiError> {
+pub(crate) async fn modify_port(api: &Api, input: ModifyPortInput) -> Result<Value, ApiError> {
     check_count("Targets", input.targets.len(), MAX_TARGETS_PER_CALL)?;
     let new_port = check_range("NewPort", input.new_port, 1, 65535)?;
     let sel = selector(&input.location_id, &input.domain, &input.url);
@@ -323,7 +323,7 @@ input! {
 }
 
 /// Changes weights across rules in one configuration change.
-pub async fn batch_modify_weight(
+pub(crate) async fn batch_modify_weight(
     api: &Api,
     input: BatchModifyWeightInput,
 ) -> Result<Value, ApiError> {
@@ -445,7 +445,7 @@ async fn batch(
 }
 
 /// Binds targets across rules of one load balancer.
-pub async fn batch_register(api: &Api, input: BatchTargetsInput) -> Result<Value, ApiError> {
+pub(crate) async fn batch_register(api: &Api, input: BatchTargetsInput) -> Result<Value, ApiError> {
     batch(api, input, |rule, addr, target, instances| {
         add_targets(rule, vec![(addr, target, None)], instances, "")
     })
@@ -453,7 +453,10 @@ pub async fn batch_register(api: &Api, input: BatchTargetsInput) -> Result<Value
 }
 
 /// Unbinds targets across rules of one load balancer.
-pub async fn batch_deregister(api: &Api, input: BatchTargetsInput) -> Result<Value, ApiError> {
+pub(crate) async fn batch_deregister(
+    api: &Api,
+    input: BatchTargetsInput,
+) -> Result<Value, ApiError> {
     batch(api, input, |rule, addr, _, instances| {
         let index = bound(rule, addr, instances, "Targets")?;
         rule.targets.remove(index);
@@ -503,7 +506,7 @@ struct DescribeOutput {
 }
 
 /// Lists the targets of every rule of the chosen listeners.
-pub fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
+pub(crate) fn describe(api: &Api, input: DescribeInput) -> Result<Value, ApiError> {
     let config = api.store.current();
     let index = lb_index(&config.file, &input.load_balancer_id, "LoadBalancerId")?;
     let lb = &config.load_balancers[index];

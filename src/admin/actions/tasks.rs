@@ -26,7 +26,10 @@ struct DescribeTaskStatusOutput {
 /// The status of a task: 0 (succeeded) for every task id an asynchronous
 /// action returned (stgw applies writes before answering); an unknown id
 /// is `InvalidParameter` (the action's own error list has no other fit).
-pub fn describe_task_status(api: &Api, input: DescribeTaskStatusInput) -> Result<Value, ApiError> {
+pub(crate) fn describe_task_status(
+    api: &Api,
+    input: DescribeTaskStatusInput,
+) -> Result<Value, ApiError> {
     if input.deal_name.is_some() {
         return Err(ApiError::new(
             Code::UnsupportedOperation,

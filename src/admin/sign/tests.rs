@@ -1,6 +1,15 @@
 //! Tests of the signature verification against the vendor's documented examples and captured SDK requests.
 
+use http::{HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+
+use super::checks::ct_eq;
+use super::primitives::{percent_decode, percent_encode, utc_date};
+use super::signing::put;
+use super::tc3::{canonical_request, tc3_signature};
+use super::v1::{v1_signature, v1_string_to_sign};
 use super::*;
+use crate::encoding::{base64, hex};
 
 const ID: &str = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE";
 const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE";

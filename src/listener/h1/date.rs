@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub const LEN: usize = 29;
+pub(super) const LEN: usize = 29;
 
 const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
 const MONTHS: [&[u8; 3]; 12] = [
@@ -18,7 +18,7 @@ thread_local! {
 }
 
 /// Appends the current time as an IMF-fixdate to `out`.
-pub fn extend(out: &mut Vec<u8>) {
+pub(super) fn extend(out: &mut Vec<u8>) {
     let second = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -12,7 +12,7 @@ use crate::config::AccessLogFormat;
 use crate::observe::record::{Record, RequestLine, Try};
 
 /// Appends `record` as one line (with its newline) in `format`.
-pub fn line(format: AccessLogFormat, record: &Record, time_local: &str, out: &mut Vec<u8>) {
+pub(crate) fn line(format: AccessLogFormat, record: &Record, time_local: &str, out: &mut Vec<u8>) {
     match format {
         AccessLogFormat::Json => json(record, time_local, out),
         AccessLogFormat::Combined => combined(record, time_local, out),

@@ -10,7 +10,7 @@
 //! queued are written to whichever file is open when their turn comes, so
 //! none is lost.
 
-pub mod format;
+pub(crate) mod format;
 mod time;
 
 use std::fs::{File, OpenOptions};
@@ -28,7 +28,7 @@ use crate::config::{AccessLogFormat, AccessLogTarget};
 use crate::observe::record::Record;
 
 /// Records waiting for the writer, at most.
-pub const QUEUE: usize = 8192;
+pub(crate) const QUEUE: usize = 8192;
 /// The longest a written record waits in the buffer before a flush.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The writer's output buffer.

@@ -3,20 +3,22 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::calendar::civil_from_days;
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
 /// The last second formatted and its text.
 #[derive(Debug, Default)]
-pub struct LocalTime {
+pub(super) struct LocalTime {
     second: Option<i64>,
     text: String,
 }
 
 impl LocalTime {
     /// `time` as nginx's `time_local`.
-    pub fn format(&mut self, time: SystemTime) -> &str {
+    pub(super) fn format(&mut self, time: SystemTime) -> &str {
         let second = match time.duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
             Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
@@ -80,19 +82,12 @@ fn local(second: i64) -> Option<Civil> {
     })
 }
 
-/// UTC from days since the epoch (Howard Hinnant's civil-from-days).
+/// UTC from seconds since the epoch.
 fn utc(second: i64) -> Civil {
     let days = second.div_euclid(86_400);
     let rest = second.rem_euclid(86_400) as u32;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
+    let (month, day) = (month as u32, day as u32);
     Civil {
         year,
         month,

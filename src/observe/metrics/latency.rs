@@ -10,7 +10,7 @@ use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
 
 /// Upper bounds of the buckets, in seconds (the last bucket is +Inf).
-pub const BUCKETS: [f64; 14] = [
+pub(crate) const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
@@ -34,7 +34,7 @@ const BOUNDS_MICROS: [u64; 14] = [
 
 /// A histogram of durations, cheap to clone (shared counters).
 #[derive(Debug, Clone, Default)]
-pub struct Latency(Arc<Inner>);
+pub(crate) struct Latency(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -46,17 +46,12 @@ struct Inner {
 
 impl Latency {
     /// Counts one duration.
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let i = BOUNDS_MICROS.partition_point(|&b| b < micros);
         self.0.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.0.count.fetch_add(1, Ordering::Relaxed);
         self.0.sum_micros.fetch_add(micros, Ordering::Relaxed);
-    }
-
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.0.count.load(Ordering::Relaxed)
     }
 }
 
@@ -94,6 +89,6 @@ mod tests {
         assert_eq!(h.0.buckets[0].load(Ordering::Relaxed), 1);
         assert_eq!(h.0.buckets[1].load(Ordering::Relaxed), 1);
         assert_eq!(h.0.buckets[BUCKETS.len()].load(Ordering::Relaxed), 1);
-        assert_eq!(h.count(), 3);
+        assert_eq!(h.0.count.load(Ordering::Relaxed), 3);
     }
 }

@@ -11,9 +11,9 @@
 //! What is read from live state rather than counted (health, weights,
 //! open connections…) is encoded at scrape time by [`live`].
 
-pub mod latency;
-pub mod live;
-pub mod recent;
+pub(crate) mod latency;
+pub(crate) mod live;
+pub(crate) mod recent;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,8 +25,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry as Prometheus;
 
-pub use latency::Latency;
-pub use recent::{Recent, RecentSummary};
+pub(crate) use latency::Latency;
+pub(crate) use recent::{Recent, RecentSummary};
 
 use crate::runtime::registry::Registry;
 
@@ -94,7 +94,7 @@ struct SourceLabels {
 
 /// A target of a rule.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetLabels {
+pub(crate) struct TargetLabels {
     #[prometheus(flatten)]
     route: RouteLabels,
     /// `ip:port`.

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Seconds the window covers.
-pub const WINDOW_SECS: u64 = 10;
+pub(crate) const WINDOW_SECS: u64 = 10;
 
 /// Per-second slots of requests and summed latency, overwritten as time
 /// goes round.
 #[derive(Debug, Default)]
-pub struct Recent {
+pub(crate) struct Recent {
     slots: [Slot; WINDOW_SECS as usize],
 }
 
@@ -42,7 +42,7 @@ fn second_of(at: Instant) -> u64 {
 
 impl Recent {
     /// Counts a request that took `latency` and ended at `at` (now).
-    pub fn record(&self, latency: Duration, at: Instant) {
+    pub(crate) fn record(&self, latency: Duration, at: Instant) {
         self.record_at(second_of(at), latency);
     }
 
@@ -65,7 +65,7 @@ impl Recent {
     }
 
     /// The rate and mean latency of the last [`WINDOW_SECS`] seconds.
-    pub fn summary(&self) -> RecentSummary {
+    pub(crate) fn summary(&self) -> RecentSummary {
         self.summary_at(second_of(Instant::now()))
     }
 

@@ -13,7 +13,7 @@ use crate::store::StoreSummary;
 const REFRESH_MS: u32 = 2000;
 
 /// The whole page.
-pub fn page(status: &Status) -> String {
+pub(crate) fn page(status: &Status) -> String {
     let mut out = String::with_capacity(16 * 1024);
     out.push_str(concat!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -56,7 +56,7 @@ pub fn page(status: &Status) -> String {
 }
 
 /// The tables alone (what the page swaps in).
-pub fn fragment(status: &Status, out: &mut String) {
+pub(crate) fn fragment(status: &Status, out: &mut String) {
     store(&status.store, out);
     if status.load_balancers.is_empty() {
         out.push_str("<p>No load balancer is configured.</p>");

@@ -2,7 +2,7 @@
 //! and target with its live state, read from the serving snapshot. The
 //! same model is `/status.json` and, rendered by [`html`], `/status`.
 
-pub mod html;
+pub(crate) mod html;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use crate::store::StoreSummary;
 
 /// Everything the status page shows.
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub(crate) struct Status {
     /// Seconds the recent rate and latency cover.
     pub window_seconds: u64,
     /// Where the configuration comes from, and whether it is reachable.
@@ -30,7 +30,7 @@ pub struct Status {
 
 /// One load balancer.
 #[derive(Debug, Serialize)]
-pub struct LoadBalancerStatus {
+pub(crate) struct LoadBalancerStatus {
     /// `lb-…`.
     pub id: String,
     /// Display name.
@@ -41,7 +41,7 @@ pub struct LoadBalancerStatus {
 
 /// One listener.
 #[derive(Debug, Serialize)]
-pub struct ListenerStatus {
+pub(crate) struct ListenerStatus {
     /// `lbl-…`.
     pub id: String,
     /// Display name.
@@ -60,7 +60,7 @@ pub struct ListenerStatus {
 
 /// One domain.
 #[derive(Debug, Serialize)]
-pub struct DomainStatus {
+pub(crate) struct DomainStatus {
     /// As configured.
     pub name: String,
     /// Unmatched hosts come here.
@@ -71,7 +71,7 @@ pub struct DomainStatus {
 
 /// One URL rule.
 #[derive(Debug, Serialize)]
-pub struct RuleStatus {
+pub(crate) struct RuleStatus {
     /// `loc-…`.
     pub id: String,
     /// As configured.
@@ -88,7 +88,7 @@ pub struct RuleStatus {
 
 /// One target of a rule.
 #[derive(Debug, Serialize)]
-pub struct TargetStatus {
+pub(crate) struct TargetStatus {
     /// `ip:port`.
     pub address: SocketAddr,
     /// 0–100.
@@ -105,7 +105,11 @@ pub struct TargetStatus {
 
 /// The status of the serving snapshot; `slots` are the bound listeners,
 /// `store` the configuration store's state.
-pub fn collect(snapshot: &Snapshot, slots: &[Arc<ListenerSlot>], store: StoreSummary) -> Status {
+pub(crate) fn collect(
+    snapshot: &Snapshot,
+    slots: &[Arc<ListenerSlot>],
+    store: StoreSummary,
+) -> Status {
     let by_addr: HashMap<SocketAddr, &Arc<ListenerSlot>> =
         slots.iter().map(|s| (s.runtime.load().addr, s)).collect();
     Status {

@@ -3,13 +3,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Version, header};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::answer::{BodyFraming, FramingFields};
+use super::body::chunk_size;
 use super::*;
+use crate::upstream::RequestBody;
 use crate::upstream::pool::{Pool, PoolSettings};
 
 /// A target that reads one request head (and `body_len` bytes) per
