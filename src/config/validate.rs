@@ -538,7 +538,7 @@ impl Validator<'_> {
     ) -> HashMap<String, Option<IpAddr>> {
         let mut out = HashMap::new();
         for (id, text) in vips {
-            let ip = self.vip(text, &at.key(id));
+            let ip = self.vip(text, &at.key(id.clone()));
             out.insert(id.clone(), ip);
         }
         out
