@@ -5,7 +5,9 @@
 //!   with SIGHUP reloads and with changes arriving from a shared store, so
 //!   two changes never edit the same base on one node.
 //! * The edited model is validated exactly like the file
-//!   ([`Config::from_model`]); a refused edit changes nothing.
+//!   ([`Config::from_model_after`], which takes the regexes the edit did
+//!   not touch from the running configuration); a refused edit changes
+//!   nothing.
 //! * It is published with [`Store::publish`]: applied with
 //!   [`Runtime::apply`], the snapshot swap a reload uses (no connection is
 //!   dropped), then stored: written over the configuration file
@@ -81,7 +83,7 @@ impl ConfigStore {
             let (out, next) = off_worker(|| {
                 let mut file = current.file.clone();
                 let out = edit(&mut file, &current)?;
-                let next = Config::from_model(file, &current.path)?;
+                let next = Config::from_model_after(file, &current.path, &current)?;
                 Ok::<_, ApiError>((out, next))
             })?;
             // Published on a task of its own, which holds the lock to the

@@ -1,7 +1,9 @@
 //! Configuration errors that point at the file, line and field.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use std::cell::OnceCell;
 
@@ -9,34 +11,65 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// A path to a value in the file, e.g. `load_balancer[0].listener[1].port`.
+///
+/// Validation names the field of every value it checks, most of which
+/// are never reported: extending a path shares its parent instead of
+/// copying it, so it costs one allocation (none for a literal key).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FieldPath(Vec<Segment>);
+pub(crate) struct FieldPath(Option<Arc<Step>>);
+
+/// The last step of a [`FieldPath`] and the path before it.
+#[derive(Debug, PartialEq, Eq)]
+struct Step {
+    parent: FieldPath,
+    segment: Segment,
+}
 
 /// One step of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
-    Key(String),
+    Key(Cow<'static, str>),
     Index(usize),
 }
 
 impl FieldPath {
     /// The empty path (the document root).
     pub(crate) fn root() -> Self {
-        FieldPath(Vec::new())
+        FieldPath(None)
     }
 
     /// This path extended by a table key.
-    pub(crate) fn key(&self, key: &str) -> Self {
-        let mut v = self.0.clone();
-        v.push(Segment::Key(key.to_owned()));
-        FieldPath(v)
+    pub(crate) fn key(&self, key: impl Into<Cow<'static, str>>) -> Self {
+        self.then(Segment::Key(key.into()))
     }
 
     /// This path extended by an array index.
     pub(crate) fn index(&self, index: usize) -> Self {
-        let mut v = self.0.clone();
-        v.push(Segment::Index(index));
-        FieldPath(v)
+        self.then(Segment::Index(index))
+    }
+
+    fn then(&self, segment: Segment) -> Self {
+        FieldPath(Some(Arc::new(Step {
+            parent: self.clone(),
+            segment,
+        })))
+    }
+
+    /// Whether this is the root (no step).
+    fn is_root(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The steps from the root.
+    fn segments(&self) -> Vec<&Segment> {
+        let mut steps = Vec::new();
+        let mut at = self;
+        while let Some(step) = &at.0 {
+            steps.push(&step.segment);
+            at = &step.parent;
+        }
+        steps.reverse();
+        steps
     }
 
     /// The byte span of the value this path names in the parsed document
@@ -46,13 +79,17 @@ impl FieldPath {
         let mut best = root.span();
         let mut current: &DeValue<'_>;
         let mut table: &DeTable<'_> = root.get_ref();
-        let mut segments = self.0.iter().peekable();
+        let segments = self.segments();
+        let mut segments = segments.into_iter().peekable();
         // Walk tables and arrays as far as the path exists.
         loop {
             let Some(Segment::Key(key)) = segments.next() else {
                 return best;
             };
-            let Some((_, value)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == key) else {
+            let Some((_, value)) = table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == key.as_ref())
+            else {
                 return best;
             };
             best = value.span();
@@ -144,13 +181,13 @@ fn parse_document(source: &str) -> Option<Spanned<DeTable<'_>>> {
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for segment in &self.0 {
+        for segment in self.segments() {
             match segment {
                 Segment::Key(k) => {
                     if !first {
                         f.write_str(".")?;
                     }
-                    f.write_str(k)?;
+                    f.write_str(k.as_ref())?;
                 }
                 Segment::Index(i) => write!(f, "[{i}]")?,
             }
@@ -239,7 +276,7 @@ pub(super) fn shape_error(
     for segment in path.iter() {
         field = match segment {
             S::Seq { index } => field.index(*index),
-            S::Map { key } | S::Enum { variant: key } => field.key(key),
+            S::Map { key } | S::Enum { variant: key } => field.key(key.clone()),
             S::Unknown => field.key("?"),
         };
     }
@@ -250,10 +287,10 @@ pub(super) fn shape_error(
         .strip_prefix("missing field `")
         .and_then(|rest| rest.strip_suffix('`'))
     {
-        field = field.key(name);
+        field = field.key(name.to_owned());
         message = "is required".to_owned();
     }
-    let field = (!field.0.is_empty()).then(|| field.to_string());
+    let field = (!field.is_root()).then(|| field.to_string());
     (field, message)
 }
 

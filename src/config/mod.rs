@@ -24,6 +24,7 @@ pub use model::{
 };
 
 use crate::routing::{DomainPattern, UrlPattern};
+use validate::KnownPatterns;
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +44,28 @@ pub struct Config {
     pub load_balancers: Vec<LoadBalancerConfig>,
     /// Things worth saying at load time (ignored values).
     pub warnings: Vec<String>,
+    /// `file` as TOML, when this configuration was validated from a
+    /// model ([`Config::from_model`]): validation serialises it anyway,
+    /// and the file store writes the same text, so a write serialises its
+    /// model once. `None` for a configuration read from a file.
+    pub model_text: Option<ModelText>,
+}
+
+/// A file model serialised as TOML. Shown by its length in debug output.
+#[derive(Clone)]
+pub struct ModelText(Arc<str>);
+
+impl ModelText {
+    /// The TOML text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ModelText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelText({} bytes)", self.0.len())
+    }
 }
 
 /// `[global]`, typed.
@@ -405,19 +428,45 @@ impl Config {
             let (field, message) = error::shape_error(e.path(), e.inner().message());
             syntax(e.inner(), field, message)
         })?;
-        validate::validate(file, text, path)
+        validate::validate(file, text, path, KnownPatterns::default())
     }
 
     /// Validates an in-memory file model (the management API's edits), as
     /// if it were the file at `path`.
     pub fn from_model(file: ConfigFile, path: &Path) -> Result<Config, ConfigError> {
+        Config::validate_model(file, path, KnownPatterns::default())
+    }
+
+    /// Like [`from_model`](Self::from_model) for an edit of `previous`:
+    /// the result is the same, but the regexes (URL rules and domains)
+    /// written as in `previous` are taken from it instead of compiled
+    /// again, so validating an edit of a large configuration costs little
+    /// more than what the edit added.
+    pub fn from_model_after(
+        file: ConfigFile,
+        path: &Path,
+        previous: &Config,
+    ) -> Result<Config, ConfigError> {
+        Config::validate_model(file, path, KnownPatterns::of(previous))
+    }
+
+    fn validate_model(
+        mut file: ConfigFile,
+        path: &Path,
+        known: KnownPatterns<'_>,
+    ) -> Result<Config, ConfigError> {
+        // Validation fills absent ids in; filled in first, the text is
+        // exactly the validated model's, the one to store.
+        validate::derive_ids(&mut file);
         let text = toml::to_string(&file).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
             line: None,
             field: None,
             message: e.to_string(),
         })?;
-        validate::validate(file, &text, path)
+        let mut config = validate::validate(file, &text, path, known)?;
+        config.model_text = Some(ModelText(text.into()));
+        Ok(config)
     }
 
     /// Every listener of every load balancer.

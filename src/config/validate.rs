@@ -25,6 +25,7 @@ pub(super) fn validate(
     mut file: ConfigFile,
     source: &str,
     path: &Path,
+    known: KnownPatterns<'_>,
 ) -> Result<Config, ConfigError> {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
@@ -34,6 +35,7 @@ pub(super) fn validate(
         issues: Vec::new(),
         warnings: Vec::new(),
         refused_listeners: HashSet::new(),
+        known,
     };
     let root = FieldPath::root();
     let global = v.global(&file.global, &root.key("global"));
@@ -42,7 +44,7 @@ pub(super) fn validate(
         .admin
         .as_ref()
         .and_then(|a| v.admin(a, &root.key("admin")));
-    v.derive_ids(&mut file);
+    derive_ids(&mut file);
     let certificates = v.certificates(&file.certificates, &root.key("certificate"));
     let instances = v.instances(&file.instances, &root.key("instance"));
     let node_vips = v.node_vips(&file.node.vip, &root.key("node").key("vip"));
@@ -142,7 +144,57 @@ pub(super) fn validate(
         certificates,
         load_balancers,
         warnings: v.warnings,
+        model_text: None,
     })
+}
+
+/// Fills absent ids from each object's identity, so they are stable:
+/// a certificate's is its `cert` path as written, an instance's its
+/// address.
+pub(super) fn derive_ids(file: &mut ConfigFile) {
+    for c in &mut file.certificates {
+        if c.id.is_empty() {
+            c.id = derive_id("cert-", &[&c.cert]);
+        }
+    }
+    for ins in &mut file.instances {
+        if ins.id.is_empty() {
+            ins.id = derive_id("ins-", &[&ins.address]);
+        }
+    }
+    for lb in &mut file.load_balancers {
+        let lb_id = lb
+            .id
+            .get_or_insert_with(|| {
+                derive_id(
+                    "lb-",
+                    &[if lb.name.is_empty() {
+                        &lb.vip
+                    } else {
+                        &lb.name
+                    }],
+                )
+            })
+            .clone();
+        for l in &mut lb.listeners {
+            let proto = l.protocol.as_str();
+            let port = l.port.to_string();
+            let l_id =
+                l.id.get_or_insert_with(|| derive_id("lbl-", &[&lb_id, proto, &port]))
+                    .clone();
+            for d in &mut l.domains {
+                for r in &mut d.rules {
+                    r.id.get_or_insert_with(|| {
+                        derive_id("loc-", &[&lb_id, &l_id, &d.name, r.url.trim()])
+                    });
+                }
+            }
+        }
+        for a in &mut lb.auto_rewrites {
+            let port = a.http_port.to_string();
+            a.id.get_or_insert_with(|| derive_id("lbl-", &[&lb_id, "auto", &a.listener, &port]));
+        }
+    }
 }
 
 struct Validator<'a> {
@@ -156,6 +208,58 @@ struct Validator<'a> {
     /// names one is not reported again (a follow-on "no listener" would
     /// only hide the real cause).
     refused_listeners: HashSet<String>,
+    /// Regex patterns already compiled by the configuration this one
+    /// replaces.
+    known: KnownPatterns<'a>,
+}
+
+/// The compiled regex patterns (URL rules `~`/`~*` and `~regex` domains) of
+/// a configuration, by the text they were parsed from.
+///
+/// Parsing is a pure function of that text, so a pattern written the same
+/// way in the next configuration is the same pattern: an API write then
+/// compiles only the regexes it adds, not every regex of the file again,
+/// and the old and new snapshots share each regex's compiled program.
+#[derive(Debug, Default)]
+pub(super) struct KnownPatterns<'a> {
+    urls: HashMap<&'a str, &'a UrlPattern>,
+    domains: HashMap<&'a str, &'a DomainPattern>,
+}
+
+impl<'a> KnownPatterns<'a> {
+    /// The regex patterns of `config`'s rules and domains.
+    pub(super) fn of(config: &'a Config) -> KnownPatterns<'a> {
+        let mut known = KnownPatterns::default();
+        for (_, l) in config.listeners() {
+            for d in &l.domains {
+                if matches!(d.pattern, DomainPattern::Regex(_)) {
+                    known.domains.insert(d.name.as_str(), &d.pattern);
+                }
+                for r in &d.rules {
+                    if matches!(r.pattern, UrlPattern::Regex { .. }) {
+                        known.urls.insert(r.url.as_str(), &r.pattern);
+                    }
+                }
+            }
+        }
+        known
+    }
+
+    /// `url` (trimmed) parsed, from the known patterns when it is one.
+    fn url(&self, url: &str) -> Result<UrlPattern, crate::routing::UrlError> {
+        match self.urls.get(url.trim()) {
+            Some(known) => Ok((*known).clone()),
+            None => UrlPattern::parse(url),
+        }
+    }
+
+    /// `name` (trimmed) parsed, from the known patterns when it is one.
+    fn domain(&self, name: &str) -> Result<DomainPattern, crate::routing::DomainError> {
+        match self.domains.get(name.trim()) {
+            Some(known) => Ok((*known).clone()),
+            None => DomainPattern::parse(name.trim()),
+        }
+    }
 }
 
 struct Context {
@@ -434,7 +538,7 @@ impl Validator<'_> {
     ) -> HashMap<String, Option<IpAddr>> {
         let mut out = HashMap::new();
         for (id, text) in vips {
-            let ip = self.vip(text, &at.key(id));
+            let ip = self.vip(text, &at.key(id.clone()));
             out.insert(id.clone(), ip);
         }
         out
@@ -469,57 +573,6 @@ impl Validator<'_> {
             }
         }
         out
-    }
-
-    /// Fills absent ids from each object's identity, so they are stable:
-    /// a certificate's is its `cert` path as written, an instance's its
-    /// address.
-    fn derive_ids(&mut self, file: &mut ConfigFile) {
-        for c in &mut file.certificates {
-            if c.id.is_empty() {
-                c.id = derive_id("cert-", &[&c.cert]);
-            }
-        }
-        for ins in &mut file.instances {
-            if ins.id.is_empty() {
-                ins.id = derive_id("ins-", &[&ins.address]);
-            }
-        }
-        for lb in &mut file.load_balancers {
-            let lb_id = lb
-                .id
-                .get_or_insert_with(|| {
-                    derive_id(
-                        "lb-",
-                        &[if lb.name.is_empty() {
-                            &lb.vip
-                        } else {
-                            &lb.name
-                        }],
-                    )
-                })
-                .clone();
-            for l in &mut lb.listeners {
-                let proto = l.protocol.as_str();
-                let port = l.port.to_string();
-                let l_id =
-                    l.id.get_or_insert_with(|| derive_id("lbl-", &[&lb_id, proto, &port]))
-                        .clone();
-                for d in &mut l.domains {
-                    for r in &mut d.rules {
-                        r.id.get_or_insert_with(|| {
-                            derive_id("loc-", &[&lb_id, &l_id, &d.name, r.url.trim()])
-                        });
-                    }
-                }
-            }
-            for a in &mut lb.auto_rewrites {
-                let port = a.http_port.to_string();
-                a.id.get_or_insert_with(|| {
-                    derive_id("lbl-", &[&lb_id, "auto", &a.listener, &port])
-                });
-            }
-        }
     }
 
     fn load_balancer(
@@ -627,12 +680,20 @@ impl Validator<'_> {
         }
         match custom::parse(text) {
             Ok(parsed) => {
-                let base = self.custom_base_line(at);
-                if let Some(spec) = &parsed.config.ssl_ciphers
-                    && parsed.config.ssl_protocols.tls12
-                    && let Err(e) =
+                let ciphers = match &parsed.config.ssl_ciphers {
+                    Some(spec) if parsed.config.ssl_protocols.tls12 => {
                         crate::tls::ciphers::select_tls12_suites(spec, &crate::tls::provider())
-                {
+                            .err()
+                    }
+                    _ => None,
+                };
+                if ciphers.is_none() && parsed.warnings.is_empty() {
+                    // Nothing to report: finding the line would parse the
+                    // whole file again (seconds for 100,000 rules).
+                    return parsed.config;
+                }
+                let base = self.custom_base_line(at);
+                if let Some(e) = ciphers {
                     self.issues.push(Issue {
                         line: base,
                         field: at.to_string(),
@@ -974,7 +1035,7 @@ impl Validator<'_> {
         custom: &CustomConfig,
         at: &FieldPath,
     ) -> Option<DomainConfig> {
-        let pattern = match DomainPattern::parse(d.name.trim()) {
+        let pattern = match self.known.domain(&d.name) {
             Ok(p) => p,
             Err(e) => {
                 self.issue(&at.key("name"), format!("{:?}: {e}", d.name));
@@ -1036,7 +1097,7 @@ impl Validator<'_> {
     ) -> Option<RuleConfig> {
         let id = r.id.clone().unwrap_or_default();
         self.check_id(&at.key("id"), &id);
-        let pattern = match UrlPattern::parse(&r.url) {
+        let pattern = match self.known.url(&r.url) {
             Ok(p) => p,
             Err(e) => {
                 self.issue(&at.key("url"), format!("{:?}: {e}", r.url));
@@ -1595,4 +1656,110 @@ pub fn derive_id(prefix: &str, parts: &[&str]) -> String {
         n /= 36;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routing::TRANSLATIONS;
+
+    const PATH: &str = "/etc/stgw/stgw.toml";
+
+    /// A file with a regex domain and, on it, one rule per URL.
+    fn file(urls: &[&str]) -> ConfigFile {
+        let mut text = String::from(
+            "[global]\nmax_rules_per_lb = 100\n[[load_balancer]]\nname = \"t\"\nvip = \"127.0.0.1\"\n  [[load_balancer.listener]]\n  protocol = \"HTTP\"\n  port = 8080\n    [[load_balancer.listener.domain]]\n    name = \"~^r\\\\.example\\\\.com$\"\n",
+        );
+        for url in urls {
+            text.push_str(&format!(
+                "      [[load_balancer.listener.domain.rule]]\n      url = {url:?}\n      targets = [{{ address = \"127.0.0.1:9001\" }}]\n"
+            ));
+        }
+        Config::from_str(&text, Path::new(PATH))
+            .expect("valid file")
+            .file
+    }
+
+    /// Regexes compiled while `f` runs.
+    fn compiles<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        TRANSLATIONS.with(|n| n.set(0));
+        let out = f();
+        (out, TRANSLATIONS.with(|n| n.get()))
+    }
+
+    fn rule_urls(config: &Config) -> Vec<(String, String)> {
+        config
+            .listeners()
+            .flat_map(|(_, l)| &l.domains)
+            .flat_map(|d| &d.rules)
+            .map(|r| (r.url.clone(), r.pattern.identity()))
+            .collect()
+    }
+
+    #[test]
+    fn an_edit_compiles_only_the_regexes_it_adds() {
+        let before = file(&["~ ^/a/[0-9]+$", "~* \\.(gif|jpg)$", "/plain/"]);
+        let previous = Config::from_model(before, Path::new(PATH)).expect("valid");
+        let edited = file(&["~ ^/a/[0-9]+$", "~* \\.(gif|jpg)$", "/plain/", "~ ^/new/"]);
+        let (full, all) = compiles(|| Config::from_model(edited.clone(), Path::new(PATH)));
+        let (reused, added) =
+            compiles(|| Config::from_model_after(edited, Path::new(PATH), &previous));
+        assert_eq!(all, 4, "three URL regexes and the domain's");
+        assert_eq!(added, 1, "only the new rule's regex is compiled");
+        let (full, reused) = (full.expect("valid"), reused.expect("valid"));
+        assert_eq!(rule_urls(&full), rule_urls(&reused));
+        let rules = &reused.load_balancers[0].listeners[0].domains[0].rules;
+        assert!(rules[0].pattern.matches(b"/a/12"));
+        assert!(!rules[0].pattern.matches(b"/a/x"));
+        assert!(rules[1].pattern.matches(b"/I.GIF"));
+        assert!(rules[3].pattern.matches(b"/new/x"));
+        let domain = &reused.load_balancers[0].listeners[0].domains[0];
+        assert!(domain.pattern.matches("r.example.com"));
+    }
+
+    #[test]
+    fn a_changed_regex_is_compiled_and_a_removed_one_is_not_used() {
+        let previous =
+            Config::from_model(file(&["~ ^/old/", "~ ^/kept/"]), Path::new(PATH)).expect("valid");
+        let edited = file(&["~ ^/changed/", "~ ^/kept/"]);
+        let (next, compiled) =
+            compiles(|| Config::from_model_after(edited, Path::new(PATH), &previous));
+        assert_eq!(compiled, 1);
+        let rules = &next.expect("valid").load_balancers[0].listeners[0].domains[0].rules;
+        assert!(rules[0].pattern.matches(b"/changed/"));
+        assert!(!rules[0].pattern.matches(b"/old/"));
+        assert!(rules[1].pattern.matches(b"/kept/"));
+    }
+
+    #[test]
+    fn known_patterns_are_looked_up_by_their_trimmed_text() {
+        let a = UrlPattern::parse("~ ^/b$").expect("valid");
+        let mut known = KnownPatterns::default();
+        known.urls.insert("~ ^/a$", &a);
+        let (found, compiled) = compiles(|| known.url("  ~ ^/a$ ").expect("known"));
+        assert_eq!(compiled, 0);
+        // The stored pattern, not a new parse of the text.
+        assert!(found.matches(b"/b"));
+        let (parsed, compiled) = compiles(|| known.url("~ ^/c$").expect("valid"));
+        assert_eq!(compiled, 1);
+        assert!(parsed.matches(b"/c"));
+        assert_eq!(
+            known.url("~ (unclosed").map(|_| ()),
+            UrlPattern::parse("~ (unclosed").map(|_| ()),
+            "an unknown pattern is refused as a parse refuses it"
+        );
+    }
+
+    #[test]
+    fn an_invalid_regex_in_an_edit_is_refused_with_the_same_error() {
+        let previous = Config::from_model(file(&["~ ^/a/"]), Path::new(PATH)).expect("valid");
+        let mut bad = file(&["~ ^/a/"]);
+        bad.load_balancers[0].listeners[0].domains[0].rules[0].url = "~ (x".into();
+        let full = Config::from_model(bad.clone(), Path::new(PATH)).map(|_| ());
+        let reused = Config::from_model_after(bad, Path::new(PATH), &previous).map(|_| ());
+        assert_eq!(
+            full.expect_err("refused").to_string(),
+            reused.expect_err("refused").to_string()
+        );
+    }
 }

@@ -7,6 +7,8 @@
 //! equal to a non-regex rule's URL minus its trailing `/` (with no non-regex
 //! rule equal to the path itself) is answered with nginx's 301 to that URL.
 
+use std::sync::Arc;
+
 use super::fnv::{FnvMap, FnvSet};
 
 use super::domain::{one_line, regex_forbidden};
@@ -27,8 +29,11 @@ pub enum UrlPattern {
     /// `~ re` (`caseless = false`) or `~* re` (`caseless = true`).
     Regex {
         /// Compiled over bytes, unanchored, with PCRE's meaning
-        /// ([`super::pcre::translate`]).
-        regex: regex::bytes::Regex,
+        /// ([`super::pcre::translate`]). Shared by every copy of the
+        /// pattern (the configuration's, each snapshot's route table), so
+        /// a copy costs no allocation and all match with one compiled
+        /// program and one pool of match caches.
+        regex: Arc<regex::bytes::Regex>,
         /// The pattern as written.
         source: Box<str>,
         /// `~*`.
@@ -142,7 +147,7 @@ fn parse_regex(pattern: &str, caseless: bool) -> Result<UrlPattern, UrlError> {
                 .build()
         })
         .map(|regex| UrlPattern::Regex {
-            regex,
+            regex: Arc::new(regex),
             source: pattern.into(),
             caseless,
         })
@@ -167,7 +172,7 @@ pub struct LocationTable<T: Copy> {
     exact: FnvMap<Box<[u8]>, T>,
     /// Plain and `^~` prefixes, longest first; `bool` = `^~`.
     prefixes: Vec<(Box<[u8]>, T, bool)>,
-    regexes: Vec<(regex::bytes::Regex, T)>,
+    regexes: Vec<(Arc<regex::bytes::Regex>, T)>,
     /// Non-regex URLs ending in `/`, keyed by the URL without it.
     add_slash: FnvMap<Box<[u8]>, T>,
     /// Every prefix URL (to know that a path equals one).
@@ -256,6 +261,20 @@ mod tests {
 
     /// nginx's documentation example for `location`:
     /// A `= /`, B `/`, C `/documents/`, D `^~ /images/`, E `~* \.(gif|jpg|jpeg)$`.
+    #[test]
+    fn copies_of_a_regex_rule_share_one_compiled_regex() {
+        let pattern = UrlPattern::parse("~* \\.(gif|jpg)$").unwrap();
+        let copy = pattern.clone();
+        let (UrlPattern::Regex { regex: a, .. }, UrlPattern::Regex { regex: b, .. }) =
+            (&pattern, &copy)
+        else {
+            panic!("not a regex rule");
+        };
+        assert!(Arc::ptr_eq(a, b));
+        let table = LocationTable::new([(copy, 7)]);
+        assert_eq!(table.find(b"/a.GIF"), Rule(7));
+    }
+
     #[test]
     fn the_nginx_documentation_example_selects_as_documented() {
         let t = table(&[

@@ -11,6 +11,8 @@ mod host;
 mod location;
 mod normalize;
 mod pcre;
+#[cfg(test)]
+pub(crate) use pcre::TRANSLATIONS;
 
 pub use domain::{DomainError, DomainPattern, DomainTable, MAX_DOMAIN_LEN};
 pub use host::{HostName, InvalidHost};

@@ -30,10 +30,20 @@ const VERTICAL: &str = r"\n\x0B\x0C\r\x85";
 /// PCRE's horizontal white space (`\h`), as class items.
 const HORIZONTAL: &str = r"\t \xA0";
 
+#[cfg(test)]
+thread_local! {
+    /// Patterns translated on this thread: every regex compiled from the
+    /// configuration (URL rules and domains) is translated first, so tests
+    /// count compilations with it.
+    pub(crate) static TRANSLATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Rewrites a PCRE pattern (as nginx compiles it: no UTF mode) into the
 /// `regex` crate's syntax with the same meaning. A pattern `regex` then
 /// refuses is reported by `regex` itself.
 pub fn translate(pattern: &str) -> Result<String, Unsupported> {
+    #[cfg(test)]
+    TRANSLATIONS.with(|n| n.set(n.get() + 1));
     let mut out = String::with_capacity(pattern.len() + 16);
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {

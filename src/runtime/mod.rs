@@ -188,8 +188,11 @@ impl Runtime {
         off_worker(|| self.apply_here(config))
     }
 
-    fn apply_here(&self, config: Config) -> Result<(), RuntimeError> {
+    fn apply_here(&self, mut config: Config) -> Result<(), RuntimeError> {
         let _serial = self.apply_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // The store has written it; the running configuration need not
+        // keep a copy of the whole file.
+        config.model_text = None;
         let global = &config.global;
         if let Err(e) = self
             .state

@@ -34,8 +34,15 @@ impl Backend for FileBackend {
         next: Config,
     ) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            let text = off_worker(|| toml::to_string(&next.file))
-                .map_err(|e| PublishError::Persist(format!("cannot write the file model: {e}")))?;
+            let mut next = next;
+            // Taken, not kept: the running configuration need not hold a
+            // copy of the file (megabytes for 100,000 rules).
+            let text = match next.model_text.take() {
+                Some(text) => text.as_str().to_owned(),
+                None => off_worker(|| toml::to_string(&next.file)).map_err(|e| {
+                    PublishError::Persist(format!("cannot write the file model: {e}"))
+                })?,
+            };
             let path = current.path.clone();
             let staged = on_disk(&current.path, move || {
                 StagedFile::write(&path, format!("{HEADER}{text}").as_bytes(), 0o600)

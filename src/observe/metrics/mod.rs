@@ -143,15 +143,47 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 struct Issued {
     generation: u64,
-    routes: HashMap<RouteLabels, u64>,
-    targets: HashMap<TargetLabels, u64>,
+    /// With the handles issued, so that a compile that asks for a route
+    /// again (every unchanged rule, at every API write) gets them with one
+    /// lookup instead of one per series.
+    routes: HashMap<RouteLabels, Series<RouteStats>>,
+    /// With the handles issued, as `routes`.
+    targets: HashMap<TargetLabels, Series<TargetStats>>,
     listeners: HashMap<ListenerLabels, u64>,
+}
+
+/// The handles of a route's or target's series and the compile that last
+/// asked for them.
+#[derive(Debug)]
+struct Series<S> {
+    generation: u64,
+    stats: S,
+}
+
+/// What [`Issued::older`] compares: the compile that last asked.
+trait LastAsked {
+    fn last_asked(&self) -> u64;
+}
+
+impl<S> LastAsked for Series<S> {
+    fn last_asked(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl LastAsked for u64 {
+    fn last_asked(&self) -> u64 {
+        *self
+    }
 }
 
 impl Issued {
     /// Takes out the keys of `map` last asked for before `generation`.
-    fn older<K: Eq + std::hash::Hash>(map: &mut HashMap<K, u64>, generation: u64) -> Vec<K> {
-        map.extract_if(|_, g| *g < generation)
+    fn older<K: Eq + std::hash::Hash, V: LastAsked>(
+        map: &mut HashMap<K, V>,
+        generation: u64,
+    ) -> Vec<K> {
+        map.extract_if(|_, v| v.last_asked() < generation)
             .map(|(k, _)| k)
             .collect()
     }
@@ -320,7 +352,13 @@ impl Metrics {
     /// The handles of one route (a rule, or `rule=""` / `domain=""` for
     /// requests that matched no rule or no domain).
     pub fn route(&self, labels: &RouteLabels) -> RouteStats {
-        Metrics::issue(|i| &mut i.routes, &mut self.issued(), labels.clone());
+        let mut issued = self.issued();
+        let generation = issued.generation;
+        if let Some(known) = issued.routes.get_mut(labels) {
+            // Its series exist until `forget_before` takes it out of here.
+            known.generation = generation;
+            return known.stats.clone();
+        }
         let requests = [Source::Target, Source::Proxy].map(|source| {
             CLASSES.map(|code| {
                 self.requests
@@ -340,12 +378,18 @@ impl Metrics {
                 })
                 .clone()
         });
-        RouteStats {
+        let stats = RouteStats {
             requests,
             duration,
             received: self.received.get_or_create(labels).clone(),
             sent: self.sent.get_or_create(labels).clone(),
-        }
+        };
+        let series = Series {
+            generation,
+            stats: stats.clone(),
+        };
+        issued.routes.insert(labels.clone(), series);
+        stats
     }
 
     /// The handles of one target of a rule. Its recent-traffic window is
@@ -355,7 +399,12 @@ impl Metrics {
             route: route.clone(),
             target: addr.to_string(),
         };
-        Metrics::issue(|i| &mut i.targets, &mut self.issued(), labels.clone());
+        let mut issued = self.issued();
+        let generation = issued.generation;
+        if let Some(known) = issued.targets.get_mut(&labels) {
+            known.generation = generation;
+            return known.stats.clone();
+        }
         let responses = CLASSES.map(|code| {
             self.upstream_responses
                 .get_or_create(&TargetCodeLabels {
@@ -364,7 +413,7 @@ impl Metrics {
                 })
                 .clone()
         });
-        TargetStats {
+        let stats = TargetStats {
             responses,
             latency: self.upstream_latency.get_or_create(&labels).clone(),
             timeouts: self.upstream_timeouts.get_or_create(&labels).clone(),
@@ -372,7 +421,13 @@ impl Metrics {
             recent: self
                 .recent
                 .get_or_insert_with(labels.clone(), Recent::default),
-        }
+        };
+        let series = Series {
+            generation,
+            stats: stats.clone(),
+        };
+        issued.targets.insert(labels, series);
+        stats
     }
 
     /// The `limit_req` refusal counter of a listener.
@@ -410,8 +465,9 @@ impl Metrics {
     }
 }
 
-/// The counters of one route, resolved at compile time.
-#[derive(Debug)]
+/// The counters of one route, resolved at compile time. Cloned, it
+/// counts into the same series.
+#[derive(Debug, Clone)]
 pub struct RouteStats {
     requests: [[Counter; 5]; 2],
     duration: [Latency; 2],
@@ -430,7 +486,8 @@ impl RouteStats {
 }
 
 /// The counters of one target of one rule, resolved at compile time.
-#[derive(Debug)]
+/// Cloned, it counts into the same series.
+#[derive(Debug, Clone)]
 pub struct TargetStats {
     responses: [Counter; 5],
     latency: Latency,
@@ -494,6 +551,53 @@ mod tests {
         assert!(text.contains(&line("proxy", "4xx")), "{text}");
         assert!(text.contains("stgw_bytes_sent_total{lb=\"lb-1\",listener=\"lbl-1\",domain=\"a.test\",rule=\"loc-1\"} 40"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_route_asked_again_keeps_its_series_and_a_forgotten_one_starts_afresh() {
+        let m = Metrics::new();
+        let addr: SocketAddr = "127.0.0.1:9001".parse().unwrap();
+        let count = |m: &Metrics, rule: &str| {
+            let text = m.encode_counted().unwrap();
+            let prefix = format!(
+                "stgw_bytes_sent_total{{lb=\"lb-1\",listener=\"lbl-1\",domain=\"a.test\",rule=\"{rule}\"}} "
+            );
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+        };
+        let first = m.begin_compile();
+        m.route(&labels("loc-kept"))
+            .record(Source::Target, 200, Duration::ZERO, 0, 5);
+        m.route(&labels("loc-gone"))
+            .record(Source::Target, 200, Duration::ZERO, 0, 7);
+        m.target(&labels("loc-kept"), addr).timeout();
+        m.forget_before(first);
+        // The next compile asks for the kept rule only.
+        let second = m.begin_compile();
+        let kept = m.route(&labels("loc-kept"));
+        kept.record(Source::Target, 200, Duration::ZERO, 0, 1);
+        m.target(&labels("loc-kept"), addr).timeout();
+        m.forget_before(second);
+        assert_eq!(count(&m, "loc-kept").as_deref(), Some("6"));
+        assert_eq!(
+            count(&m, "loc-gone"),
+            None,
+            "a removed rule keeps its series"
+        );
+        let text = m.encode_counted().unwrap();
+        assert!(
+            text.contains("stgw_upstream_timeouts_total{lb=\"lb-1\",listener=\"lbl-1\",domain=\"a.test\",rule=\"loc-kept\",target=\"127.0.0.1:9001\"} 2"),
+            "{text}"
+        );
+        // Back after being forgotten: new series, counting from zero, and
+        // still exported.
+        let third = m.begin_compile();
+        m.route(&labels("loc-gone"))
+            .record(Source::Target, 200, Duration::ZERO, 0, 3);
+        m.route(&labels("loc-kept"));
+        m.forget_before(third);
+        assert_eq!(count(&m, "loc-gone").as_deref(), Some("3"));
+        assert_eq!(count(&m, "loc-kept").as_deref(), Some("6"));
     }
 
     #[test]
