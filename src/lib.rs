@@ -17,6 +17,7 @@
 //! or etcd), [`admin`] (the CLB management API), [`signals`], [`upgrade`]
 //! (binary upgrades that keep the listening sockets), [`limits`],
 //! [`allocator`] and [`demo`].
+#![warn(missing_docs, unreachable_pub)]
 pub mod admin;
 pub mod allocator;
 pub(crate) mod balance;

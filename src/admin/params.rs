@@ -150,14 +150,14 @@ impl<T: FromParam> FromParam for Vec<T> {
 macro_rules! input {
     (
         $(#[$meta:meta])*
-        pub struct $name:ident {
+        $vis:vis struct $name:ident {
             $( $(#[$fmeta:meta])* $field:ident : $kind:ident $ty:ty = $key:literal, )*
         }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq)]
-        pub struct $name {
-            $( $(#[$fmeta])* pub $field: $crate::admin::params::input!(@ty $kind $ty), )*
+        $vis struct $name {
+            $( $(#[$fmeta])* $vis $field: $crate::admin::params::input!(@ty $kind $ty), )*
         }
 
         impl $crate::admin::params::FromParam for $name {
@@ -267,7 +267,7 @@ mod tests {
 
     input! {
         /// A test input.
-        pub struct Probe {
+        struct Probe {
             id: req String = "LoadBalancerId",
             ports: opt Vec<i64> = "Ports",
             inner: opt Inner = "Inner",
@@ -276,7 +276,7 @@ mod tests {
 
     input! {
         /// A nested test input.
-        pub struct Inner {
+        struct Inner {
             on: opt bool = "On",
         }
     }

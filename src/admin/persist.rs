@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// same folder, fsyncs it, renames it over `path`, then fsyncs the folder
 /// so the rename itself is durable. The new file keeps the old one's
 /// permission bits, or gets `new_mode` when there was none.
-pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> {
     StagedFile::write(path, bytes, new_mode)?.commit()
 }
 
@@ -19,7 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<()> 
 /// done, and only the rename is left. Dropped uncommitted, the temporary
 /// file is removed and `path` is as it was.
 #[derive(Debug)]
-pub struct StagedFile {
+pub(crate) struct StagedFile {
     tmp: PathBuf,
     path: PathBuf,
     committed: bool,
@@ -28,7 +28,7 @@ pub struct StagedFile {
 impl StagedFile {
     /// Writes `bytes` to a temporary file in `path`'s folder and fsyncs
     /// it, with the mode [`write_atomic`] gives.
-    pub fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<StagedFile> {
+    pub(crate) fn write(path: &Path, bytes: &[u8], new_mode: u32) -> io::Result<StagedFile> {
         let name = path
             .file_name()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?;
@@ -57,7 +57,7 @@ impl StagedFile {
     }
 
     /// Renames the temporary file over the path and fsyncs the folder.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub(crate) fn commit(mut self) -> io::Result<()> {
         fs::rename(&self.tmp, &self.path)?;
         self.committed = true;
         File::open(folder(&self.path))?.sync_all()
@@ -83,7 +83,7 @@ fn folder(path: &Path) -> &Path {
 /// Creates `dir` with mode 0700 when it does not exist (its missing
 /// parents get the usual mode). An existing folder is left as it is: like
 /// nginx, stgw tightens only what it creates.
-pub fn private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }

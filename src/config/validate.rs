@@ -14,7 +14,7 @@ use super::*;
 use crate::routing::{DomainPattern, UrlPattern};
 
 /// Ports the product reserves for itself.
-pub const RESERVED_PORTS: [u16; 13] = [
+pub(super) const RESERVED_PORTS: [u16; 13] = [
     843, 1020, 1433, 1434, 3306, 3389, 6006, 20000, 36000, 42222, 48369, 56000, 65010,
 ];
 
@@ -1639,7 +1639,7 @@ fn is_lb_id(id: &str) -> bool {
 }
 
 /// A stable id: `prefix` + 8 base-36 characters of SHA-256 over the parts.
-pub fn derive_id(prefix: &str, parts: &[&str]) -> String {
+pub(super) fn derive_id(prefix: &str, parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for p in parts {
         hasher.update(p.as_bytes());

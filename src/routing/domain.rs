@@ -16,9 +16,17 @@ pub enum DomainPattern {
     Exact(String),
     /// `*.example.com`: `suffix` is `.example.com`. nginx's `.example.com`
     /// form also matches the bare `example.com` (`also_bare`).
-    Leading { suffix: String, also_bare: bool },
+    Leading {
+        /// The part after `*`, lower-cased, starting with `.`.
+        suffix: String,
+        /// nginx's `.example.com` form: the bare `example.com` matches too.
+        also_bare: bool,
+    },
     /// `www.example.*`: `prefix` is `www.example.`.
-    Trailing { prefix: String },
+    Trailing {
+        /// The part before `*`, lower-cased, ending with `.`.
+        prefix: String,
+    },
     /// `~regex`, matched case-insensitively against the lower-cased host,
     /// with PCRE's meaning ([`super::pcre::translate`]).
     Regex(regex::Regex),

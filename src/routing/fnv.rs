@@ -11,16 +11,16 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A map keyed by configured names.
-pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
+pub(super) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
 /// A set of configured names.
-pub type FnvSet<K> = HashSet<K, BuildHasherDefault<Fnv1a>>;
+pub(super) type FnvSet<K> = HashSet<K, BuildHasherDefault<Fnv1a>>;
 
 const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
 
 /// 64-bit FNV-1a.
 #[derive(Debug, Clone, Copy)]
-pub struct Fnv1a(u64);
+pub(super) struct Fnv1a(u64);
 
 impl Default for Fnv1a {
     fn default() -> Self {

@@ -23,7 +23,7 @@
 /// A PCRE construct with no equivalent in the `regex` crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0} is not supported")]
-pub struct Unsupported(pub &'static str);
+pub(super) struct Unsupported(pub &'static str);
 
 /// PCRE's vertical white space (`\v`), as class items.
 const VERTICAL: &str = r"\n\x0B\x0C\r\x85";
@@ -41,7 +41,7 @@ thread_local! {
 /// Rewrites a PCRE pattern (as nginx compiles it: no UTF mode) into the
 /// `regex` crate's syntax with the same meaning. A pattern `regex` then
 /// refuses is reported by `regex` itself.
-pub fn translate(pattern: &str) -> Result<String, Unsupported> {
+pub(super) fn translate(pattern: &str) -> Result<String, Unsupported> {
     #[cfg(test)]
     TRANSLATIONS.with(|n| n.set(n.get() + 1));
     let mut out = String::with_capacity(pattern.len() + 16);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 /// Reads `dir/name` (hex), or generates `len` random bytes and writes them
 /// there with 0600 permissions.
-pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec<u8>> {
     let path = dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -37,7 +37,7 @@ pub fn load_or_create(dir: &Path, name: &str, len: usize) -> std::io::Result<Vec
 }
 
 /// Random bytes that are not kept anywhere.
-pub fn ephemeral(len: usize) -> Vec<u8> {
+pub(super) fn ephemeral(len: usize) -> Vec<u8> {
     let mut secret = vec![0u8; len];
     let _ = aws_lc_rs::rand::fill(&mut secret);
     secret

@@ -18,7 +18,7 @@ use super::snapshot::State;
 /// Certificates read during one compile, so a file used twice is read once
 /// and a bad one is reported once, where it is first named.
 #[derive(Default)]
-pub struct CertCache {
+pub(super) struct CertCache {
     loaded: HashMap<CertFiles, Arc<LoadedCert>>,
     failed: HashSet<CertFiles>,
 }
@@ -154,7 +154,7 @@ fn read_ca(files: &CertFiles) -> Result<rustls::RootCertStore, Issue> {
 /// Reads every entry of the certificate store, referenced or not, so that a
 /// missing file or a key that does not match its certificate is refused
 /// whether or not a listener uses it yet.
-pub fn check_store(
+pub(super) fn check_store(
     store: &[(CertificateKind, CertFiles)],
     cache: &mut CertCache,
     issues: &mut Vec<Issue>,
@@ -173,7 +173,7 @@ pub fn check_store(
 
 /// The listener's TLS configurations and each domain's identity (in
 /// domain order), or the problems found.
-pub fn compile_listener_tls(
+pub(super) fn compile_listener_tls(
     l: &ListenerConfig,
     custom: &CustomConfig,
     state: &State,

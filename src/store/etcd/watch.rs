@@ -19,7 +19,7 @@ use crate::store::StoreError;
 /// The first delay before a new round after a failure.
 const MIN_RETRY: Duration = Duration::from_millis(200);
 /// The longest delay between two rounds.
-pub const MAX_RETRY: Duration = Duration::from_secs(2);
+pub(super) const MAX_RETRY: Duration = Duration::from_secs(2);
 /// How often the shared TLS ticket keys are checked for rotation.
 const TICKET_CHECK: Duration = Duration::from_secs(600);
 
