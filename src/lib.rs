@@ -17,7 +17,11 @@
 //! or etcd), [`admin`] (the CLB management API), [`signals`], [`upgrade`]
 //! (binary upgrades that keep the listening sockets), [`limits`],
 //! [`allocator`] and [`demo`].
+//!
+//! The docs are written for contributors and link private items freely:
+//! read them with `cargo doc --document-private-items`.
 #![warn(missing_docs, unreachable_pub)]
+#![allow(rustdoc::private_intra_doc_links)]
 pub mod admin;
 pub mod allocator;
 pub(crate) mod balance;

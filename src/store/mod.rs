@@ -2,7 +2,7 @@
 //! one interface ([`Backend`]) that the management API writes through and
 //! SIGHUP reloads through.
 //!
-//! * [`file`]: the configuration file itself; an API write replaces it
+//! * [`file`](mod@file): the configuration file itself; an API write replaces it
 //!   atomically. Nothing changes for a single node.
 //! * [`etcd`]: `[store] kind = "etcd"`. The node-local sections
 //!   (`[global]`, `[store]`, `[node]`, `[admin]`) stay in each node's

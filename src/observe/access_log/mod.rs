@@ -2,7 +2,7 @@
 //!
 //! A request hands its [`Record`] to a bounded queue and goes on; it never
 //! waits for the disk. One writer thread formats the records (see
-//! [`format`]) and writes them through a buffer, flushed whenever the queue
+//! [`format`](mod@format)) and writes them through a buffer, flushed whenever the queue
 //! is empty and at least every second. When the queue is full (the disk
 //! stalls, or the writer falls behind) the record is dropped and counted
 //! (`stgw_access_log_dropped_total`). [`AccessLog::reopen`] (SIGUSR1) makes
