@@ -424,10 +424,11 @@ impl Config {
             };
         let document = toml::Deserializer::parse(text)
             .map_err(|e| syntax(&e, None, e.message().trim().to_owned()))?;
-        let file: ConfigFile = serde_path_to_error::deserialize(document).map_err(|e| {
+        let mut file: ConfigFile = serde_path_to_error::deserialize(document).map_err(|e| {
             let (field, message) = error::shape_error(e.path(), e.inner().message());
             syntax(e.inner(), field, message)
         })?;
+        validate::derive_ids(&mut file);
         validate::validate(file, text, path, KnownPatterns::default())
     }
 

@@ -22,7 +22,7 @@ pub(super) const RESERVED_PORTS: [u16; 13] = [
 const MAX_CUSTOM_CONFIG: usize = 64 * 1024;
 
 pub(super) fn validate(
-    mut file: ConfigFile,
+    file: ConfigFile,
     source: &str,
     path: &Path,
     known: KnownPatterns<'_>,
@@ -44,7 +44,6 @@ pub(super) fn validate(
         .admin
         .as_ref()
         .and_then(|a| v.admin(a, &root.key("admin")));
-    derive_ids(&mut file);
     let certificates = v.certificates(&file.certificates, &root.key("certificate"));
     let instances = v.instances(&file.instances, &root.key("instance"));
     let node_vips = v.node_vips(&file.node.vip, &root.key("node").key("vip"));
@@ -150,7 +149,8 @@ pub(super) fn validate(
 
 /// Fills absent ids from each object's identity, so they are stable:
 /// a certificate's is its `cert` path as written, an instance's its
-/// address.
+/// address. Called once before [`validate`], which takes the ids as they
+/// are (from a file, and from an API edit before its text is kept).
 pub(super) fn derive_ids(file: &mut ConfigFile) {
     for c in &mut file.certificates {
         if c.id.is_empty() {
