@@ -149,7 +149,7 @@ pub(super) fn validate(
 
 /// Fills absent ids from each object's identity, so they are stable:
 /// a certificate's is its `cert` path as written, an instance's its
-/// address. Called once before [`validate`], which takes the ids as they
+/// address. Called once before [`validate()`], which takes the ids as they
 /// are (from a file, and from an API edit before its text is kept).
 pub(super) fn derive_ids(file: &mut ConfigFile) {
     for c in &mut file.certificates {
