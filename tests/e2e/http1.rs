@@ -187,6 +187,29 @@ async fn gets_a_post_and_a_head_pipelined_on_one_connection_are_answered_in_orde
 }
 
 #[tokio::test]
+async fn a_connection_closing_after_its_answer_ends_cleanly_not_with_a_reset() {
+    let b = Backend::start("b").await;
+    let port = free_port();
+    let _stgw = Stgw::start(&one_rule(port, "h.test", "/", "", &[(b.addr, 10)]));
+    for request in [
+        "GET /a HTTP/1.1\r\nHost: h.test\r\nConnection: close\r\n\r\n",
+        "POST /b HTTP/1.1\r\nHost: h.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        "GET /c HTTP/1.0\r\nHost: h.test\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(local(port)).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut bytes = Vec::new();
+        // A reset would be an error here, and could lose the answer.
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes))
+            .await
+            .expect("the connection closes")
+            .expect("a clean close (FIN)");
+        let got = answers(&bytes, &[false]);
+        assert_eq!(got[0].status, 200, "{request:?}");
+    }
+}
+
+#[tokio::test]
 async fn answers_are_framed_by_their_length_chunked_or_not_at_all() {
     let large = text_body(100_000);
     let sent = large.clone();

@@ -369,6 +369,31 @@ async fn a_returning_client_resumes_also_after_a_reload() {
 }
 
 #[tokio::test]
+async fn a_connection_closing_after_its_answer_sends_close_notify() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = site("").await;
+    let mut stream = connect(s.pki.client(&["http/1.1"]), s.addr, Some("www.exact.test"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /bye HTTP/1.1\r\nHost: www.exact.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    // rustls reports an end without close_notify as UnexpectedEof.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the connection closes")
+    .expect("a clean TLS close (close_notify)");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    assert!(text.contains("Connection: close\r\n"), "{text}");
+}
+
+#[tokio::test]
 async fn https_targets_are_not_verified_unless_asked() {
     let dir = TempDir::new();
     let pki = Pki::new(dir.path());
