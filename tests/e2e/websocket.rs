@@ -321,6 +321,11 @@ async fn a_tunnel_survives_a_reload() {
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("after"));
 }
 
+/// A WebSocket upgrade request for `ws.test`, as a client writes it.
+const UPGRADE_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunnel_bytes_are_never_scanned_as_a_request_head() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -328,13 +333,7 @@ async fn tunnel_bytes_are_never_scanned_as_a_request_head() {
     let port = free_port();
     let _stgw = Stgw::start(&ws_config(port, echo, ""));
     let mut tcp = TcpStream::connect(local(port)).await.unwrap();
-    tcp.write_all(
-        b"GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n\
-          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-          Sec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    tcp.write_all(UPGRADE_REQUEST).await.unwrap();
     let mut head = Vec::new();
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
@@ -354,6 +353,55 @@ async fn tunnel_bytes_are_never_scanned_as_a_request_head() {
     tcp.read_exact(&mut echoed).await.unwrap();
     assert_eq!(&echoed[..4], &[0x82, 126, 0xc3, 0x50], "the echo's header");
     assert!(echoed[4..] == payload[..], "the echo's payload");
+}
+
+#[tokio::test]
+async fn a_tunnel_carries_each_sides_half_close_to_the_other() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (heard_tx, heard_rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+    let heard_tx = std::sync::Mutex::new(Some(heard_tx));
+    let target = RawBackend::start(move |_req, mut stream: TcpStream| {
+        let heard_tx = heard_tx.lock().unwrap().take();
+        async move {
+            stream
+                .write_all(
+                    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                      Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+                )
+                .await
+                .unwrap();
+            // The target is done sending, and still listens.
+            stream.write_all(b"bye").await.unwrap();
+            stream.shutdown().await.unwrap();
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+            if let Some(tx) = heard_tx {
+                let _ = tx.send(rest);
+            }
+        }
+    })
+    .await;
+    let port = free_port();
+    let _stgw = Stgw::start(&ws_config(port, target.addr, ""));
+    let mut tcp = TcpStream::connect(local(port)).await.unwrap();
+    tcp.write_all(UPGRADE_REQUEST).await.unwrap();
+    let mut got = Vec::new();
+    // The target's end reaches the client while the client's side is open.
+    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut got))
+        .await
+        .expect("the target's half-close reaches the client")
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(text.ends_with("\r\n\r\nbye"), "{text}");
+    // And the client's bytes and end still reach the target.
+    tcp.write_all(b"after").await.unwrap();
+    tcp.shutdown().await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(5), heard_rx)
+        .await
+        .expect("the client's half-close reaches the target")
+        .unwrap();
+    assert_eq!(heard, b"after");
 }
 
 /// A masked client frame (RFC 6455 §5.2) with a short payload.

@@ -177,7 +177,8 @@ where
             // Over TLS the shutdown sends close_notify, and a connection
             // that answered early lingers first (ClientIo). Otherwise
             // closing the socket sends the FIN a shutdown would, in one
-            // system call instead of two.
+            // system call instead of two. (Here, not in ClientIo: a
+            // tunnel's half-close needs the shutdown itself.)
             if conn.tls.is_some() || conn.state.lingers() {
                 let _ = io.shutdown().await;
             }
