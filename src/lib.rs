@@ -36,6 +36,7 @@ pub mod limits;
 pub mod listener;
 pub(crate) mod observe;
 pub(crate) mod proxy;
+mod read_ahead;
 pub mod routing;
 pub mod runtime;
 pub mod signals;

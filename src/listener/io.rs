@@ -75,14 +75,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for ClientIo<T> {
         if this.refusal.is_some() {
             return this.poll_refuse(cx);
         }
-        if !this.replay.is_empty() {
-            let n = this.replay.len().min(buf.remaining());
-            buf.put_slice(&this.replay[..n]);
-            this.replay.advance(n);
-            if this.replay.is_empty() {
-                // Free the buffer rather than keep it per connection.
-                this.replay = Bytes::new();
-            }
+        if crate::read_ahead::serve_pending(&mut this.replay, buf) {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
